@@ -1,0 +1,286 @@
+//! `StreamingCache`: ties the content layer, the disk index, the ledger and the moka policy
+//! together. Every change to what a key points at happens under the ledger lock, so the disk
+//! index, the reference counts and moka move together; moka lookups never take the lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use moka::notification::RemovalCause;
+use parking_lot::Mutex;
+
+use crate::content::{self, reader::BodyReader, writer::BodyWriter};
+use crate::entry::EntryMeta;
+use crate::error::{CacheError, Result};
+use crate::eviction::{Cleaner, CleanupQueue};
+use crate::index::{disk, Ledger, StoredEntry};
+use crate::options::{validate_key, CacheOptions};
+
+type Index = moka::sync::Cache<String, Arc<StoredEntry>>;
+
+/// A disk-backed cache of response bodies with a bounded in-memory index.
+/// Cheap to clone: clones share one cache.
+#[derive(Clone)]
+pub struct StreamingCache {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    options: CacheOptions,
+    index: Index,
+    ledger: Mutex<Ledger>,
+    cleanup: CleanupQueue,
+    skipped_on_load: usize,
+}
+
+impl StreamingCache {
+    /// Opens the cache in `dir` (created if missing) and rebuilds the index from disk.
+    pub fn open(dir: impl AsRef<Path>, options: CacheOptions) -> Result<StreamingCache> {
+        options.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CacheError::io(&e, format!("creating cache directory {}", dir.display())))?;
+
+        let (cleanup, receiver) = CleanupQueue::new(options.cleanup_queue);
+        let listener_queue = cleanup.clone();
+        let index = moka::sync::Cache::builder()
+            .max_capacity(options.max_entries)
+            .eviction_listener(move |key: Arc<String>, entry: Arc<StoredEntry>, cause| {
+                // Replacements and explicit removals are settled by the caller under the lock;
+                // only evictions need the background cleanup.
+                if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
+                    listener_queue.offer((*key).clone(), entry.integrity_string());
+                }
+            })
+            .build();
+
+        let (entries, skipped_on_load) = disk::load_all(&dir);
+        let shared = Arc::new(Shared {
+            dir,
+            options,
+            index,
+            ledger: Mutex::new(Ledger::new()),
+            cleanup,
+            skipped_on_load,
+        });
+        let weak: Weak<dyn Cleaner> = Arc::downgrade(&shared) as Weak<dyn Cleaner>;
+        receiver.spawn(weak);
+        shared.restore(entries);
+        Ok(StreamingCache { shared })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    pub fn options(&self) -> &CacheOptions {
+        &self.shared.options
+    }
+
+    /// Index lines found on disk at open that could not be decoded (and were ignored).
+    pub fn skipped_on_load(&self) -> usize {
+        self.shared.skipped_on_load
+    }
+
+    /// The entry for `key`, from memory only.
+    pub fn lookup(&self, key: &str) -> Option<Arc<StoredEntry>> {
+        self.shared.index.get(key)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.shared.index.contains_key(key)
+    }
+
+    /// The entry for `key` with its content opened for reading. Once this returns, the body
+    /// stays readable even if the key is replaced, deleted or evicted meanwhile.
+    pub fn open_body(&self, key: &str) -> Result<Option<(Arc<StoredEntry>, BodyReader)>> {
+        let Some(entry) = self.lookup(key) else { return Ok(None) };
+        match BodyReader::open(&self.shared.dir, &entry.integrity, entry.size) {
+            Ok(reader) => {
+                let weak = Arc::downgrade(&self.shared);
+                let (key, integrity) = (entry.key.clone(), entry.integrity_string());
+                let reader = reader.on_corrupt(Box::new(move || {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.drop_corrupt(&key, &integrity);
+                    }
+                }));
+                Ok(Some((entry, reader)))
+            }
+            Err(err) if err.is_not_found() => {
+                // The content vanished under us (removed by hand, or by a corruption found
+                // through another key sharing it): the entry is useless, so it is a miss.
+                self.shared.forget(&entry.key, &entry.integrity_string());
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// A writer for a new body, bounded by `max_body_size`.
+    pub fn writer(&self) -> BodyWriter {
+        BodyWriter::new(&self.shared.dir, self.shared.options.algorithm, self.shared.options.max_body_size)
+    }
+
+    /// Stores the body `writer` holds under `key` with `meta`, replacing any entry there.
+    pub fn commit(&self, key: &str, meta: EntryMeta, writer: BodyWriter) -> Result<Arc<StoredEntry>> {
+        validate_key(key)?;
+        self.shared.commit(key, meta, writer)
+    }
+
+    /// `commit` for a body already in memory.
+    pub fn put_bytes(&self, key: &str, meta: EntryMeta, body: &[u8]) -> Result<Arc<StoredEntry>> {
+        validate_key(key)?;
+        let mut writer = self.writer();
+        writer.write(body)?;
+        self.shared.commit(key, meta, writer)
+    }
+
+    /// Removes `key`. Returns whether it was live. Content another key shares is kept.
+    pub fn delete(&self, key: &str) -> Result<bool> {
+        let shared = &self.shared;
+        let mut ledger = shared.ledger.lock();
+        if ledger.integrity_of(key).is_some() {
+            shared.unbind(&mut ledger, key)?;
+        }
+        Ok(shared.index.remove(key).is_some())
+    }
+
+    /// Removes every entry and all stored content.
+    pub fn clear(&self) -> Result<()> {
+        let shared = &self.shared;
+        let mut ledger = shared.ledger.lock();
+        shared.index.invalidate_all();
+        for sub in ["index-v5", "content-v2"] {
+            match std::fs::remove_dir_all(shared.dir.join(sub)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(CacheError::io(&e, format!("clearing {sub}")))
+                }
+                _ => {}
+            }
+        }
+        ledger.clear();
+        drop(ledger);
+        shared.index.run_pending_tasks();
+        Ok(())
+    }
+
+    /// Live entries, after moka has applied pending admissions and evictions.
+    pub fn entry_count(&self) -> u64 {
+        self.shared.index.run_pending_tasks();
+        self.shared.index.entry_count()
+    }
+
+    /// Applies moka's pending work and waits until the disk cleanup it caused is done.
+    /// Blocks: call it off the JS thread.
+    pub fn run_pending_tasks(&self) {
+        self.shared.index.run_pending_tasks();
+        self.shared.cleanup.flush_blocking();
+    }
+
+    /// Keys with content on disk and in the ledger (including evictions not yet cleaned).
+    pub fn disk_entry_count(&self) -> usize {
+        self.shared.ledger.lock().len()
+    }
+
+    /// How many live keys point at `integrity`.
+    pub fn references(&self, integrity: &str) -> usize {
+        self.shared.ledger.lock().references(integrity)
+    }
+}
+
+impl Shared {
+    fn restore(&self, mut entries: Vec<StoredEntry>) {
+        // Newest first: with no frequency history, TinyLFU keeps earlier admissions on ties,
+        // so the most recently stored entries are the ones that survive an over-full load.
+        entries.sort_by(|a, b| b.stored_at.cmp(&a.stored_at));
+        let mut ledger = self.ledger.lock();
+        for entry in entries {
+            ledger.bind(entry.key.clone(), entry.integrity_string());
+            self.index.insert(entry.key.clone(), Arc::new(entry));
+        }
+        drop(ledger);
+        self.index.run_pending_tasks();
+    }
+
+    fn commit(&self, key: &str, meta: EntryMeta, writer: BodyWriter) -> Result<Arc<StoredEntry>> {
+        let mut ledger = self.ledger.lock();
+        // The rename into the content store happens under the lock: content being released
+        // by another key cannot be removed between landing here and being referenced.
+        let (integrity, size) = writer.commit()?;
+        let entry = StoredEntry {
+            key: key.to_owned(),
+            integrity,
+            size,
+            stored_at: now_millis(),
+            meta,
+        };
+        let integrity = entry.integrity_string();
+        if let Err(err) = disk::insert(&self.dir, &entry) {
+            if ledger.references(&integrity) == 0 {
+                let _ = content::remove(&self.dir, &integrity);
+            }
+            return Err(err);
+        }
+        if let Some(released) = ledger.bind(key.to_owned(), integrity) {
+            let _ = content::remove(&self.dir, &released);
+        }
+        let entry = Arc::new(entry);
+        self.index.insert(key.to_owned(), entry.clone());
+        Ok(entry)
+    }
+
+    /// Removes `key` from disk and the ledger (not from moka), and its content if unshared.
+    fn unbind(&self, ledger: &mut Ledger, key: &str) -> Result<()> {
+        disk::remove(&self.dir, key)?;
+        if let Some((integrity, true)) = ledger.unbind(key) {
+            let _ = content::remove(&self.dir, &integrity);
+        }
+        Ok(())
+    }
+
+    /// Drops `key` if it still points at `integrity` (its content is unusable).
+    fn forget(&self, key: &str, integrity: &str) {
+        let mut ledger = self.ledger.lock();
+        if ledger.integrity_of(key) == Some(integrity) {
+            let _ = self.unbind(&mut ledger, key);
+            self.index.remove(key);
+        }
+    }
+
+    fn drop_corrupt(&self, key: &str, integrity: &str) {
+        let _ledger = self.ledger.lock();
+        // Corrupt bytes serve no key: remove them now, so every other key sharing them
+        // misses on its next open instead of failing mid-stream.
+        let _ = content::remove(&self.dir, integrity);
+        drop(_ledger);
+        self.forget(key, integrity);
+    }
+}
+
+impl Cleaner for Shared {
+    fn clean_evicted(&self, key: &str, integrity: &str) {
+        let mut ledger = self.ledger.lock();
+        // Put back since the eviction, or already cleaned: nothing to do.
+        if self.index.contains_key(key) || ledger.integrity_of(key) != Some(integrity) {
+            return;
+        }
+        let _ = self.unbind(&mut ledger, key);
+    }
+
+    fn sweep(&self) {
+        let mut ledger = self.ledger.lock();
+        let stale: Vec<String> = ledger
+            .keys()
+            .filter(|(key, _)| !self.index.contains_key(*key))
+            .map(|(key, _)| key.to_owned())
+            .collect();
+        for key in stale {
+            let _ = self.unbind(&mut ledger, &key);
+        }
+    }
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,163 @@
+//! One error type for the core. Each error carries a stable `code` so the binding can hand
+//! JavaScript the same codes Node itself uses (`ERR_INVALID_ARG_TYPE`, `ENOSPC`, ...).
+
+use std::io;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller passed a value of the wrong type or shape (a `TypeError` in JS).
+    InvalidArgument,
+    /// A number outside its allowed range (a `RangeError` in JS).
+    OutOfRange,
+    /// The body grew past `max_body_size` while streaming.
+    BodyTooLarge,
+    /// Stored content does not match its integrity hash (or is truncated).
+    Integrity,
+    /// The file system failed; `code` holds the errno name where one is known.
+    Io,
+    /// The writer or reader was used after it finished or failed.
+    Closed,
+    /// A bug: a panic caught at the boundary, or an impossible state.
+    Internal,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct CacheError {
+    kind: ErrorKind,
+    code: String,
+    message: String,
+}
+
+pub type Result<T> = std::result::Result<T, CacheError>;
+
+impl CacheError {
+    fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        CacheError { kind, code: code.into(), message: message.into() }
+    }
+
+    pub fn invalid_type(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, "ERR_INVALID_ARG_TYPE", message)
+    }
+
+    pub fn invalid_value(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, "ERR_INVALID_ARG_VALUE", message)
+    }
+
+    pub fn invalid_char(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, "ERR_INVALID_CHAR", message)
+    }
+
+    pub fn out_of_range(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::OutOfRange, "ERR_OUT_OF_RANGE", message)
+    }
+
+    pub fn body_too_large(limit: u64) -> Self {
+        Self::new(
+            ErrorKind::BodyTooLarge,
+            "ERR_BODY_TOO_LARGE",
+            format!("body is larger than maxBodySize ({limit} bytes); nothing was stored"),
+        )
+    }
+
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Integrity, "ERR_CACHE_INTEGRITY", message)
+    }
+
+    pub fn closed(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Closed, "ERR_STREAM_DESTROYED", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, "ERR_CACHE_INTERNAL", message)
+    }
+
+    pub fn io(err: &io::Error, context: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::Io, errno_name(err), format!("{}: {err}", context.as_ref()))
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::Io && self.code == "ENOENT"
+    }
+}
+
+/// The POSIX name Node would put in `err.code` for this I/O error.
+fn errno_name(err: &io::Error) -> &'static str {
+    use io::ErrorKind as K;
+    match err.kind() {
+        K::NotFound => "ENOENT",
+        K::PermissionDenied => "EACCES",
+        K::AlreadyExists => "EEXIST",
+        K::StorageFull => "ENOSPC",
+        K::QuotaExceeded => "EDQUOT",
+        K::ReadOnlyFilesystem => "EROFS",
+        K::IsADirectory => "EISDIR",
+        K::NotADirectory => "ENOTDIR",
+        K::DirectoryNotEmpty => "ENOTEMPTY",
+        K::ResourceBusy => "EBUSY",
+        K::FileTooLarge => "EFBIG",
+        K::Interrupted => "EINTR",
+        K::InvalidInput => "EINVAL",
+        K::TimedOut => "ETIMEDOUT",
+        _ => match err.raw_os_error() {
+            Some(24) => "EMFILE",
+            Some(5) => "EIO",
+            _ => "ERR_CACHE_IO",
+        },
+    }
+}
+
+impl From<cacache::Error> for CacheError {
+    fn from(err: cacache::Error) -> Self {
+        match err {
+            cacache::Error::IoError(io_err, context) => CacheError::io(&io_err, context),
+            cacache::Error::IntegrityError(e) => {
+                CacheError::integrity(format!("cached content failed verification: {e}"))
+            }
+            cacache::Error::SizeMismatch(wanted, actual) => CacheError::integrity(format!(
+                "cached content has {actual} bytes, expected {wanted}"
+            )),
+            cacache::Error::EntryNotFound(_, key) => CacheError::io(
+                &io::Error::from(io::ErrorKind::NotFound),
+                format!("no index entry for {key:?}"),
+            ),
+            cacache::Error::SerdeError(e, context) => {
+                CacheError::internal(format!("{context}: {e}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_carry_errno_names() {
+        let full = io::Error::from(io::ErrorKind::StorageFull);
+        assert_eq!(CacheError::io(&full, "writing").code(), "ENOSPC");
+        let missing = io::Error::from(io::ErrorKind::NotFound);
+        let err = CacheError::io(&missing, "opening");
+        assert!(err.is_not_found());
+        assert!(err.message().starts_with("opening: "));
+    }
+
+    #[test]
+    fn cacache_size_mismatch_is_an_integrity_error() {
+        let err: CacheError = cacache::Error::SizeMismatch(3, 2).into();
+        assert_eq!(err.kind(), ErrorKind::Integrity);
+        assert_eq!(err.code(), "ERR_CACHE_INTEGRITY");
+    }
+}

@@ -1,0 +1,105 @@
+//! Reference counting for content shared by several keys (dedup).
+//!
+//! The ledger records, for every key that has an index entry on disk, the content it points
+//! at, and for every piece of content how many keys point at it. Content may be removed only
+//! when its count drops to zero. The cache mutates the ledger and the disk under one lock, so
+//! the two never disagree about what is referenced.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+pub struct Ledger {
+    keys: HashMap<String, String>,
+    refs: HashMap<String, usize>,
+}
+
+impl Ledger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Points `key` at `integrity`. Returns content that no key references any more (the
+    /// content `key` pointed at before, unless another key still shares it or it is the same).
+    pub fn bind(&mut self, key: String, integrity: String) -> Option<String> {
+        *self.refs.entry(integrity.clone()).or_insert(0) += 1;
+        let previous = self.keys.insert(key, integrity)?;
+        self.release(previous)
+    }
+
+    /// Forgets `key`. Returns the content it pointed at and whether that is now unreferenced.
+    pub fn unbind(&mut self, key: &str) -> Option<(String, bool)> {
+        let integrity = self.keys.remove(key)?;
+        let unreferenced = self.release(integrity.clone()).is_some();
+        Some((integrity, unreferenced))
+    }
+
+    fn release(&mut self, integrity: String) -> Option<String> {
+        let count = self.refs.get_mut(&integrity)?;
+        *count -= 1;
+        if *count == 0 {
+            self.refs.remove(&integrity);
+            Some(integrity)
+        } else {
+            None
+        }
+    }
+
+    pub fn integrity_of(&self, key: &str) -> Option<&str> {
+        self.keys.get(key).map(String::as_str)
+    }
+
+    pub fn references(&self, integrity: &str) -> usize {
+        self.refs.get(integrity).copied().unwrap_or(0)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.keys.iter().map(|(k, i)| (k.as_str(), i.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.refs.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_content_survives_until_its_last_key_goes() {
+        let mut ledger = Ledger::new();
+        assert_eq!(ledger.bind("a".into(), "h1".into()), None);
+        assert_eq!(ledger.bind("b".into(), "h1".into()), None);
+        assert_eq!(ledger.references("h1"), 2);
+        assert_eq!(ledger.unbind("a"), Some(("h1".into(), false)));
+        assert_eq!(ledger.unbind("b"), Some(("h1".into(), true)));
+        assert_eq!(ledger.unbind("b"), None);
+        assert!(ledger.is_empty());
+    }
+
+    #[test]
+    fn rebinding_to_the_same_content_releases_nothing() {
+        let mut ledger = Ledger::new();
+        ledger.bind("a".into(), "h1".into());
+        assert_eq!(ledger.bind("a".into(), "h1".into()), None);
+        assert_eq!(ledger.references("h1"), 1);
+    }
+
+    #[test]
+    fn rebinding_to_new_content_releases_the_old() {
+        let mut ledger = Ledger::new();
+        ledger.bind("a".into(), "h1".into());
+        assert_eq!(ledger.bind("a".into(), "h2".into()), Some("h1".into()));
+        assert_eq!(ledger.references("h1"), 0);
+        assert_eq!(ledger.integrity_of("a"), Some("h2"));
+    }
+}

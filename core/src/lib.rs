@@ -1,0 +1,20 @@
+//! streaming-cache core: a disk-backed HTTP response cache that streams bodies in bounded
+//! chunks both ways. Content is stored once per hash (cacache), the index of keys is bounded
+//! by a TinyLFU policy (moka), and evictions are cleaned from disk in the background.
+//! Nothing here knows about Node: the napi binding is a separate crate.
+
+pub mod cache;
+pub mod content;
+pub mod entry;
+pub mod error;
+mod eviction;
+pub mod index;
+pub mod options;
+mod runtime;
+
+pub use cache::StreamingCache;
+pub use content::{reader::BodyReader, writer::BodyWriter, CHUNK_SIZE};
+pub use entry::{EntryMeta, HeaderMap, HeaderValue};
+pub use error::{CacheError, ErrorKind, Result};
+pub use index::StoredEntry;
+pub use options::CacheOptions;

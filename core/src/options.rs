@@ -1,0 +1,65 @@
+//! Construction options and their limits.
+
+use cacache::Algorithm;
+
+use crate::error::{CacheError, Result};
+
+pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
+pub const DEFAULT_MAX_BODY_SIZE: u64 = 100 * 1024 * 1024;
+/// Longest key accepted: keys are URLs plus a little; a megabyte key is a bug upstream.
+pub const MAX_KEY_BYTES: usize = 64 * 1024;
+/// Pending eviction cleanups held in memory before they are left to a sweep.
+pub const DEFAULT_CLEANUP_QUEUE: usize = 1024;
+
+#[derive(Clone, Debug)]
+pub struct CacheOptions {
+    pub max_entries: u64,
+    pub max_body_size: u64,
+    pub algorithm: Algorithm,
+    pub cleanup_queue: usize,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            max_entries: DEFAULT_MAX_ENTRIES,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            algorithm: Algorithm::Sha256,
+            cleanup_queue: DEFAULT_CLEANUP_QUEUE,
+        }
+    }
+}
+
+impl CacheOptions {
+    pub fn with_max_entries(mut self, max_entries: u64) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    pub fn with_max_body_size(mut self, max_body_size: u64) -> Self {
+        self.max_body_size = max_body_size;
+        self
+    }
+
+    pub fn with_cleanup_queue(mut self, capacity: usize) -> Self {
+        self.cleanup_queue = capacity;
+        self
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.cleanup_queue == 0 {
+            return Err(CacheError::out_of_range("the cleanup queue needs room for one task"));
+        }
+        Ok(())
+    }
+}
+
+pub fn validate_key(key: &str) -> Result<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(CacheError::out_of_range(format!(
+            "key is {} bytes; the limit is {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+import type { Readable, Writable } from 'node:stream'
+
+/** A header value: multi-valued headers (such as `set-cookie`) stay arrays. */
+export type HeaderValue = string | string[]
+/** Response headers. Names are stored lower-case. */
+export type Headers = Record<string, HeaderValue>
+
+/** Anything `put` can stream to disk. Strings are encoded as UTF-8. */
+export type BodySource =
+  | Buffer
+  | Uint8Array
+  | string
+  | Readable
+  | AsyncIterable<Uint8Array | string>
+  | Iterable<Uint8Array | string>
+
+export interface StreamingCacheOptions {
+  /** Upper bound on the number of entries (TinyLFU admission and eviction). Default 10 000. */
+  maxEntries?: number
+  /** Largest body `put` accepts, in bytes; checked while streaming. Default 100 MiB. */
+  maxBodySize?: number
+}
+
+/** The request a response answered: used to build and store the HTTP caching policy. */
+export interface CacheRequest {
+  method?: string
+  url?: string
+  headers?: Record<string, string | string[] | undefined>
+}
+
+export interface EntryFields {
+  /** HTTP status, 100-599. */
+  status: number
+  headers?: Record<string, string | string[] | number | undefined>
+  /** The URL the response came from. */
+  url?: string | null
+  /** Any JSON value, stored and returned as-is. */
+  metadata?: unknown
+}
+
+export interface PutEntry extends EntryFields {
+  body: BodySource
+}
+
+export interface PutInfo {
+  /** Body size in bytes. */
+  size: number
+  /** Subresource Integrity string of the body, e.g. `sha256-...`. */
+  integrity: string
+}
+
+export interface CacheHit {
+  key: string
+  status: number
+  headers: Headers
+  url: string | null
+  metadata: unknown
+  size: number
+  integrity: string
+  /** Milliseconds since the epoch when the entry was stored. */
+  storedAt: number
+  /**
+   * The body, pulled from disk in chunks of at most 64 KiB as it is consumed.
+   * Errors with `code: 'ERR_CACHE_INTEGRITY'` if the content on disk does not match its hash.
+   */
+  body: Readable
+}
+
+/** A Writable that streams a body into the cache; the entry is committed when the stream finishes. */
+export interface CacheWriteStream extends Writable {
+  /** Resolves after the entry is committed ('finish'); rejects if the write fails or is destroyed. */
+  readonly committed: Promise<PutInfo>
+}
+
+export declare class StreamingCache {
+  /** Opens (or creates) a cache in `dir`, rebuilding the index from what a previous process stored there. */
+  constructor(dir: string, options?: StreamingCacheOptions)
+  /** A cache in a fresh temporary directory, removed when the process exits. */
+  static withTempDir(maxEntries?: number, options?: StreamingCacheOptions): Promise<StreamingCache>
+
+  readonly dir: string
+  readonly maxEntries: number
+  readonly maxBodySize: number
+
+  /** Streams `entry.body` to disk and commits it under `key`, replacing any entry there. */
+  put(key: string, entry: PutEntry): Promise<PutInfo>
+  /** A Writable for the body of `key`; see `CacheWriteStream`. */
+  createWriteStream(key: string, entry: EntryFields): CacheWriteStream
+  /** The entry for `key`, with its body as a stream, or `null`. */
+  get(key: string): Promise<CacheHit | null>
+  /** `get` without a promise: the lookup and file open are synchronous, the body still streams. */
+  getSync(key: string): CacheHit | null
+  /** Whether `key` is cached (no disk access). */
+  has(key: string): boolean
+  /** Removes `key`; resolves `true` if it was present. Content shared with other keys is kept. */
+  delete(key: string): Promise<boolean>
+  /** Number of live entries. */
+  entryCount(): number
+  /** Removes every entry and all content. */
+  clear(): Promise<void>
+  /** Runs pending eviction work and waits for the disk cleanup it queued. */
+  runPendingTasks(): Promise<void>
+}

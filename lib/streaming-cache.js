@@ -1,0 +1,119 @@
+'use strict'
+// StreamingCache: the public API over the native addon. Argument checks, body adapters
+// and error conversion live here; storage, eviction and integrity live in Rust.
+const { pipeline } = require('node:stream/promises')
+const { NativeCache } = require('./native')
+const { CacheBodyReadable } = require('./body-readable')
+const { CacheWriteStream } = require('./write-stream')
+const { inMemoryBody, checkBody } = require('./body-source')
+const { callNative, fromNative } = require('./errors')
+const { makeTempDir } = require('./temp-dirs')
+const { validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
+
+/** The response fields to store, as the JSON the core parses and checks. */
+function entryJson (entry) {
+  validateObject(entry, 'entry')
+  const { status, headers, url, metadata, policy } = entry
+  try {
+    return JSON.stringify({ status, headers, url, metadata, policy })
+  } catch (err) {
+    const wrapped = new TypeError(`entry cannot be serialized as JSON: ${err.message}`)
+    wrapped.code = 'ERR_INVALID_ARG_VALUE'
+    throw wrapped
+  }
+}
+
+function toHit (native) {
+  const fields = JSON.parse(native.entry)
+  fields.body = new CacheBodyReadable(native, fields.size)
+  return fields
+}
+
+class StreamingCache {
+  #native
+
+  constructor (dir, options) {
+    validateString(dir, 'dir')
+    validateOptionalObject(options, 'options')
+    const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries')
+    const maxBodySize = validateCount(options?.maxBodySize, 'options.maxBodySize')
+    this.#native = callNative(() => new NativeCache(dir, { maxEntries, maxBodySize }))
+    Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
+  }
+
+  static async withTempDir (maxEntries, options) {
+    validateCount(maxEntries, 'maxEntries')
+    validateOptionalObject(options, 'options')
+    const dir = await makeTempDir()
+    return new StreamingCache(dir, { ...options, ...(maxEntries !== undefined && { maxEntries }) })
+  }
+
+  get maxEntries () { return this.#native.maxEntries }
+  get maxBodySize () { return this.#native.maxBodySize }
+
+  async put (key, entry) {
+    validateString(key, 'key')
+    validateObject(entry, 'entry')
+    checkBody(entry.body)
+    const fields = entryJson(entry)
+    const whole = inMemoryBody(entry.body)
+    if (whole !== null) {
+      try {
+        return await this.#native.putBuffer(key, fields, whole)
+      } catch (err) {
+        throw fromNative(err)
+      }
+    }
+    const sink = new CacheWriteStream(callNative(() => this.#native.beginPut(key, fields)))
+    await pipeline(entry.body, sink)
+    return sink.committed
+  }
+
+  createWriteStream (key, entry) {
+    validateString(key, 'key')
+    const fields = entryJson(entry)
+    return new CacheWriteStream(callNative(() => this.#native.beginPut(key, fields)))
+  }
+
+  getSync (key) {
+    validateString(key, 'key')
+    const native = callNative(() => this.#native.get(key))
+    return native === null ? null : toHit(native)
+  }
+
+  async get (key) {
+    return this.getSync(key)
+  }
+
+  has (key) {
+    validateString(key, 'key')
+    return this.#native.has(key)
+  }
+
+  async delete (key) {
+    validateString(key, 'key')
+    try {
+      return await this.#native.delete(key)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  entryCount () {
+    return this.#native.entryCount()
+  }
+
+  async clear () {
+    try {
+      await this.#native.clear()
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  async runPendingTasks () {
+    await this.#native.runPendingTasks()
+  }
+}
+
+module.exports = { StreamingCache }

@@ -1,0 +1,136 @@
+//! `NativeCache`: the core `StreamingCache` as a JS class. Lookups are synchronous (memory
+//! only plus one `open`); anything that writes or waits runs as a libuv task.
+
+use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::{Env, Task};
+use napi_derive::napi;
+use streaming_cache_core::{options::validate_key, CacheOptions, EntryMeta, StreamingCache};
+
+use crate::body::NativeBody;
+use crate::errors::guard;
+use crate::writer::{CommitTask, NativeWriter, PendingPut};
+
+#[napi(object)]
+pub struct NativeOptions {
+    pub max_entries: Option<f64>,
+    pub max_body_size: Option<f64>,
+}
+
+#[napi]
+pub struct NativeCache {
+    cache: StreamingCache,
+}
+
+#[napi]
+impl NativeCache {
+    /// The JS shim has already checked types and ranges; numbers arrive as safe integers.
+    #[napi(constructor)]
+    pub fn new(dir: String, options: NativeOptions) -> napi::Result<Self> {
+        let mut opts = CacheOptions::default();
+        if let Some(n) = options.max_entries {
+            opts = opts.with_max_entries(n as u64);
+        }
+        if let Some(n) = options.max_body_size {
+            opts = opts.with_max_body_size(n as u64);
+        }
+        let cache = guard(|| StreamingCache::open(&dir, opts))?;
+        Ok(NativeCache { cache })
+    }
+
+    #[napi(getter)]
+    pub fn max_entries(&self) -> f64 {
+        self.cache.options().max_entries as f64
+    }
+
+    #[napi(getter)]
+    pub fn max_body_size(&self) -> f64 {
+        self.cache.options().max_body_size as f64
+    }
+
+    /// Opens the body for `key`, or returns null on a miss.
+    #[napi]
+    pub fn get(&self, key: String) -> napi::Result<Option<NativeBody>> {
+        let opened = guard(|| self.cache.open_body(&key))?;
+        Ok(opened.map(|(entry, reader)| NativeBody::new(entry, reader)))
+    }
+
+    #[napi]
+    pub fn has(&self, key: String) -> bool {
+        self.cache.contains(&key)
+    }
+
+    /// Starts a streamed put; `entry` is the response fields as JSON.
+    #[napi]
+    pub fn begin_put(&self, key: String, entry: String) -> napi::Result<NativeWriter> {
+        let pending = guard(|| self.pending(key, &entry))?;
+        Ok(NativeWriter::new(pending))
+    }
+
+    /// A put whose whole body is already in memory: one task writes and commits it.
+    #[napi(ts_return_type = "Promise<PutInfo>")]
+    pub fn put_buffer(&self, key: String, entry: String, body: Buffer) -> napi::Result<AsyncTask<CommitTask>> {
+        let pending = guard(|| self.pending(key, &entry))?;
+        Ok(AsyncTask::new(CommitTask::with_body(pending, body)))
+    }
+
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn delete(&self, key: String) -> AsyncTask<CacheTask> {
+        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Delete(key) })
+    }
+
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn clear(&self) -> AsyncTask<CacheTask> {
+        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Clear })
+    }
+
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn run_pending_tasks(&self) -> AsyncTask<CacheTask> {
+        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::RunPendingTasks })
+    }
+
+    #[napi]
+    pub fn entry_count(&self) -> f64 {
+        self.cache.entry_count() as f64
+    }
+}
+
+impl NativeCache {
+    fn pending(&self, key: String, entry: &str) -> streaming_cache_core::Result<PendingPut> {
+        validate_key(&key)?;
+        let meta = EntryMeta::from_json(entry)?;
+        Ok(PendingPut { cache: self.cache.clone(), key, meta, writer: self.cache.writer() })
+    }
+}
+
+pub enum Op {
+    Delete(String),
+    Clear,
+    RunPendingTasks,
+}
+
+/// Cache-wide work that touches the disk or waits for the background worker.
+pub struct CacheTask {
+    cache: StreamingCache,
+    op: Op,
+}
+
+impl Task for CacheTask {
+    type Output = bool;
+    type JsValue = bool;
+
+    fn compute(&mut self) -> napi::Result<bool> {
+        let (cache, op) = (&self.cache, &self.op);
+        guard(|| match op {
+            Op::Delete(key) => cache.delete(key),
+            Op::Clear => cache.clear().map(|()| true),
+            Op::RunPendingTasks => {
+                cache.run_pending_tasks();
+                Ok(true)
+            }
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: bool) -> napi::Result<bool> {
+        Ok(output)
+    }
+}
