@@ -90,6 +90,10 @@ export declare class StreamingCache {
   get(key: string): Promise<CacheHit | null>
   /** `get` without a promise: the lookup and file open are synchronous, the body still streams. */
   getSync(key: string): CacheHit | null
+  /** The stored fields of `key` without its body (memory only, no disk access), or `null`. */
+  peek(key: string): Omit<CacheHit, 'body'> | null
+  /** Live keys starting with `prefix` (every key when omitted), in lexicographic order. */
+  keys(prefix?: string): string[]
   /** Whether `key` is cached (no disk access). */
   has(key: string): boolean
   /** Removes `key`; resolves `true` if it was present. Content shared with other keys is kept. */

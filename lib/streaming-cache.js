@@ -85,6 +85,17 @@ class StreamingCache {
     return this.getSync(key)
   }
 
+  peek (key) {
+    validateString(key, 'key')
+    const json = this.#native.peek(key)
+    return json === null ? null : JSON.parse(json)
+  }
+
+  keys (prefix = '') {
+    validateString(prefix, 'prefix')
+    return this.#native.keys(prefix)
+  }
+
   has (key) {
     validateString(key, 'key')
     return this.#native.has(key)

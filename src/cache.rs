@@ -6,7 +6,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use streaming_cache_core::{options::validate_key, CacheOptions, EntryMeta, StreamingCache};
 
-use crate::body::NativeBody;
+use crate::body::{entry_json, NativeBody};
 use crate::errors::guard;
 use crate::writer::{CommitTask, NativeWriter, PendingPut};
 
@@ -52,6 +52,18 @@ impl NativeCache {
     pub fn get(&self, key: String) -> napi::Result<Option<NativeBody>> {
         let opened = guard(|| self.cache.open_body(&key))?;
         Ok(opened.map(|(entry, reader)| NativeBody::new(entry, reader)))
+    }
+
+    /// The stored fields of `key` as JSON (no body, no disk access), or null.
+    #[napi]
+    pub fn peek(&self, key: String) -> Option<String> {
+        self.cache.lookup(&key).map(|entry| entry_json(&entry))
+    }
+
+    /// Live keys starting with `prefix`.
+    #[napi]
+    pub fn keys(&self, prefix: String) -> Vec<String> {
+        self.cache.keys_with_prefix(&prefix)
     }
 
     #[napi]

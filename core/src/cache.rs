@@ -183,6 +183,16 @@ impl StreamingCache {
         self.shared.ledger.lock().len()
     }
 
+    /// Live keys starting with `prefix` (all keys for an empty prefix), in order.
+    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+        let ledger = self.shared.ledger.lock();
+        ledger
+            .keys_with_prefix(prefix)
+            .filter(|key| self.shared.index.contains_key(*key))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// How many live keys point at `integrity`.
     pub fn references(&self, integrity: &str) -> usize {
         self.shared.ledger.lock().references(integrity)

@@ -5,11 +5,12 @@
 //! when its count drops to zero. The cache mutates the ledger and the disk under one lock, so
 //! the two never disagree about what is referenced.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Default)]
 pub struct Ledger {
-    keys: HashMap<String, String>,
+    /// Ordered, so every key sharing a prefix (the variants of one URL) is one range away.
+    keys: BTreeMap<String, String>,
     refs: HashMap<String, usize>,
 }
 
@@ -56,6 +57,14 @@ impl Ledger {
         self.keys.iter().map(|(k, i)| (k.as_str(), i.as_str()))
     }
 
+    /// Keys starting with `prefix`, in order.
+    pub fn keys_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.keys
+            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .map(|(k, _)| k.as_str())
+            .take_while(move |k| k.starts_with(prefix))
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }
@@ -84,6 +93,17 @@ mod tests {
         assert_eq!(ledger.unbind("b"), Some(("h1".into(), true)));
         assert_eq!(ledger.unbind("b"), None);
         assert!(ledger.is_empty());
+    }
+
+    #[test]
+    fn finds_keys_by_prefix() {
+        let mut ledger = Ledger::new();
+        for key in ["GET a\n1", "GET a\n2", "GET ab", "GET b"] {
+            ledger.bind(key.into(), "h".into());
+        }
+        let found: Vec<_> = ledger.keys_with_prefix("GET a\n").collect();
+        assert_eq!(found, ["GET a\n1", "GET a\n2"]);
+        assert_eq!(ledger.keys_with_prefix("").count(), 4);
     }
 
     #[test]
