@@ -8,12 +8,22 @@ const { CacheWriteStream } = require('./write-stream')
 const { inMemoryBody, checkBody } = require('./body-source')
 const { callNative, fromNative } = require('./errors')
 const { makeTempDir } = require('./temp-dirs')
+const { CachePolicy } = require('./cache-policy')
 const { validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
+
+/** The caching policy to store: given, or built from the request the response answered. */
+function policyOf (entry) {
+  if (entry.policy instanceof CachePolicy) return entry.policy.toJSON()
+  if (entry.policy != null) return entry.policy
+  if (entry.request == null) return undefined
+  return new CachePolicy(entry.request, entry, { shared: entry.shared ?? true }).toJSON()
+}
 
 /** The response fields to store, as the JSON the core parses and checks. */
 function entryJson (entry) {
   validateObject(entry, 'entry')
-  const { status, headers, url, metadata, policy } = entry
+  const { status, headers, url, metadata } = entry
+  const policy = policyOf(entry)
   try {
     return JSON.stringify({ status, headers, url, metadata, policy })
   } catch (err) {
@@ -23,8 +33,20 @@ function entryJson (entry) {
   }
 }
 
+function toFields (json) {
+  const fields = JSON.parse(json)
+  const policy = fields.policy
+  // Built on first use: most hits never look at their policy.
+  let built
+  Object.defineProperty(fields, 'policy', {
+    enumerable: true,
+    get: () => policy == null ? null : (built ??= CachePolicy.fromJSON(policy)),
+  })
+  return fields
+}
+
 function toHit (native) {
-  const fields = JSON.parse(native.entry)
+  const fields = toFields(native.entry)
   fields.body = new CacheBodyReadable(native, fields.size)
   return fields
 }
@@ -88,7 +110,7 @@ class StreamingCache {
   peek (key) {
     validateString(key, 'key')
     const json = this.#native.peek(key)
-    return json === null ? null : JSON.parse(json)
+    return json === null ? null : toFields(json)
   }
 
   keys (prefix = '') {
@@ -99,6 +121,31 @@ class StreamingCache {
   has (key) {
     validateString(key, 'key')
     return this.#native.has(key)
+  }
+
+  /**
+   * Replaces the stored fields of `key` (headers, policy, metadata...) without rewriting its
+   * body; fields left out keep their stored values. Resolves `false` if `key` is not cached.
+   */
+  async updateMetadata (key, fields) {
+    validateString(key, 'key')
+    validateObject(fields, 'fields')
+    const current = this.peek(key)
+    if (current === null) return false
+    const merged = {
+      status: fields.status ?? current.status,
+      headers: fields.headers ?? current.headers,
+      url: fields.url !== undefined ? fields.url : current.url,
+      metadata: fields.metadata !== undefined ? fields.metadata : current.metadata,
+      policy: fields.policy ?? (fields.request ? undefined : current.policy?.toJSON()),
+      request: fields.request,
+      shared: fields.shared,
+    }
+    try {
+      return await this.#native.updateMetadata(key, entryJson(merged))
+    } catch (err) {
+      throw fromNative(err)
+    }
   }
 
   async delete (key) {

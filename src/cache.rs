@@ -85,6 +85,13 @@ impl NativeCache {
         Ok(AsyncTask::new(CommitTask::with_body(pending, body)))
     }
 
+    /// Replaces the stored fields of `key` without rewriting its body.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn update_metadata(&self, key: String, entry: String) -> napi::Result<AsyncTask<CacheTask>> {
+        let meta = guard(|| EntryMeta::from_json(&entry))?;
+        Ok(AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::UpdateMetadata(key, meta) }))
+    }
+
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn delete(&self, key: String) -> AsyncTask<CacheTask> {
         AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Delete(key) })
@@ -116,6 +123,7 @@ impl NativeCache {
 
 pub enum Op {
     Delete(String),
+    UpdateMetadata(String, EntryMeta),
     Clear,
     RunPendingTasks,
 }
@@ -134,6 +142,7 @@ impl Task for CacheTask {
         let (cache, op) = (&self.cache, &self.op);
         guard(|| match op {
             Op::Delete(key) => cache.delete(key),
+            Op::UpdateMetadata(key, meta) => cache.update_metadata(key, meta.clone()),
             Op::Clear => cache.clear().map(|()| true),
             Op::RunPendingTasks => {
                 cache.run_pending_tasks();

@@ -4,4 +4,5 @@
 mod body;
 mod cache;
 mod errors;
+mod policy;
 mod writer;

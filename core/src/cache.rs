@@ -136,6 +136,12 @@ impl StreamingCache {
         self.shared.commit(key, meta, writer)
     }
 
+    /// Replaces the stored fields of `key` (headers, policy, ...) keeping its body: no content
+    /// is rewritten. Returns `false` if `key` is not cached.
+    pub fn update_metadata(&self, key: &str, meta: EntryMeta) -> Result<bool> {
+        self.shared.update_metadata(key, meta)
+    }
+
     /// Removes `key`. Returns whether it was live. Content another key shares is kept.
     pub fn delete(&self, key: &str) -> Result<bool> {
         let shared = &self.shared;
@@ -238,6 +244,17 @@ impl Shared {
         let entry = Arc::new(entry);
         self.index.insert(key.to_owned(), entry.clone());
         Ok(entry)
+    }
+
+    fn update_metadata(&self, key: &str, meta: EntryMeta) -> Result<bool> {
+        let mut ledger = self.ledger.lock();
+        let Some(current) = self.index.get(key) else { return Ok(false) };
+        let entry = StoredEntry { meta, stored_at: now_millis(), ..(*current).clone() };
+        disk::insert(&self.dir, &entry)?;
+        // Same content: binding again moves no reference count.
+        ledger.bind(key.to_owned(), entry.integrity_string());
+        self.index.insert(key.to_owned(), Arc::new(entry));
+        Ok(true)
     }
 
     /// Removes `key` from disk and the ledger (not from moka), and its content if unshared.

@@ -76,6 +76,9 @@ impl EntryMeta {
         };
         let metadata = fields.remove("metadata").unwrap_or(Value::Null);
         let policy = fields.remove("policy").filter(|p| !p.is_null());
+        if let Some(policy) = &policy {
+            crate::policy::Policy::from_json(policy)?;
+        }
         Ok(EntryMeta { status, headers, url, metadata, policy })
     }
 }
@@ -95,7 +98,8 @@ fn parse_status(value: Option<&Value>) -> Result<u16> {
     }
 }
 
-fn parse_headers(value: Option<Value>) -> Result<HeaderMap> {
+/// Checks and normalizes a header object (names lower-cased, arrays kept, null/absent dropped).
+pub fn parse_headers(value: Option<Value>) -> Result<HeaderMap> {
     let object = match value {
         None | Some(Value::Null) => return Ok(HeaderMap::new()),
         Some(Value::Object(object)) => object,

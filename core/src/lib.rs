@@ -10,6 +10,7 @@ pub mod error;
 mod eviction;
 pub mod index;
 pub mod options;
+pub mod policy;
 mod runtime;
 
 pub use cache::StreamingCache;
@@ -18,3 +19,4 @@ pub use entry::{EntryMeta, HeaderMap, HeaderValue};
 pub use error::{CacheError, ErrorKind, Result};
 pub use index::StoredEntry;
 pub use options::CacheOptions;
+pub use policy::{Freshness, Policy, PolicyOptions, RequestInfo, Revalidated};
