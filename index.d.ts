@@ -40,6 +40,54 @@ export interface EntryFields {
 
 export interface PutEntry extends EntryFields {
   body: BodySource
+  /** The request this response answered: the caching policy is built from it and stored. */
+  request?: CacheRequest
+  /** Shared-cache semantics for the policy built from `request` (default true). */
+  shared?: boolean
+  /** A policy to store as-is (instead of building one from `request`). */
+  policy?: CachePolicy
+}
+
+export interface MetadataUpdate extends Partial<EntryFields> {
+  request?: CacheRequest
+  shared?: boolean
+  policy?: CachePolicy
+}
+
+export interface CachePolicyOptions {
+  /** Shared (proxy) cache semantics: `private` is not storable, `s-maxage` applies. Default true. */
+  shared?: boolean
+  /** When the response was received, in ms since the epoch. Default `Date.now()`. */
+  responseTime?: number
+}
+
+export type BeforeRequestResult =
+  /** Serve the stored body with these response headers (`age` and `date` set). */
+  | { fresh: true; matches: true; headers: Headers }
+  /** Ask the origin with these request headers; `matches` is false if the stored response does not answer this request. */
+  | { fresh: false; matches: boolean; headers: Headers }
+
+export interface AfterResponseResult {
+  /** `false` when the origin confirmed the stored body (304): keep it. */
+  modified: boolean
+  policy: CachePolicy
+  /** Response headers to serve and store from now on. */
+  headers: Headers
+}
+
+/** RFC 9111 freshness and revalidation, decided by `http-cache-semantics` in Rust. */
+export declare class CachePolicy {
+  constructor(request: CacheRequest & { url: string }, response: { status: number; headers?: Headers }, options?: CachePolicyOptions)
+  static fromJSON(json: unknown): CachePolicy
+  toJSON(): unknown
+  isStorable(): boolean
+  isStale(now?: number): boolean
+  /** Milliseconds of freshness left (0 when stale). */
+  timeToLive(now?: number): number
+  /** Age in seconds. */
+  age(now?: number): number
+  beforeRequest(request: CacheRequest & { url: string }, now?: number): BeforeRequestResult
+  afterResponse(request: CacheRequest & { url: string }, response: { status: number; headers?: Headers }, now?: number): AfterResponseResult
 }
 
 export interface PutInfo {
@@ -59,6 +107,8 @@ export interface CacheHit {
   integrity: string
   /** Milliseconds since the epoch when the entry was stored. */
   storedAt: number
+  /** The stored caching policy, when the entry was stored with a request or policy. */
+  policy: CachePolicy | null
   /**
    * The body, pulled from disk in chunks of at most 64 KiB as it is consumed.
    * Errors with `code: 'ERR_CACHE_INTEGRITY'` if the content on disk does not match its hash.
@@ -96,6 +146,8 @@ export declare class StreamingCache {
   keys(prefix?: string): string[]
   /** Whether `key` is cached (no disk access). */
   has(key: string): boolean
+  /** Replaces stored fields (headers, policy, ...) without rewriting the body; `false` if `key` is not cached. */
+  updateMetadata(key: string, fields: MetadataUpdate): Promise<boolean>
   /** Removes `key`; resolves `true` if it was present. Content shared with other keys is kept. */
   delete(key: string): Promise<boolean>
   /** Number of live entries. */
