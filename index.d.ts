@@ -122,6 +122,18 @@ export interface CacheWriteStream extends Writable {
   readonly committed: Promise<PutInfo>
 }
 
+export interface VerifyReport {
+  /** Index entries checked (from every process using the directory). */
+  entries: number
+  /** Entries whose content read back intact. */
+  verified: number
+  /** Entries whose content was missing, truncated or corrupt; they were removed. */
+  corrupt: number
+  /** Temp files and unreferenced content files removed. */
+  orphansRemoved: number
+  bytesReclaimed: number
+}
+
 export declare class StreamingCache {
   /** Opens (or creates) a cache in `dir`, rebuilding the index from what a previous process stored there. */
   constructor(dir: string, options?: StreamingCacheOptions)
@@ -154,6 +166,10 @@ export declare class StreamingCache {
   entryCount(): number
   /** Removes every entry and all content. */
   clear(): Promise<void>
+  /** Checks every entry's content hash; removes corrupt entries, unfinished temp files and unreferenced content. */
+  verify(): Promise<VerifyReport>
+  /** Re-reads the disk index: entries other processes stored or deleted since this one looked. */
+  refresh(): Promise<void>
   /** Runs pending eviction work and waits for the disk cleanup it queued. */
   runPendingTasks(): Promise<void>
 }

@@ -169,6 +169,20 @@ class StreamingCache {
     }
   }
 
+  /**
+   * Reads back every entry's content and checks its hash; removes corrupt entries, temp files
+   * of unfinished writes and content no entry points at. Safe while other processes use the
+   * directory (then only files untouched for a minute count as garbage).
+   */
+  async verify () {
+    return this.#native.verify()
+  }
+
+  /** Re-reads the disk index, picking up entries other processes stored or deleted. */
+  async refresh () {
+    await this.#native.refresh()
+  }
+
   async runPendingTasks () {
     await this.#native.runPendingTasks()
   }

@@ -4,7 +4,7 @@
 use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
-use streaming_cache_core::{options::validate_key, CacheOptions, EntryMeta, StreamingCache};
+use streaming_cache_core::{options::validate_key, CacheOptions, EntryMeta, StreamingCache, VerifyReport};
 
 use crate::body::{entry_json, NativeBody};
 use crate::errors::guard;
@@ -14,6 +14,15 @@ use crate::writer::{CommitTask, NativeWriter, PendingPut};
 pub struct NativeOptions {
     pub max_entries: Option<f64>,
     pub max_body_size: Option<f64>,
+}
+
+#[napi(object)]
+pub struct NativeVerifyReport {
+    pub entries: f64,
+    pub verified: f64,
+    pub corrupt: f64,
+    pub orphans_removed: f64,
+    pub bytes_reclaimed: f64,
 }
 
 #[napi]
@@ -107,6 +116,18 @@ impl NativeCache {
         AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::RunPendingTasks })
     }
 
+    /// Checks every entry's content and removes corruption and garbage.
+    #[napi(ts_return_type = "Promise<NativeVerifyReport>")]
+    pub fn verify(&self) -> AsyncTask<VerifyTask> {
+        AsyncTask::new(VerifyTask { cache: self.cache.clone() })
+    }
+
+    /// Re-reads the disk index: entries other processes stored or deleted.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn refresh(&self) -> AsyncTask<CacheTask> {
+        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Refresh })
+    }
+
     #[napi]
     pub fn entry_count(&self) -> f64 {
         self.cache.entry_count() as f64
@@ -125,6 +146,7 @@ pub enum Op {
     Delete(String),
     UpdateMetadata(String, EntryMeta),
     Clear,
+    Refresh,
     RunPendingTasks,
 }
 
@@ -144,6 +166,10 @@ impl Task for CacheTask {
             Op::Delete(key) => cache.delete(key),
             Op::UpdateMetadata(key, meta) => cache.update_metadata(key, meta.clone()),
             Op::Clear => cache.clear().map(|()| true),
+            Op::Refresh => {
+                cache.refresh();
+                Ok(true)
+            }
             Op::RunPendingTasks => {
                 cache.run_pending_tasks();
                 Ok(true)
@@ -153,5 +179,29 @@ impl Task for CacheTask {
 
     fn resolve(&mut self, _env: Env, output: bool) -> napi::Result<bool> {
         Ok(output)
+    }
+}
+
+pub struct VerifyTask {
+    cache: StreamingCache,
+}
+
+impl Task for VerifyTask {
+    type Output = VerifyReport;
+    type JsValue = NativeVerifyReport;
+
+    fn compute(&mut self) -> napi::Result<VerifyReport> {
+        let cache = &self.cache;
+        guard(|| Ok(cache.verify()))
+    }
+
+    fn resolve(&mut self, _env: Env, r: VerifyReport) -> napi::Result<NativeVerifyReport> {
+        Ok(NativeVerifyReport {
+            entries: r.entries as f64,
+            verified: r.verified as f64,
+            corrupt: r.corrupt as f64,
+            orphans_removed: r.orphans_removed as f64,
+            bytes_reclaimed: r.bytes_reclaimed as f64,
+        })
     }
 }

@@ -2,9 +2,10 @@
 //! together. Every change to what a key points at happens under the ledger lock, so the disk
 //! index, the reference counts and moka move together; moka lookups never take the lock.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use moka::notification::RemovalCause;
 use parking_lot::Mutex;
@@ -13,6 +14,8 @@ use crate::content::{self, reader::BodyReader, writer::BodyWriter};
 use crate::entry::EntryMeta;
 use crate::error::{CacheError, Result};
 use crate::eviction::{Cleaner, CleanupQueue};
+use crate::garbage::{self, content_path};
+use crate::presence::Presence;
 use crate::index::{disk, Ledger, StoredEntry};
 use crate::options::{validate_key, CacheOptions};
 
@@ -32,7 +35,26 @@ struct Shared {
     ledger: Mutex<Ledger>,
     cleanup: CleanupQueue,
     skipped_on_load: usize,
+    presence: Presence,
 }
+
+/// What `verify` found and did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Index entries checked (this process's and other processes').
+    pub entries: u64,
+    /// Entries whose content read back intact.
+    pub verified: u64,
+    /// Entries whose content was missing, truncated or did not match its hash (now removed).
+    pub corrupt: u64,
+    /// Temp files and unreferenced content files removed.
+    pub orphans_removed: u64,
+    pub bytes_reclaimed: u64,
+}
+
+/// How long a file must sit unchanged before `verify` treats it as garbage while other
+/// processes have the cache open (they may be between writing content and indexing it).
+pub const SHARED_GRACE: Duration = Duration::from_secs(60);
 
 impl StreamingCache {
     /// Opens the cache in `dir` (created if missing) and rebuilds the index from disk.
@@ -55,7 +77,13 @@ impl StreamingCache {
             })
             .build();
 
+        let presence = Presence::join(&dir)?;
         let (entries, skipped_on_load) = disk::load_all(&dir);
+        if !presence.others_alive() {
+            // Alone with the directory: whatever a crashed process left half-done is garbage.
+            let referenced = entries.iter().map(|e| content_path(&dir, &e.integrity)).collect();
+            garbage::collect(&dir, &referenced, Duration::ZERO);
+        }
         let shared = Arc::new(Shared {
             dir,
             options,
@@ -63,6 +91,7 @@ impl StreamingCache {
             ledger: Mutex::new(Ledger::new()),
             cleanup,
             skipped_on_load,
+            presence,
         });
         let weak: Weak<dyn Cleaner> = Arc::downgrade(&shared) as Weak<dyn Cleaner>;
         receiver.spawn(weak);
@@ -94,8 +123,10 @@ impl StreamingCache {
 
     /// The entry for `key` with its content opened for reading. Once this returns, the body
     /// stays readable even if the key is replaced, deleted or evicted meanwhile.
+    /// A key missing from memory is looked up in the disk index, so entries other processes
+    /// stored (or this one evicted but not yet cleaned) are found.
     pub fn open_body(&self, key: &str) -> Result<Option<(Arc<StoredEntry>, BodyReader)>> {
-        let Some(entry) = self.lookup(key) else { return Ok(None) };
+        let Some(entry) = self.shared.lookup_or_adopt(key) else { return Ok(None) };
         match BodyReader::open(&self.shared.dir, &entry.integrity, entry.size) {
             Ok(reader) => {
                 let weak = Arc::downgrade(&self.shared);
@@ -110,7 +141,7 @@ impl StreamingCache {
             Err(err) if err.is_not_found() => {
                 // The content vanished under us (removed by hand, or by a corruption found
                 // through another key sharing it): the entry is useless, so it is a miss.
-                self.shared.forget(&entry.key, &entry.integrity_string());
+                self.shared.drop_disk_entry(&entry.key, &entry.integrity_string());
                 Ok(None)
             }
             Err(err) => Err(err),
@@ -146,10 +177,15 @@ impl StreamingCache {
     pub fn delete(&self, key: &str) -> Result<bool> {
         let shared = &self.shared;
         let mut ledger = shared.ledger.lock();
-        if ledger.integrity_of(key).is_some() {
-            shared.unbind(&mut ledger, key)?;
+        // Checked on disk too: another process may have stored the key.
+        let on_disk = disk::find(&shared.dir, key)?.is_some();
+        if on_disk {
+            disk::remove(&shared.dir, key)?;
         }
-        Ok(shared.index.remove(key).is_some())
+        if let Some((integrity, true)) = ledger.unbind(key) {
+            let _ = content::remove(&shared.dir, &integrity);
+        }
+        Ok(shared.index.remove(key).is_some() || on_disk)
     }
 
     /// Removes every entry and all stored content.
@@ -184,6 +220,59 @@ impl StreamingCache {
         self.shared.cleanup.flush_blocking();
     }
 
+    /// Reads every entry's content and checks its hash, removing corrupt entries, temp files
+    /// and content no entry points at. Safe while other processes use the directory: then
+    /// only files untouched for `SHARED_GRACE` count as garbage.
+    pub fn verify(&self) -> VerifyReport {
+        let shared = &self.shared;
+        let mut report = VerifyReport::default();
+        let (entries, _) = disk::load_all(&shared.dir);
+        let mut referenced = HashSet::new();
+        let mut buffer = vec![0u8; content::CHUNK_SIZE];
+        for entry in entries {
+            report.entries += 1;
+            let path = content_path(&shared.dir, &entry.integrity);
+            if content_is_intact(&shared.dir, &entry, &mut buffer) {
+                report.verified += 1;
+                referenced.insert(path);
+            } else {
+                report.corrupt += 1;
+                let integrity = entry.integrity_string();
+                let _ = content::remove(&shared.dir, &integrity);
+                shared.drop_disk_entry(&entry.key, &integrity);
+            }
+        }
+        let grace = if shared.presence.others_alive() { SHARED_GRACE } else { Duration::ZERO };
+        let reclaimed = garbage::collect(&shared.dir, &referenced, grace);
+        report.orphans_removed = reclaimed.files;
+        report.bytes_reclaimed = reclaimed.bytes;
+        report
+    }
+
+    /// Brings the in-memory index in line with the disk: adopts entries other processes
+    /// stored, forgets keys they deleted.
+    pub fn refresh(&self) {
+        let shared = &self.shared;
+        let (entries, _) = disk::load_all(&shared.dir);
+        let mut ledger = shared.ledger.lock();
+        let on_disk: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
+        let gone: Vec<String> =
+            ledger.keys().filter(|(k, _)| !on_disk.contains(*k)).map(|(k, _)| k.to_owned()).collect();
+        for key in gone {
+            if let Some((integrity, true)) = ledger.unbind(&key) {
+                let _ = content::remove(&shared.dir, &integrity);
+            }
+            shared.index.remove(&key);
+        }
+        for entry in entries {
+            let integrity = entry.integrity_string();
+            let known = shared.index.get(&entry.key).is_some_and(|e| e.stored_at == entry.stored_at);
+            if !known {
+                shared.adopt(&mut ledger, entry, integrity);
+            }
+        }
+    }
+
     /// Keys with content on disk and in the ledger (including evictions not yet cleaned).
     pub fn disk_entry_count(&self) -> usize {
         self.shared.ledger.lock().len()
@@ -205,7 +294,54 @@ impl StreamingCache {
     }
 }
 
+fn content_is_intact(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> bool {
+    let Ok(mut reader) = BodyReader::open(dir, &entry.integrity, entry.size) else { return false };
+    loop {
+        match reader.read(buffer) {
+            Ok(0) => return true,
+            Ok(_) if reader.is_done() => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
 impl Shared {
+    fn lookup_or_adopt(&self, key: &str) -> Option<Arc<StoredEntry>> {
+        if let Some(entry) = self.index.get(key) {
+            return Some(entry);
+        }
+        let entry = disk::find(&self.dir, key).ok().flatten()?;
+        let mut ledger = self.ledger.lock();
+        if let Some(raced) = self.index.get(key) {
+            return Some(raced);
+        }
+        let integrity = entry.integrity_string();
+        Some(self.adopt(&mut ledger, entry, integrity))
+    }
+
+    fn adopt(&self, ledger: &mut Ledger, entry: StoredEntry, integrity: String) -> Arc<StoredEntry> {
+        if let Some(released) = ledger.bind(entry.key.clone(), integrity) {
+            let _ = content::remove(&self.dir, &released);
+        }
+        let entry = Arc::new(entry);
+        self.index.insert(entry.key.clone(), entry.clone());
+        entry
+    }
+
+    /// Tombstones `key` on disk if it still points at `integrity`, and forgets it here.
+    fn drop_disk_entry(&self, key: &str, integrity: &str) {
+        let mut ledger = self.ledger.lock();
+        let current = disk::find(&self.dir, key).ok().flatten();
+        if current.is_some_and(|e| e.integrity_string() == integrity) {
+            let _ = disk::remove(&self.dir, key);
+        }
+        if ledger.integrity_of(key) == Some(integrity) {
+            ledger.unbind(key);
+            self.index.remove(key);
+        }
+    }
+
     fn restore(&self, mut entries: Vec<StoredEntry>) {
         // Newest first: with no frequency history, TinyLFU keeps earlier admissions on ties,
         // so the most recently stored entries are the ones that survive an over-full load.
@@ -257,31 +393,26 @@ impl Shared {
         Ok(true)
     }
 
-    /// Removes `key` from disk and the ledger (not from moka), and its content if unshared.
+    /// Removes `key` from the ledger (not from moka), and its content if unshared. The disk
+    /// entry is tombstoned only while it is still the one this process knows: another process
+    /// may have stored a newer one, which must survive this process evicting its old view.
     fn unbind(&self, ledger: &mut Ledger, key: &str) -> Result<()> {
-        disk::remove(&self.dir, key)?;
+        let Some(ours) = ledger.integrity_of(key) else { return Ok(()) };
+        let current = disk::find(&self.dir, key)?;
+        if current.is_some_and(|e| e.integrity_string() == ours) {
+            disk::remove(&self.dir, key)?;
+        }
         if let Some((integrity, true)) = ledger.unbind(key) {
             let _ = content::remove(&self.dir, &integrity);
         }
         Ok(())
     }
 
-    /// Drops `key` if it still points at `integrity` (its content is unusable).
-    fn forget(&self, key: &str, integrity: &str) {
-        let mut ledger = self.ledger.lock();
-        if ledger.integrity_of(key) == Some(integrity) {
-            let _ = self.unbind(&mut ledger, key);
-            self.index.remove(key);
-        }
-    }
-
     fn drop_corrupt(&self, key: &str, integrity: &str) {
-        let _ledger = self.ledger.lock();
         // Corrupt bytes serve no key: remove them now, so every other key sharing them
         // misses on its next open instead of failing mid-stream.
         let _ = content::remove(&self.dir, integrity);
-        drop(_ledger);
-        self.forget(key, integrity);
+        self.drop_disk_entry(key, integrity);
     }
 }
 

@@ -8,12 +8,14 @@ pub mod content;
 pub mod entry;
 pub mod error;
 mod eviction;
+pub mod garbage;
 pub mod index;
 pub mod options;
 pub mod policy;
+mod presence;
 mod runtime;
 
-pub use cache::StreamingCache;
+pub use cache::{StreamingCache, VerifyReport};
 pub use content::{reader::BodyReader, writer::BodyWriter, CHUNK_SIZE};
 pub use entry::{EntryMeta, HeaderMap, HeaderValue};
 pub use error::{CacheError, ErrorKind, Result};
