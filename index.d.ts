@@ -143,6 +143,8 @@ export declare class StreamingCache {
   readonly dir: string
   readonly maxEntries: number
   readonly maxBodySize: number
+  /** Index lines that could not be decoded when the cache was opened (torn writes, foreign lines): skipped, not fatal. */
+  readonly skippedIndexLines: number
 
   /** Streams `entry.body` to disk and commits it under `key`, replacing any entry there. */
   put(key: string, entry: PutEntry): Promise<PutInfo>

@@ -72,6 +72,8 @@ class StreamingCache {
 
   get maxEntries () { return this.#native.maxEntries }
   get maxBodySize () { return this.#native.maxBodySize }
+  /** Index lines that could not be decoded when the cache was opened (skipped, not fatal). */
+  get skippedIndexLines () { return this.#native.skippedIndexLines }
 
   async put (key, entry) {
     validateString(key, 'key')

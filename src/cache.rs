@@ -56,6 +56,12 @@ impl NativeCache {
         self.cache.options().max_body_size as f64
     }
 
+    /// Index lines found at open that could not be decoded (skipped).
+    #[napi(getter)]
+    pub fn skipped_index_lines(&self) -> f64 {
+        self.cache.skipped_on_load() as f64
+    }
+
     /// Opens the body for `key`, or returns null on a miss.
     #[napi]
     pub fn get(&self, key: String) -> napi::Result<Option<NativeBody>> {
