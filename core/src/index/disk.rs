@@ -53,6 +53,9 @@ pub fn find(dir: &Path, key: &str) -> Result<Option<StoredEntry>> {
 pub fn load_all(dir: &Path) -> (Vec<StoredEntry>, usize) {
     let mut entries = Vec::new();
     let mut skipped = 0;
+    if !dir.join("index-v5").is_dir() {
+        return (entries, skipped);
+    }
     let mut lines = cacache::index::ls(dir);
     loop {
         // cacache's listing unwraps the integrity it parses; a crafted line must not take
@@ -116,6 +119,12 @@ mod tests {
         assert_eq!(find(dir.path(), "a").unwrap(), None);
         let (all, skipped) = load_all(dir.path());
         assert_eq!((all, skipped), (vec![entry("b")], 0));
+    }
+
+    #[test]
+    fn a_new_directory_has_nothing_to_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load_all(dir.path()), (vec![], 0));
     }
 
     #[test]
