@@ -91,7 +91,7 @@ test('an iterable that yields things other than chunks rejects with a TypeError 
 
 test('status out of 100-599 or fractional is a RangeError; a non-number status is a TypeError', async (t) => {
   const { cache, check } = await withEntry(t)
-  for (const status of [99, 600, 200.5, 0, -200, 1e6]) {
+  for (const status of [99, 600, 200.5, 0, -200, 1e6, NaN, Infinity]) {
     await t.throwsAsync(cache.put('known', { status, body: 'x' }), RANGE, `put status ${status}`)
     await t.throwsAsync(cache.put('known', { status, body: Readable.from(['x']) }), RANGE, `streamed put status ${status}`)
     t.throws(() => cache.createWriteStream('known', { status }), RANGE, `createWriteStream status ${status}`)
@@ -152,7 +152,7 @@ test('a url that is not a string, or metadata that is not JSON, is a TypeError',
   await check()
 })
 
-test('a key over 64 KiB is a RangeError for put and createWriteStream', async (t) => {
+test('a key over 64 KiB is a RangeError for every method', async (t) => {
   const { cache, check } = await withEntry(t)
   const long = 'k'.repeat(64 * KiB + 1)
   await t.throwsAsync(cache.put(long, { status: 200, body: 'x' }), RANGE)
@@ -161,9 +161,12 @@ test('a key over 64 KiB is a RangeError for put and createWriteStream', async (t
   // Multibyte: the limit is in bytes.
   const longBytes = 'é'.repeat(32 * KiB + 1)
   await t.throwsAsync(cache.put(longBytes, { status: 200, body: 'x' }), RANGE)
-  // Lookups of such a key simply miss.
-  t.is(await cache.get(long), null)
-  t.false(cache.has(long))
+  // Every method applies the same limit, so a bad key fails loudly wherever it is used.
+  await t.throwsAsync(cache.get(long), RANGE)
+  t.throws(() => cache.getSync(long), RANGE)
+  t.throws(() => cache.has(long), RANGE)
+  t.throws(() => cache.peek(long), RANGE)
+  await t.throwsAsync(cache.delete(long), RANGE)
   // Exactly 64 KiB is accepted.
   const max = 'm'.repeat(64 * KiB)
   await cache.put(max, { status: 200, body: 'max' })
@@ -180,7 +183,7 @@ test('constructor and withTempDir validate their arguments', async (t) => {
   for (const options of ['opts', 42, null, []]) {
     t.throws(() => new StreamingCache(dir, options), TYPE, `options ${JSON.stringify(options)}`)
   }
-  for (const maxEntries of [-1, 1.5, NaN, Infinity, 2 ** 60]) {
+  for (const maxEntries of [-1, 0, 1.5, NaN, Infinity, 2 ** 60]) {
     t.throws(() => new StreamingCache(dir, { maxEntries }), RANGE, `maxEntries ${maxEntries}`)
   }
   for (const maxBodySize of [-1, 1.5, NaN, -Infinity]) {

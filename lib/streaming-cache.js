@@ -1,15 +1,15 @@
 'use strict'
 // StreamingCache: the public API over the native addon. Argument checks, body adapters
 // and error conversion live here; storage, eviction and integrity live in Rust.
-const { pipeline } = require('node:stream/promises')
 const { NativeCache } = require('./native')
 const { CacheBodyReadable } = require('./body-readable')
 const { CacheWriteStream } = require('./write-stream')
+const { writeStream } = require('./body-stream')
 const { inMemoryBody, checkBody } = require('./body-source')
-const { callNative, fromNative } = require('./errors')
+const { callNative, fromNative, outOfRange } = require('./errors')
 const { makeTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
-const { validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
+const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
 
 /** The caching policy to store: given, or built from the request the response answered. */
 function policyOf (entry) {
@@ -23,6 +23,10 @@ function policyOf (entry) {
 function entryJson (entry) {
   validateObject(entry, 'entry')
   const { status, headers, url, metadata } = entry
+  // JSON would turn these into null and hide the real problem.
+  if (typeof status === 'number' && !Number.isFinite(status)) {
+    throw outOfRange('entry.status', 'an integer from 100 to 599', status)
+  }
   const policy = policyOf(entry)
   try {
     return JSON.stringify({ status, headers, url, metadata, policy })
@@ -57,14 +61,15 @@ class StreamingCache {
   constructor (dir, options) {
     validateString(dir, 'dir')
     validateOptionalObject(options, 'options')
-    const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries')
+    // At least one entry: a cache that can hold nothing would only churn the disk.
+    const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries', { min: 1 })
     const maxBodySize = validateCount(options?.maxBodySize, 'options.maxBodySize')
     this.#native = callNative(() => new NativeCache(dir, { maxEntries, maxBodySize }))
     Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
   }
 
   static async withTempDir (maxEntries, options) {
-    validateCount(maxEntries, 'maxEntries')
+    validateCount(maxEntries, 'maxEntries', { min: 1 })
     validateOptionalObject(options, 'options')
     const dir = await makeTempDir()
     return new StreamingCache(dir, { ...options, ...(maxEntries !== undefined && { maxEntries }) })
@@ -76,7 +81,7 @@ class StreamingCache {
   get skippedIndexLines () { return this.#native.skippedIndexLines }
 
   async put (key, entry) {
-    validateString(key, 'key')
+    validateKey(key)
     validateObject(entry, 'entry')
     checkBody(entry.body)
     const fields = entryJson(entry)
@@ -88,19 +93,24 @@ class StreamingCache {
         throw fromNative(err)
       }
     }
-    const sink = new CacheWriteStream(callNative(() => this.#native.beginPut(key, fields)))
-    await pipeline(entry.body, sink)
-    return sink.committed
+    const writer = callNative(() => this.#native.beginPut(key, fields))
+    try {
+      await writeStream(entry.body, writer)
+      return await writer.commit()
+    } catch (err) {
+      writer.abort()
+      throw fromNative(err)
+    }
   }
 
   createWriteStream (key, entry) {
-    validateString(key, 'key')
+    validateKey(key)
     const fields = entryJson(entry)
     return new CacheWriteStream(callNative(() => this.#native.beginPut(key, fields)))
   }
 
   getSync (key) {
-    validateString(key, 'key')
+    validateKey(key)
     const native = callNative(() => this.#native.get(key))
     return native === null ? null : toHit(native)
   }
@@ -110,7 +120,7 @@ class StreamingCache {
   }
 
   peek (key) {
-    validateString(key, 'key')
+    validateKey(key)
     const json = this.#native.peek(key)
     return json === null ? null : toFields(json)
   }
@@ -121,7 +131,7 @@ class StreamingCache {
   }
 
   has (key) {
-    validateString(key, 'key')
+    validateKey(key)
     return this.#native.has(key)
   }
 
@@ -130,7 +140,7 @@ class StreamingCache {
    * body; fields left out keep their stored values. Resolves `false` if `key` is not cached.
    */
   async updateMetadata (key, fields) {
-    validateString(key, 'key')
+    validateKey(key)
     validateObject(fields, 'fields')
     const current = this.peek(key)
     if (current === null) return false
@@ -151,7 +161,7 @@ class StreamingCache {
   }
 
   async delete (key) {
-    validateString(key, 'key')
+    validateKey(key)
     try {
       return await this.#native.delete(key)
     } catch (err) {

@@ -6,6 +6,17 @@ function validateString (value, name) {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value)
 }
 
+/** Matches the core's limit: keys are URLs plus a little; a larger one is a bug upstream. */
+const MAX_KEY_BYTES = 64 * 1024
+
+function validateKey (value, name = 'key') {
+  validateString(value, name)
+  // Only long strings can be over the limit: 3 UTF-8 bytes per UTF-16 unit at most.
+  if (value.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(value) > MAX_KEY_BYTES) {
+    throw outOfRange(`${name}.length`, `at most ${MAX_KEY_BYTES} bytes (UTF-8)`, Buffer.byteLength(value))
+  }
+}
+
 function validateObject (value, name) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidArgType(name, 'of type object', value)
@@ -25,4 +36,4 @@ function validateCount (value, name, { min = 0 } = {}) {
   return value
 }
 
-module.exports = { validateString, validateObject, validateOptionalObject, validateCount }
+module.exports = { MAX_KEY_BYTES, validateKey, validateString, validateObject, validateOptionalObject, validateCount }

@@ -7,6 +7,7 @@ const { fromNative } = require('./errors')
 class CacheWriteStream extends Writable {
   #native
   #settle
+  #committing = null
   committed
 
   constructor (native) {
@@ -26,13 +27,22 @@ class CacheWriteStream extends Writable {
   }
 
   _final (callback) {
-    this.#native.commit().then((info) => {
+    this.#committing = this.#native.commit().then((info) => {
       this.#settle.resolve(info)
       callback()
-    }, (err) => callback(fromNative(err)))
+    }, (err) => {
+      err = fromNative(err)
+      this.#settle.reject(err)
+      callback(err)
+    })
   }
 
   _destroy (err, callback) {
+    if (this.#committing) {
+      // Too late to discard: the commit owns the body now. `committed` reports its outcome.
+      this.#committing.then(() => callback(err), () => callback(err))
+      return
+    }
     this.#native.abort()
     this.#settle.reject(err ?? abortError())
     callback(err)

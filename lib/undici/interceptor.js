@@ -1,0 +1,143 @@
+'use strict'
+// cacheInterceptor: an undici interceptor (Dispatcher#compose) that answers requests from a
+// StreamingCache. What may be stored, what is fresh and how to revalidate are decided by
+// CachePolicy (http-cache-semantics, in Rust); this file picks the path for each request
+// according to its cache mode:
+//
+//   miss        -> TeeHandler      (tee-handler.js): origin -> caller, and -> cache
+//   fresh hit   -> serveEntry      (serve-cached.js): cache -> caller
+//   stale       -> RevalidateHandler (revalidate.js): conditional request, 304 -> cache
+//   POST/PUT... -> InvalidateHandler (invalidate.js): 2xx/3xx drop the stored entries
+const { Downstream } = require('./downstream')
+const { TeeHandler } = require('./tee-handler')
+const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
+const { InvalidateHandler } = require('./invalidate')
+const { serveEntry, gatewayTimeout } = require('./serve-cached')
+const { findEntry } = require('./lookup')
+const { requestUrl } = require('./cache-key')
+const { normalizeRequestHeaders, restoreMultiValues } = require('./headers')
+const { buildContext } = require('./options')
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+// Conditional and range requests are the caller's own business with the origin: passed
+// through, never stored (fetch likewise treats them as `no-store`).
+const PASS_THROUGH_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
+
+/** One request as the cache sees it. */
+function describe (ctx, opts, method, mode) {
+  const url = requestUrl(opts)
+  const headers = normalizeRequestHeaders(opts.headers)
+  const baseKey = ctx.cacheKey({ ...opts, method })
+  return { opts, method, url, headers, baseKey, mode, req: { method, url, headers } }
+}
+
+/** A request answered without the origin: a streamed request body will never be sent. */
+function discardRequestBody (opts) {
+  const body = opts.body
+  if (body && typeof body.pipe === 'function' && typeof body.destroy === 'function') {
+    body.on('error', () => {})
+    body.destroy()
+  }
+}
+
+function handle (ctx, dispatch, r, downstream) {
+  const toOrigin = (options) => {
+    try {
+      return dispatch(r.opts, new TeeHandler(ctx, r, downstream, options))
+    } catch (err) {
+      downstream.error(err)
+      return true
+    }
+  }
+  const miss = (lookup = 'MISS', replaceKey) => toOrigin({ store: true, lookup, replaceKey })
+
+  if (r.mode === 'no-store' || PASS_THROUGH_HEADERS.some((name) => r.headers[name] !== undefined)) {
+    return toOrigin({ store: false, lookup: 'MISS' })
+  }
+  if (r.mode === 'reload') return miss()
+
+  const now = Date.now()
+  const found = findEntry(ctx, r, now)
+  if (found === null) {
+    if (r.mode === 'only-if-cached') {
+      discardRequestBody(r.opts)
+      gatewayTimeout(ctx, downstream)
+      return true
+    }
+    return miss()
+  }
+
+  // maxTtl: an entry is never used without asking the origin once this old.
+  const receivedAt = found.fields.metadata?.receivedAt ?? found.fields.storedAt
+  const expired = ctx.maxTtl !== undefined && now - receivedAt >= ctx.maxTtl
+  const serve = r.mode === 'default'
+    ? found.result.fresh && !expired
+    : r.mode !== 'no-cache' && !expired // force-cache, only-if-cached, ignore-rules: stale is fine
+
+  if (serve) {
+    const headers = found.result.fresh
+      ? restoreMultiValues(found.result.headers, found.fields.headers)
+      : staleHeaders(found, now)
+    if (r.mode === 'only-if-cached') discardRequestBody(r.opts)
+    const unavailable = r.mode === 'only-if-cached' ? () => gatewayTimeout(ctx, downstream) : () => miss()
+    serveEntry(ctx, r, downstream, found, headers, unavailable)
+    return true
+  }
+  if (r.mode === 'only-if-cached') {
+    discardRequestBody(r.opts)
+    gatewayTimeout(ctx, downstream)
+    return true
+  }
+  // A HEAD is not revalidated against a stored GET: it goes to the origin (and is stored).
+  if (found.viaGet) return miss('HIT')
+
+  let headers
+  try {
+    headers = revalidationHeaders(found, now)
+  } catch {
+    return miss('HIT', found.key)
+  }
+  const staleIfError = staleIfErrorAllows(ctx, found, r.req, now)
+  const handler = new RevalidateHandler(ctx, r, downstream, found, dispatch, staleIfError)
+  try {
+    return dispatch({ ...r.opts, headers }, handler)
+  } catch (err) {
+    downstream.error(err)
+    return true
+  }
+}
+
+/**
+ * An undici interceptor caching responses in `options.cache` (a StreamingCache).
+ * @param {import('../../undici').CacheInterceptorOptions} options
+ */
+function cacheInterceptor (options) {
+  const ctx = buildContext(options)
+  return (dispatch) => function cachedDispatch (opts, handler) {
+    const method = String(opts?.method ?? 'GET').toUpperCase()
+    if (!opts?.origin || opts.upgrade || method === 'CONNECT') return dispatch(opts, handler)
+
+    if (!SAFE_METHODS.has(method)) {
+      let url
+      try {
+        url = requestUrl(opts)
+      } catch {
+        return dispatch(opts, handler)
+      }
+      return dispatch(opts, new InvalidateHandler(ctx, { opts, method, url }, new Downstream(handler)))
+    }
+    if (!ctx.methods.has(method)) return dispatch(opts, handler)
+
+    const mode = ctx.modeOf(opts)
+    let r
+    try {
+      r = describe(ctx, opts, method, mode)
+    } catch (err) {
+      if (err?.code === 'ERR_INVALID_ARG_TYPE') throw err // cacheKey() returned a non-string
+      return dispatch(opts, handler)
+    }
+    return handle(ctx, dispatch, r, new Downstream(handler))
+  }
+}
+
+module.exports = { cacheInterceptor }

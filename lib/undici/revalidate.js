@@ -1,0 +1,182 @@
+'use strict'
+// Stale entries: a conditional request to the origin (validators from `policy.beforeRequest`).
+//   304 -> `policy.afterResponse` merges the new headers; `cache.updateMetadata` stores them
+//          and the new policy (the body is not rewritten) and the cached body is served.
+//   200 (or anything else) -> handed to a TeeHandler: streamed to the caller, replacing the entry.
+//   5xx or a connection error -> the stale entry is served when its `stale-if-error` allows.
+const { TeeHandler } = require('./tee-handler')
+const { upstreamSource } = require('./downstream')
+const { serveEntry, replay, dropEntry } = require('./serve-cached')
+const { varyNames, policyRequest } = require('./cache-key')
+const {
+  withoutHopByHop, omit, restoreMultiValues, parseCacheControl, seconds, servedHeaders, withStatusHeaders,
+} = require('./headers')
+
+/**
+ * The request headers for revalidating `found`. When the policy would serve it without asking
+ * (revalidation forced by the `no-cache` mode or `maxTtl`), it is asked as for a `no-cache`
+ * request, and the caller's own Cache-Control is put back.
+ */
+function revalidationHeaders (found, now) {
+  if (!found.result.fresh) return found.result.headers
+  const req = found.req
+  const own = req.headers['cache-control']
+  const { headers } = found.policy.beforeRequest({ ...req, headers: { ...req.headers, 'cache-control': 'no-cache' } }, now)
+  if (own === undefined) delete headers['cache-control']
+  else headers['cache-control'] = own
+  return headers
+}
+
+/**
+ * Whether the stored response may be served stale because the origin failed (RFC 5861):
+ * `stale-if-error=N` in the stored response (or the request), for at most N seconds past the
+ * end of its freshness, and not when it must be revalidated.
+ */
+function staleIfErrorAllows (ctx, found, req, now) {
+  const res = parseCacheControl(found.fields.headers['cache-control'])
+  if (res.has('must-revalidate') || res.has('no-cache')) return false
+  if (ctx.shared && (res.has('proxy-revalidate') || res.has('s-maxage'))) return false
+  const window = seconds(res.get('stale-if-error')) ??
+    seconds(parseCacheControl(req.headers['cache-control']).get('stale-if-error'))
+  if (window === undefined) return false
+  const freshUntil = found.fields.metadata?.freshUntil ?? found.fields.storedAt
+  return now - freshUntil <= window
+}
+
+/** The stored headers of `found`, as served stale (its current `age` set). */
+function staleHeaders (found, now) {
+  return { ...found.fields.headers, age: String(found.policy.age(now)) }
+}
+
+class RevalidateHandler {
+  #ctx
+  #r
+  #downstream
+  #found
+  #dispatch
+  #staleIfError
+  #context = null
+  #settled = false
+  #state = 'waiting' // then 'origin' (the origin's answer goes through) or 'cache'
+  #tee = null
+
+  constructor (ctx, r, downstream, found, dispatch, staleIfError) {
+    this.#ctx = ctx
+    this.#r = r
+    this.#downstream = downstream
+    this.#found = found
+    this.#dispatch = dispatch
+    this.#staleIfError = staleIfError
+  }
+
+  onRequestStart (controller, context) {
+    this.#context = context
+    this.#settled = false
+    if (this.#state === 'origin') return this.#tee.onRequestStart(controller, context)
+    if (this.#state !== 'waiting') return
+    this.#downstream.attach(upstreamSource(controller, () => this.#settled, this.#downstream), context)
+  }
+
+  onRequestUpgrade (controller, statusCode, headers, socket) {
+    this.#downstream.upgrade(statusCode, headers, socket)
+  }
+
+  onResponseStart (controller, statusCode, headers, statusMessage) {
+    if (this.#state !== 'waiting') return
+    if (statusCode === 304) {
+      this.#state = 'cache'
+      this.#downstream.detach()
+      this.#notModified(headers).catch((err) => this.#downstream.error(err))
+      return
+    }
+    if (statusCode >= 500 && this.#staleIfError && this.#serveStale()) return
+    this.#state = 'origin'
+    this.#tee = new TeeHandler(this.#ctx, this.#r, this.#downstream,
+      { store: true, lookup: 'HIT', replaceKey: this.#found.key })
+    this.#tee.onRequestStart(controller, this.#context)
+    return this.#tee.onResponseStart(controller, statusCode, headers, statusMessage)
+  }
+
+  onResponseData (controller, chunk) {
+    if (this.#state === 'origin') return this.#tee.onResponseData(controller, chunk)
+  }
+
+  onResponseEnd (controller, trailers) {
+    this.#settled = true
+    if (this.#state === 'origin') this.#tee.onResponseEnd(controller, trailers)
+  }
+
+  onResponseError (controller, err) {
+    this.#settled = true
+    if (this.#state === 'origin') return this.#tee.onResponseError(controller, err)
+    if (this.#state === 'cache') return // the 304's connection failed after it was used
+    if (this.#downstream.aborted) return this.#downstream.error(this.#downstream.reason)
+    if (this.#staleIfError && this.#serveStale()) return
+    this.#downstream.error(err)
+  }
+
+  /** Serves the stale entry in place of the origin's failure; false if it cannot be opened. */
+  #serveStale () {
+    const ctx = this.#ctx
+    const found = this.#found
+    let body = null
+    if (this.#r.method !== 'HEAD') {
+      try {
+        body = ctx.cache.getSync(found.key)?.body ?? null
+      } catch {
+        body = null
+      }
+      if (body === null) return false
+    }
+    this.#state = 'cache'
+    this.#downstream.detach()
+    const headers = withStatusHeaders(
+      servedHeaders(staleHeaders(found, Date.now()), { size: found.fields.size, hasBody: found.fields.metadata?.method !== 'HEAD' }),
+      ctx.statusHeaders, 'HIT', 'HIT')
+    replay(this.#downstream, found.fields.status, headers, body)
+    return true
+  }
+
+  async #notModified (responseHeaders) {
+    const ctx = this.#ctx
+    const r = this.#r
+    const found = this.#found
+    const now = Date.now()
+    const origin = withoutHopByHop(responseHeaders)
+    const names = varyNames(origin.vary ?? found.fields.headers.vary)
+    let after
+    try {
+      if (names !== null) after = found.policy.afterResponse(policyRequest(r.req, names), { status: 304, headers: origin }, now)
+    } catch {}
+    // The 304 does not validate what is stored (other validator, Vary: *): ask again in full.
+    if (after === undefined || after.modified) return this.#refetch()
+
+    const merged = restoreMultiValues(after.headers, origin, found.fields.headers)
+    const stored = omit(merged, 'age', 'set-cookie')
+    const keep = r.mode === 'ignore-rules' || after.policy.isStorable()
+    const metadata = { ...found.fields.metadata, receivedAt: now, freshUntil: now + after.policy.timeToLive(now) }
+    if (keep) {
+      try {
+        await ctx.cache.updateMetadata(found.key, { headers: stored, url: r.url, policy: after.policy, metadata })
+      } catch {}
+    }
+    serveEntry(ctx, r, this.#downstream, found, merged, () => this.#refetch())
+    // No longer storable (the 304 said no-store): served this once, from the body opened above.
+    if (!keep) dropEntry(ctx.cache, found.key)
+  }
+
+  /** The cached body cannot be used after all: the full request, unconditionally. */
+  #refetch () {
+    this.#state = 'refetch'
+    this.#downstream.detach()
+    const handler = new TeeHandler(this.#ctx, this.#r, this.#downstream,
+      { store: true, lookup: 'HIT', replaceKey: this.#found.key })
+    try {
+      this.#dispatch(this.#r.opts, handler)
+    } catch (err) {
+      this.#downstream.error(err)
+    }
+  }
+}
+
+module.exports = { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders }

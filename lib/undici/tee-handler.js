@@ -1,0 +1,227 @@
+'use strict'
+// Misses: the origin's response goes to the caller as it arrives while the same chunks are
+// written to the cache (`createWriteStream`).
+//
+// Backpressure: the origin is paused while either the caller or the cache write stream is
+// full, so nothing is buffered beyond the write stream's high-water mark plus a chunk. If the
+// cache holds the response back for longer than `cacheWriteTimeout` (a stalled disk), storing
+// is abandoned and the response continues at the caller's pace.
+//
+// Nothing partial is ever stored: the entry is committed only after the origin's last byte;
+// an origin error, an abort, a write error or a body over `maxBodySize` destroys the write
+// stream (the cache discards it). The caller's `onResponseEnd` waits for the commit (bounded
+// by `cacheWriteTimeout`), so a request made after a response finished finds it cached.
+const { CachePolicy } = require('../cache-policy')
+const { upstreamSource } = require('./downstream')
+const { varyNames, variantKey, policyRequest } = require('./cache-key')
+const { withoutHopByHop, omit, hasValidator, withStatusHeaders } = require('./headers')
+
+function settleWithin (promise, ms) {
+  let timer
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Deletes `baseKey` and every variant of it; resolves when done. */
+function deleteAll (cache, baseKey, except) {
+  const keys = []
+  try {
+    if (baseKey !== except && cache.peek(baseKey) !== null) keys.push(baseKey)
+    for (const key of cache.keys(baseKey + '\n')) if (key !== except) keys.push(key)
+  } catch {}
+  return Promise.allSettled(keys.map((key) => cache.delete(key)))
+}
+
+class TeeHandler {
+  #ctx
+  #r
+  #downstream
+  #options
+  #upstream = null
+  #settled = false
+  #downPaused = false
+  #cachePaused = false
+  #writer = null // { ws, key, bytes }
+  #stallTimer = null
+  #pending = []
+
+  /**
+   * @param options.store      whether the response may be stored
+   * @param options.lookup     the `x-cache-lookup` value ('HIT' when an entry was found)
+   * @param options.replaceKey an entry this response supersedes (deleted if it is not stored)
+   */
+  constructor (ctx, r, downstream, options) {
+    this.#ctx = ctx
+    this.#r = r
+    this.#downstream = downstream
+    this.#options = options
+  }
+
+  onRequestStart (controller, context) {
+    this.#upstream = controller
+    this.#settled = false
+    const upstream = upstreamSource(controller, () => this.#settled, this.#downstream)
+    this.#downstream.attach({
+      pause: () => {
+        this.#downPaused = true
+        upstream.pause()
+      },
+      resume: () => {
+        this.#downPaused = false
+        if (!this.#cachePaused) upstream.resume()
+      },
+      abort: (reason) => upstream.abort(reason),
+    }, context)
+  }
+
+  onRequestUpgrade (controller, statusCode, headers, socket) {
+    this.#downstream.upgrade(statusCode, headers, socket)
+  }
+
+  onResponseStart (controller, statusCode, headers, statusMessage) {
+    if (statusCode >= 200) this.#startStoring(statusCode, headers)
+    const out = withStatusHeaders(headers, this.#ctx.statusHeaders, 'MISS', this.#options.lookup)
+    return this.#downstream.responseStart(statusCode, out, statusMessage)
+  }
+
+  onResponseData (controller, chunk) {
+    const writer = this.#writer
+    if (writer !== null) {
+      writer.bytes += chunk.length
+      if (writer.bytes > this.#ctx.maxBodySize) {
+        this.#abandon()
+      } else if (!writer.ws.write(chunk) && this.#writer === writer && !this.#cachePaused) {
+        this.#cachePaused = true
+        controller.pause()
+        this.#stallTimer = setTimeout(() => this.#abandon(), this.#ctx.cacheWriteTimeout)
+      }
+    }
+    return this.#downstream.data(chunk)
+  }
+
+  onResponseEnd (controller, trailers) {
+    this.#settled = true
+    const writer = this.#writer
+    this.#writer = null
+    clearTimeout(this.#stallTimer)
+    if (writer === null && this.#pending.length === 0) {
+      this.#downstream.end(trailers)
+      return
+    }
+    const work = writer === null ? Promise.resolve() : this.#commit(writer)
+    work
+      .then(() => Promise.allSettled(this.#pending))
+      .then(() => this.#downstream.end(trailers))
+  }
+
+  onResponseError (controller, err) {
+    this.#settled = true
+    this.#abandon()
+    this.#downstream.error(err)
+  }
+
+  #startStoring (status, headers) {
+    const ctx = this.#ctx
+    const r = this.#r
+    const { cache } = ctx
+    if (!this.#options.store) return
+    const names = varyNames(headers.vary)
+    if (names === null) return this.#supersede() // Vary: * is never served from a cache
+    const now = Date.now()
+    const responseHeaders = withoutHopByHop(headers)
+    const kept = omit(responseHeaders, 'set-cookie')
+    let policy
+    let stored
+    try {
+      policy = new CachePolicy(r.req, { status, headers: responseHeaders }, { shared: ctx.shared, responseTime: now })
+      const storable = r.mode === 'ignore-rules'
+        ? status >= 200 && status < 300 && status !== 206
+        // Storable, and of some use: fresh for a while or able to be revalidated.
+        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(responseHeaders))
+      if (!storable) return this.#supersede()
+      if (r.method !== 'HEAD' && Number(headers['content-length']) > ctx.maxBodySize) return this.#supersede()
+      // What is kept on disk: the request reduced to what matching needs; in a private
+      // cache Set-Cookie plays no part in freshness, so it is left out too.
+      stored = new CachePolicy(policyRequest(r.req, names),
+        { status, headers: ctx.shared ? responseHeaders : kept },
+        { shared: ctx.shared, responseTime: now })
+    } catch {
+      return this.#supersede()
+    }
+    const key = variantKey(r.baseKey, names, r.req.headers)
+    const metadata = { method: r.method, receivedAt: now, freshUntil: now + policy.timeToLive(now) }
+    let ws
+    try {
+      ws = cache.createWriteStream(key, { status, headers: kept, url: r.url, metadata, policy: stored })
+    } catch {
+      return this.#supersede()
+    }
+    const writer = { ws, key, bytes: 0 }
+    ws.on('error', () => {
+      if (this.#writer === writer) this.#abandon()
+    })
+    ws.on('drain', () => {
+      if (this.#writer === writer) this.#uncork()
+    })
+    this.#writer = writer
+  }
+
+  /** The response will not be stored: the entry it answers for must not outlive it. */
+  #supersede () {
+    const key = this.#options.replaceKey
+    if (key !== undefined) this.#pending.push(Promise.resolve().then(() => this.#ctx.cache.delete(key)))
+  }
+
+  /** The cache caught up: let the origin go on unless the caller still holds it back. */
+  #uncork () {
+    clearTimeout(this.#stallTimer)
+    this.#stallTimer = null
+    if (!this.#cachePaused) return
+    this.#cachePaused = false
+    if (!this.#downPaused && !this.#settled) this.#upstream?.resume()
+  }
+
+  /** Stops storing this response: whatever was written is discarded. */
+  #abandon () {
+    const writer = this.#writer
+    if (writer === null) return
+    this.#writer = null
+    writer.ws.destroy()
+    this.#supersede()
+    this.#uncork()
+  }
+
+  async #commit (writer) {
+    const { cache, cacheWriteTimeout } = this.#ctx
+    writer.ws.end()
+    try {
+      await settleWithin(writer.ws.committed, cacheWriteTimeout)
+    } catch {
+      writer.ws.destroy()
+      this.#supersede()
+      return
+    }
+    // One URL is stored either plainly or as variants, never both; and a variant stored
+    // under a new discriminator supersedes the entry it replaces.
+    const base = this.#r.baseKey
+    const cleanup = [writer.key === base ? deleteAll(cache, base, base) : deleteIf(cache, base)]
+    const replaced = this.#options.replaceKey
+    if (replaced !== undefined && replaced !== writer.key && replaced !== base) {
+      cleanup.push(Promise.resolve().then(() => cache.delete(replaced)))
+    }
+    await Promise.allSettled(cleanup)
+  }
+}
+
+function deleteIf (cache, key) {
+  try {
+    if (cache.peek(key) === null) return Promise.resolve()
+    return cache.delete(key)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
+module.exports = { TeeHandler, deleteAll }
