@@ -50,3 +50,67 @@ export declare class StreamingCacheStore implements CacheStore {
   /** Removes every stored response for `key.origin` + `key.path` (all methods, all variants). */
   delete (key: Pick<CacheKey, 'origin' | 'path'> & Partial<CacheKey>): Promise<void>
 }
+
+/**
+ * Cache modes, with the Fetch standard's meanings (`Request.cache`), plus `'ignore-rules'`:
+ * - `'default'`: fresh entries are served, stale ones revalidated, responses stored as HTTP allows.
+ * - `'no-store'`: the cache is neither read nor written.
+ * - `'reload'`: the origin is always asked; its response is stored.
+ * - `'no-cache'`: entries are always revalidated (conditional request) before being served.
+ * - `'force-cache'`: any matching entry is served, even stale; otherwise the origin is asked.
+ * - `'only-if-cached'`: any matching entry is served, even stale; otherwise a 504, the origin is not contacted.
+ * - `'ignore-rules'`: every 2xx response (but 206) is stored whatever its headers say, and served
+ *   without revalidation (until `maxTtl`, if set). `Vary` still selects the variant; `Vary: *` is never stored.
+ */
+export type CacheMode =
+  | 'default'
+  | 'no-store'
+  | 'reload'
+  | 'no-cache'
+  | 'force-cache'
+  | 'only-if-cached'
+  | 'ignore-rules'
+
+export interface CacheInterceptorOptions {
+  /** Where responses are stored. Required. */
+  cache: import('./index').StreamingCache
+  /** Default `'default'`. */
+  mode?: CacheMode
+  /** A mode for one request (e.g. from a header); `undefined` or `null` keeps `mode`. */
+  modeFor?: (opts: import('undici/types/dispatcher').default.DispatchOptions) => CacheMode | undefined | null
+  /** Methods answered from and stored in the cache: `'GET'` and/or `'HEAD'`. Default both. */
+  methods?: Array<'GET' | 'HEAD' | 'get' | 'head'>
+  /**
+   * Shared-cache (proxy) semantics: `private` responses and requests with `Authorization`
+   * are not stored (unless the response allows it), `s-maxage` applies. Default `false`:
+   * a private cache, like a browser's, since it serves one application.
+   */
+  shared?: boolean
+  /** The base key of a request. Default: `` `${method} ${origin}${path}` `` (query included). */
+  cacheKey?: (opts: import('undici/types/dispatcher').default.DispatchOptions & { method: string }) => string
+  /** Add `x-cache: HIT|MISS` (served from the cache?) and `x-cache-lookup: HIT|MISS` (entry found?). Default `true`. */
+  statusHeaders?: boolean
+  /**
+   * Milliseconds: the longest an entry is used without asking the origin, counted from when it
+   * was stored or last revalidated, whatever its own freshness. Default: no cap.
+   */
+  maxTtl?: number
+  /**
+   * Milliseconds the cache may hold a response back (a stalled disk write, the final commit)
+   * before storing it is abandoned; the caller then gets the rest at its own pace. Default 2000.
+   */
+  cacheWriteTimeout?: number
+  /**
+   * Cached bodies up to this many bytes are read (and their integrity checked) before the
+   * response starts, so a corrupt one falls back to the origin unseen. Larger ones stream as
+   * they are read; corruption then fails the response with `ERR_CACHE_INTEGRITY`. Default 1 MiB.
+   */
+  verifyBeforeServing?: number
+}
+
+/**
+ * An undici interceptor answering requests from a StreamingCache:
+ * `new Agent().compose(cacheInterceptor({ cache }))`. Freshness, storability and revalidation
+ * are decided by `CachePolicy` (RFC 9111, http-cache-semantics).
+ */
+export declare function cacheInterceptor (options: CacheInterceptorOptions): import('undici/types/dispatcher').default.DispatcherComposeInterceptor

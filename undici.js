@@ -4,3 +4,7 @@
 const { StreamingCacheStore } = require('./lib/undici/store')
 
 module.exports = { StreamingCacheStore }
+
+// cacheInterceptor: an undici interceptor caching responses in a StreamingCache
+// (`new Agent().compose(cacheInterceptor({ cache }))`), with CachePolicy deciding freshness.
+module.exports.cacheInterceptor = require('./lib/undici/interceptor').cacheInterceptor

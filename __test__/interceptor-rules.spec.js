@@ -1,0 +1,98 @@
+'use strict'
+// cacheInterceptor: what is stored and what is fresh, as http-cache-semantics decides.
+const test = require('ava')
+const { request } = require('undici')
+const { startOrigin, cachingAgent, sleep } = require('./helpers/interceptor-origin')
+
+const httpDate = (offsetMs) => new Date(Date.now() + offsetMs).toUTCString()
+
+/**
+ * Two identical requests; returns the second's x-cache, the origin hits and what was stored.
+ * `response` is the origin's headers (or a function of the request number).
+ */
+async function twice (t, { response, requestHeaders = {}, options = {}, pause = 0, status = 200 }) {
+  const origin = await startOrigin(t, (req, res, n) => {
+    const headers = typeof response === 'function' ? response(n, req) : response
+    res.writeHead(typeof status === 'function' ? status(n, req) : status, headers)
+    res.end(`body ${n}`)
+  })
+  const { cache, agent } = await cachingAgent(t, options)
+  const first = await request(origin.url('/r'), { headers: requestHeaders, dispatcher: agent })
+  await first.body.text()
+  const stored = cache.keys().length
+  if (pause) await sleep(pause)
+  const second = await request(origin.url('/r'), { headers: requestHeaders, dispatcher: agent })
+  const body = await second.body.text()
+  return { xcache: second.headers['x-cache'], lookup: second.headers['x-cache-lookup'], hits: origin.hits(), stored, body, origin, cache }
+}
+
+const cases = [
+  // [title, spec, expected { xcache, hits, stored }]
+  ['max-age is fresh', { response: { 'cache-control': 'max-age=60' } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['no-store is never stored', { response: { 'cache-control': 'no-store, max-age=60' } }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['a no-store request is not stored', { response: { 'cache-control': 'max-age=60' }, requestHeaders: { 'cache-control': 'no-store' } }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['private is stored by a private cache (the default)', { response: { 'cache-control': 'private, max-age=60' } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['private is not stored by a shared cache', { response: { 'cache-control': 'private, max-age=60' }, options: { shared: true } }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['Authorization: stored by a private cache', { response: { 'cache-control': 'max-age=60' }, requestHeaders: { authorization: 'Bearer x' } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['Authorization: not stored by a shared cache', { response: { 'cache-control': 'max-age=60' }, requestHeaders: { authorization: 'Bearer x' }, options: { shared: true } }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['Authorization + public: stored by a shared cache', { response: { 'cache-control': 'public, max-age=60' }, requestHeaders: { authorization: 'Bearer x' }, options: { shared: true } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['s-maxage applies to a shared cache', { response: { 'cache-control': 's-maxage=60, max-age=0' }, options: { shared: true } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['s-maxage is ignored by a private cache', { response: { 'cache-control': 's-maxage=60, max-age=0', etag: '"e"' } }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['a no-cache request revalidates a fresh entry', { response: { 'cache-control': 'max-age=60' }, requestHeaders: { 'cache-control': 'no-cache' } }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['Pragma: no-cache revalidates a fresh entry', { response: { 'cache-control': 'max-age=60' }, requestHeaders: { pragma: 'no-cache' } }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['a request max-age=0 revalidates', { response: { 'cache-control': 'max-age=60' }, requestHeaders: { 'cache-control': 'max-age=0' }, pause: 20 }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['a no-cache response is revalidated every time', { response: { 'cache-control': 'no-cache', etag: '"a"' } }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['Expires in the future is fresh', { response: { expires: httpDate(3600_000), date: httpDate(0) } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['Expires in the past is stale', { response: { expires: httpDate(-3600_000), date: httpDate(0), etag: '"x"' } }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['max-age wins over Expires', { response: { 'cache-control': 'max-age=0', expires: httpDate(3600_000), etag: '"y"' } }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['Last-Modified long ago gives heuristic freshness', { response: { 'last-modified': httpDate(-30 * 86400_000), date: httpDate(0) } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['no freshness, no validator: not stored', { response: {} }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['a 404 with max-age is cached', { response: { 'cache-control': 'max-age=60' }, status: 404 }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['a 500 is not cached', { response: { 'cache-control': 'max-age=60' }, status: 500 }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['a 302 without explicit freshness is not stored', { response: { location: '/elsewhere' }, status: 302 }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['maxTtl caps freshness', { response: { 'cache-control': 'max-age=600' }, options: { maxTtl: 30 }, pause: 60 }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['maxTtl leaves younger entries fresh', { response: { 'cache-control': 'max-age=600' }, options: { maxTtl: 60_000 } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+]
+
+for (const [title, spec, expected] of cases) {
+  test(title, async (t) => {
+    const got = await twice(t, spec)
+    t.is(got.stored, expected.stored, 'entries stored')
+    t.is(got.hits, expected.hits, 'origin requests')
+    t.is(got.xcache, expected.xcache, 'x-cache of the second request')
+    t.is(got.body, expected.hits === 1 ? 'body 1' : 'body 2')
+  })
+}
+
+test('maxTtl: an entry over maxTtl is revalidated with its validators', async (t) => {
+  const got = await twice(t, {
+    response: (n) => ({ 'cache-control': 'max-age=600', etag: '"m"' }),
+    status: (n) => n === 1 ? 200 : 304,
+    options: { maxTtl: 30 },
+    pause: 60,
+  })
+  t.is(got.hits, 2)
+  t.is(got.origin.requests[1].headers['if-none-match'], '"m"')
+  t.is(got.xcache, 'HIT')
+  t.is(got.body, 'body 1')
+})
+
+test('Set-Cookie is never replayed from the cache nor written to disk in a private cache', async (t) => {
+  const got = await twice(t, { response: { 'cache-control': 'max-age=60', 'set-cookie': ['a=1', 'b=2'] } })
+  t.is(got.xcache, 'HIT')
+  const [key] = got.cache.keys()
+  const stored = got.cache.peek(key)
+  t.is(stored.headers['set-cookie'], undefined)
+  t.false(JSON.stringify(stored.policy.toJSON()).includes('a=1'))
+})
+
+test('credentials in the request are not written into the stored policy', async (t) => {
+  const got = await twice(t, {
+    response: { 'cache-control': 'max-age=60', vary: 'accept' },
+    requestHeaders: { authorization: 'Bearer secret-token', cookie: 'sid=secret-cookie', accept: 'text/plain' },
+  })
+  t.is(got.xcache, 'HIT')
+  const json = JSON.stringify(got.cache.peek(got.cache.keys()[0]).policy.toJSON())
+  t.false(json.includes('secret'))
+  t.true(json.includes('text/plain'), 'headers the response varies on are kept')
+})
