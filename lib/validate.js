@@ -1,6 +1,6 @@
 'use strict'
 // Argument checks at the API boundary, so bad input fails fast with Node-style errors.
-const { invalidArgType, outOfRange } = require('./errors')
+const { invalidArgType, outOfRange, withCode } = require('./errors')
 
 function validateString (value, name) {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value)
@@ -11,6 +11,10 @@ const MAX_KEY_BYTES = 64 * 1024
 
 function validateKey (value, name = 'key') {
   validateString(value, name)
+  // A lone surrogate has no UTF-8 form: two different keys would silently name one entry.
+  if (!value.isWellFormed()) {
+    throw withCode(TypeError, 'ERR_INVALID_ARG_VALUE', `The "${name}" argument must be a well-formed Unicode string (it contains a lone surrogate)`)
+  }
   // Only long strings can be over the limit: 3 UTF-8 bytes per UTF-16 unit at most.
   if (value.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(value) > MAX_KEY_BYTES) {
     throw outOfRange(`${name}.length`, `at most ${MAX_KEY_BYTES} bytes (UTF-8)`, Buffer.byteLength(value))
