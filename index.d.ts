@@ -38,8 +38,12 @@ export interface EntryFields {
   metadata?: unknown
 }
 
-export interface PutEntry extends EntryFields {
+export interface PutEntry extends PolicySource {
   body: BodySource
+}
+
+/** How an entry gets its caching policy: built from `request`, or given as `policy`. */
+export interface PolicySource extends EntryFields {
   /** The request this response answered: the caching policy is built from it and stored. */
   request?: CacheRequest
   /** Shared-cache semantics for the policy built from `request` (default true). */
@@ -149,7 +153,7 @@ export declare class StreamingCache {
   /** Streams `entry.body` to disk and commits it under `key`, replacing any entry there. */
   put(key: string, entry: PutEntry): Promise<PutInfo>
   /** A Writable for the body of `key`; see `CacheWriteStream`. */
-  createWriteStream(key: string, entry: EntryFields): CacheWriteStream
+  createWriteStream(key: string, entry: PolicySource): CacheWriteStream
   /** The entry for `key`, with its body as a stream, or `null`. */
   get(key: string): Promise<CacheHit | null>
   /** `get` without a promise: the lookup and file open are synchronous, the body still streams. */
