@@ -311,11 +311,14 @@ impl Shared {
         if let Some(entry) = self.index.get(key) {
             return Some(entry);
         }
-        let entry = disk::find(&self.dir, key).ok().flatten()?;
+        disk::find(&self.dir, key).ok().flatten()?;
         let mut ledger = self.ledger.lock();
         if let Some(raced) = self.index.get(key) {
             return Some(raced);
         }
+        // Read again under the lock: a delete or replace may have landed since the look
+        // above, and adopting that stale line would bring a deleted key back to life.
+        let entry = disk::find(&self.dir, key).ok().flatten()?;
         let integrity = entry.integrity_string();
         Some(self.adopt(&mut ledger, entry, integrity))
     }
@@ -337,7 +340,11 @@ impl Shared {
             let _ = disk::remove(&self.dir, key);
         }
         if ledger.integrity_of(key) == Some(integrity) {
-            ledger.unbind(key);
+            // The content may be back (a put of the same body raced the failed open): if this
+            // was its last reference it must go too, or it is left on disk unreferenced.
+            if let Some((released, true)) = ledger.unbind(key) {
+                let _ = content::remove(&self.dir, &released);
+            }
             self.index.remove(key);
         }
     }

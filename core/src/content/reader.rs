@@ -70,13 +70,16 @@ impl BodyReader {
                 }
             }
         }
-        self.position += filled as u64;
-        if self.position == self.size {
+        // The position moves only once the bytes are known good: a reader whose last chunk
+        // failed verification must not look finished, or the next read would be a clean end.
+        let end = self.position + filled as u64;
+        if end == self.size {
             let source = self.source.take().expect("source checked above");
             if let Err(e) = source.check() {
                 return Err(self.corrupt(format!("cached content failed verification: {e}")));
             }
         }
+        self.position = end;
         Ok(filled)
     }
 
