@@ -1,0 +1,66 @@
+'use strict'
+// Peak RSS of one huge put and one huge get, each in a fresh child process (lib/rss-child.js),
+// measured above the child's idle RSS. 1 GiB, or 256 MiB with --quick.
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { promisify } = require('node:util')
+const { formatSize, MiB, GiB } = require('../lib/data')
+const { tempDir, removeDir } = require('../lib/io')
+
+const run = promisify(execFile)
+const CHILD = path.join(__dirname, '../lib/rss-child.js')
+const SYSTEMS = ['streaming-cache', 'fs', 'cacache', 'MemoryCacheStore']
+const LIMIT_MIB = 32
+
+async function child (system, op, size, dir) {
+  const { stdout } = await run(process.execPath, ['--expose-gc', CHILD, system, op, String(size), dir], {
+    maxBuffer: 1024 * 1024,
+  })
+  return JSON.parse(stdout.trim().split('\n').pop())
+}
+
+module.exports = {
+  id: 'memory',
+  title: 'Peak RSS above idle, one put / one get in a child process',
+  warmup: false,
+  unit: 'MiB',
+  lowerIsBetter: true,
+  runs: ({ quick, runs }) => (quick ? 1 : Math.min(runs, 3)),
+
+  async setup ({ quick }) {
+    const size = quick ? 256 * MiB : 1 * GiB
+    const root = tempDir('memory')
+    let round = 0
+    const dirOf = (system) => path.join(root, `run-${round}`, system)
+    const cases = []
+    const details = []
+    for (const op of ['put', 'get']) {
+      for (const system of SYSTEMS) {
+        cases.push({
+          group: `${op} ${formatSize(size)}`,
+          system,
+          run: async () => {
+            const result = await child(system, op, size, dirOf(system))
+            details.push(result)
+            if (op === 'get') removeDir(dirOf(system))
+            if (op === 'get' && system === SYSTEMS[SYSTEMS.length - 1]) round++
+            return result.aboveIdle / MiB
+          },
+        })
+      }
+    }
+    const g = (op) => `${op} ${formatSize(size)}`
+    return {
+      cases,
+      details,
+      notes: ['MemoryCacheStore keeps bodies in memory: its get child stores the body first and its peak counts it.'],
+      targets: (m) => [
+        { label: `peak RSS, ${g('put')}: streaming-cache`, value: m(g('put'), 'streaming-cache'), max: LIMIT_MIB, unit: 'MiB' },
+        { label: `peak RSS, ${g('get')}: streaming-cache`, value: m(g('get'), 'streaming-cache'), max: LIMIT_MIB, unit: 'MiB' },
+        { label: `peak RSS, ${g('put')}: streaming-cache / fs`, value: m(g('put'), 'streaming-cache'), base: m(g('put'), 'fs'), min: null },
+        { label: `peak RSS, ${g('get')}: streaming-cache / fs`, value: m(g('get'), 'streaming-cache'), base: m(g('get'), 'fs'), min: null },
+      ],
+      teardown: () => removeDir(root),
+    }
+  },
+}
