@@ -176,6 +176,8 @@ export declare class StreamingCache {
   verify(): Promise<VerifyReport>
   /** Re-reads the disk index: entries other processes stored or deleted since this one looked. */
   refresh(): Promise<void>
+  /** Finishes pending cleanup and releases the directory; later calls reject/throw `ERR_CACHE_CLOSED`. */
+  close(): Promise<void>
   /** Runs pending eviction work and waits for the disk cleanup it queued. */
   runPendingTasks(): Promise<void>
 }

@@ -19,8 +19,78 @@ function stop (source, err) {
   return err
 }
 
+/**
+ * A Readable is consumed through 'data' events, not its async iterator: the iterator's read()
+ * concatenates whatever is buffered into a new Buffer, a copy per chunk that doubles memory.
+ * The source is paused while a write is in flight and the next batch is full.
+ */
+function writeReadable (readable, native) {
+  return new Promise((resolve, reject) => {
+    let batch = []
+    let batchBytes = 0
+    let writing = false
+    let ended = false
+    let failed = false
+    const fail = (err) => {
+      if (failed) return
+      failed = true
+      readable.destroy()
+      reject(err)
+    }
+    const pump = () => {
+      if (writing || failed) return
+      if (batch.length === 0) {
+        if (ended) resolve()
+        else readable.resume()
+        return
+      }
+      const chunks = batch
+      batch = []
+      batchBytes = 0
+      writing = true
+      native.write(chunks).then(() => {
+        writing = false
+        pump()
+      }, (err) => fail(fromNative(err)))
+    }
+    readable.on('data', (chunk) => {
+      let buffer
+      try {
+        buffer = toBuffer(chunk)
+      } catch (err) {
+        fail(err)
+        return
+      }
+      batch.push(buffer)
+      batchBytes += buffer.length
+      if (writing && batchBytes >= BATCH_BYTES) readable.pause()
+      pump()
+    })
+    readable.once('end', () => {
+      ended = true
+      pump()
+    })
+    readable.once('error', fail)
+    readable.once('close', () => {
+      if (!ended) fail(prematureClose())
+    })
+  })
+}
+
+function prematureClose () {
+  const err = new Error('The body stream closed before it ended')
+  err.code = 'ERR_STREAM_PREMATURE_CLOSE'
+  return err
+}
+
+function isReadable (source) {
+  return typeof source.on === 'function' && typeof source.pause === 'function' &&
+    typeof source.resume === 'function'
+}
+
 /** Writes every chunk of `source`; rejects (after stopping the source) on the first error. */
 async function writeStream (source, native) {
+  if (isReadable(source)) return writeReadable(source, native)
   let batch = []
   let batchBytes = 0
   let inFlight = null

@@ -6,7 +6,7 @@ const { CacheBodyReadable } = require('./body-readable')
 const { CacheWriteStream } = require('./write-stream')
 const { writeStream } = require('./body-stream')
 const { inMemoryBody, checkBody } = require('./body-source')
-const { callNative, fromNative, outOfRange } = require('./errors')
+const { callNative, fromNative, outOfRange, withCode } = require('./errors')
 const { makeTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
@@ -57,6 +57,7 @@ function toHit (native) {
 
 class StreamingCache {
   #native
+  #closed = false
 
   constructor (dir, options) {
     validateString(dir, 'dir')
@@ -75,6 +76,12 @@ class StreamingCache {
     return new StreamingCache(dir, { ...options, ...(maxEntries !== undefined && { maxEntries }) })
   }
 
+  /** The native cache, or an error once `close()` was called. */
+  #open () {
+    if (this.#closed) throw withCode(Error, 'ERR_CACHE_CLOSED', 'The cache is closed')
+    return this.#native
+  }
+
   get maxEntries () { return this.#native.maxEntries }
   get maxBodySize () { return this.#native.maxBodySize }
   /** Index lines that could not be decoded when the cache was opened (skipped, not fatal). */
@@ -88,12 +95,12 @@ class StreamingCache {
     const whole = inMemoryBody(entry.body)
     if (whole !== null) {
       try {
-        return await this.#native.putBuffer(key, fields, whole)
+        return await this.#open().putBuffer(key, fields, whole)
       } catch (err) {
         throw fromNative(err)
       }
     }
-    const writer = callNative(() => this.#native.beginPut(key, fields))
+    const writer = callNative(() => this.#open().beginPut(key, fields))
     try {
       await writeStream(entry.body, writer)
       return await writer.commit()
@@ -106,12 +113,12 @@ class StreamingCache {
   createWriteStream (key, entry) {
     validateKey(key)
     const fields = entryJson(entry)
-    return new CacheWriteStream(callNative(() => this.#native.beginPut(key, fields)))
+    return new CacheWriteStream(callNative(() => this.#open().beginPut(key, fields)))
   }
 
   getSync (key) {
     validateKey(key)
-    const native = callNative(() => this.#native.get(key))
+    const native = callNative(() => this.#open().get(key))
     return native === null ? null : toHit(native)
   }
 
@@ -121,18 +128,18 @@ class StreamingCache {
 
   peek (key) {
     validateKey(key)
-    const json = this.#native.peek(key)
+    const json = this.#open().peek(key)
     return json === null ? null : toFields(json)
   }
 
   keys (prefix = '') {
     validateString(prefix, 'prefix')
-    return this.#native.keys(prefix)
+    return this.#open().keys(prefix)
   }
 
   has (key) {
     validateKey(key)
-    return this.#native.has(key)
+    return this.#open().has(key)
   }
 
   /**
@@ -154,7 +161,7 @@ class StreamingCache {
       shared: fields.shared,
     }
     try {
-      return await this.#native.updateMetadata(key, entryJson(merged))
+      return await this.#open().updateMetadata(key, entryJson(merged))
     } catch (err) {
       throw fromNative(err)
     }
@@ -163,19 +170,19 @@ class StreamingCache {
   async delete (key) {
     validateKey(key)
     try {
-      return await this.#native.delete(key)
+      return await this.#open().delete(key)
     } catch (err) {
       throw fromNative(err)
     }
   }
 
   entryCount () {
-    return this.#native.entryCount()
+    return this.#open().entryCount()
   }
 
   async clear () {
     try {
-      await this.#native.clear()
+      await this.#open().clear()
     } catch (err) {
       throw fromNative(err)
     }
@@ -187,16 +194,26 @@ class StreamingCache {
    * directory (then only files untouched for a minute count as garbage).
    */
   async verify () {
-    return this.#native.verify()
+    return this.#open().verify()
   }
 
   /** Re-reads the disk index, picking up entries other processes stored or deleted. */
   async refresh () {
-    await this.#native.refresh()
+    await this.#open().refresh()
+  }
+
+  /**
+   * Finishes pending cleanup and lets go of the directory (other processes stop counting this
+   * one as a user). Any later call throws `ERR_CACHE_CLOSED`; bodies already open still read.
+   */
+  async close () {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#native.close()
   }
 
   async runPendingTasks () {
-    await this.#native.runPendingTasks()
+    await this.#open().runPendingTasks()
   }
 }
 

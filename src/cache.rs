@@ -134,6 +134,12 @@ impl NativeCache {
         AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Refresh })
     }
 
+    /// Finishes pending cleanup and releases the directory for other processes.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn close(&self) -> AsyncTask<CacheTask> {
+        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Close })
+    }
+
     #[napi]
     pub fn entry_count(&self) -> f64 {
         self.cache.entry_count() as f64
@@ -154,6 +160,7 @@ pub enum Op {
     Clear,
     Refresh,
     RunPendingTasks,
+    Close,
 }
 
 /// Cache-wide work that touches the disk or waits for the background worker.
@@ -174,6 +181,10 @@ impl Task for CacheTask {
             Op::Clear => cache.clear().map(|()| true),
             Op::Refresh => {
                 cache.refresh();
+                Ok(true)
+            }
+            Op::Close => {
+                cache.close();
                 Ok(true)
             }
             Op::RunPendingTasks => {

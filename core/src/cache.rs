@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +36,10 @@ struct Shared {
     ledger: Mutex<Ledger>,
     cleanup: CleanupQueue,
     skipped_on_load: usize,
-    presence: Presence,
+    /// `None` once closed.
+    presence: Mutex<Option<Presence>>,
+    /// Body writers alive in this process: their temp files are not garbage.
+    active_writers: Arc<AtomicUsize>,
 }
 
 /// What `verify` found and did.
@@ -82,7 +86,7 @@ impl StreamingCache {
         if !presence.others_alive() {
             // Alone with the directory: whatever a crashed process left half-done is garbage.
             let referenced = entries.iter().map(|e| content_path(&dir, &e.integrity)).collect();
-            garbage::collect(&dir, &referenced, Duration::ZERO);
+            garbage::collect(&dir, &referenced, Duration::ZERO, Some(Duration::ZERO));
         }
         let shared = Arc::new(Shared {
             dir,
@@ -91,7 +95,8 @@ impl StreamingCache {
             ledger: Mutex::new(Ledger::new()),
             cleanup,
             skipped_on_load,
-            presence,
+            presence: Mutex::new(Some(presence)),
+            active_writers: Arc::new(AtomicUsize::new(0)),
         });
         let weak: Weak<dyn Cleaner> = Arc::downgrade(&shared) as Weak<dyn Cleaner>;
         receiver.spawn(weak);
@@ -150,7 +155,9 @@ impl StreamingCache {
 
     /// A writer for a new body, bounded by `max_body_size`.
     pub fn writer(&self) -> BodyWriter {
-        BodyWriter::new(&self.shared.dir, self.shared.options.algorithm, self.shared.options.max_body_size)
+        let options = &self.shared.options;
+        BodyWriter::new(&self.shared.dir, options.algorithm, options.max_body_size)
+            .with_guard(Box::new(WriterGuard::new(&self.shared.active_writers)))
     }
 
     /// Stores the body `writer` holds under `key` with `meta`, replacing any entry there.
@@ -183,7 +190,7 @@ impl StreamingCache {
             disk::remove(&shared.dir, key)?;
         }
         if let Some((integrity, true)) = ledger.unbind(key) {
-            let _ = content::remove(&shared.dir, &integrity);
+            shared.release_content(&integrity);
         }
         Ok(shared.index.remove(key).is_some() || on_disk)
     }
@@ -242,8 +249,11 @@ impl StreamingCache {
                 shared.drop_disk_entry(&entry.key, &integrity);
             }
         }
-        let grace = if shared.presence.others_alive() { SHARED_GRACE } else { Duration::ZERO };
-        let reclaimed = garbage::collect(&shared.dir, &referenced, grace);
+        let _ledger = shared.ledger.lock();
+        let grace = shared.garbage_grace();
+        // Our own writes in progress keep their temp files until they finish.
+        let tmp_grace = if shared.active_writers.load(Ordering::Acquire) > 0 { SHARED_GRACE } else { grace };
+        let reclaimed = garbage::collect(&shared.dir, &referenced, grace, Some(tmp_grace));
         report.orphans_removed = reclaimed.files;
         report.bytes_reclaimed = reclaimed.bytes;
         report
@@ -260,7 +270,7 @@ impl StreamingCache {
             ledger.keys().filter(|(k, _)| !on_disk.contains(*k)).map(|(k, _)| k.to_owned()).collect();
         for key in gone {
             if let Some((integrity, true)) = ledger.unbind(&key) {
-                let _ = content::remove(&shared.dir, &integrity);
+                shared.release_content(&integrity);
             }
             shared.index.remove(&key);
         }
@@ -271,6 +281,13 @@ impl StreamingCache {
                 shared.adopt(&mut ledger, entry, integrity);
             }
         }
+    }
+
+    /// Finishes pending cleanup and lets go of the directory: other processes no longer count
+    /// this one as a user. The cache should not be used afterwards.
+    pub fn close(&self) {
+        self.run_pending_tasks();
+        self.shared.presence.lock().take();
     }
 
     /// Keys with content on disk and in the ledger (including evictions not yet cleaned).
@@ -306,7 +323,43 @@ fn content_is_intact(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> bool
     }
 }
 
+/// Counts a live body writer for as long as it exists.
+struct WriterGuard(Arc<AtomicUsize>);
+
+impl WriterGuard {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        WriterGuard(count.clone())
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl Shared {
+    fn others_alive(&self) -> bool {
+        self.presence.lock().as_ref().is_some_and(Presence::others_alive)
+    }
+
+    /// Files younger than this may be another process's write in progress.
+    fn garbage_grace(&self) -> Duration {
+        if self.others_alive() { SHARED_GRACE } else { Duration::ZERO }
+    }
+
+    /// Content no key of this process references any more. Reference counts are per process,
+    /// so while another process has the directory open it may point at the same content: then
+    /// the removal is left to a garbage pass, which reads every process's index first.
+    fn release_content(&self, integrity: &str) {
+        if self.others_alive() {
+            self.cleanup.request_garbage_pass();
+        } else {
+            let _ = content::remove(&self.dir, integrity);
+        }
+    }
+
     fn lookup_or_adopt(&self, key: &str) -> Option<Arc<StoredEntry>> {
         if let Some(entry) = self.index.get(key) {
             return Some(entry);
@@ -325,7 +378,7 @@ impl Shared {
 
     fn adopt(&self, ledger: &mut Ledger, entry: StoredEntry, integrity: String) -> Arc<StoredEntry> {
         if let Some(released) = ledger.bind(entry.key.clone(), integrity) {
-            let _ = content::remove(&self.dir, &released);
+            self.release_content(&released);
         }
         let entry = Arc::new(entry);
         self.index.insert(entry.key.clone(), entry.clone());
@@ -343,7 +396,7 @@ impl Shared {
             // The content may be back (a put of the same body raced the failed open): if this
             // was its last reference it must go too, or it is left on disk unreferenced.
             if let Some((released, true)) = ledger.unbind(key) {
-                let _ = content::remove(&self.dir, &released);
+                self.release_content(&released);
             }
             self.index.remove(key);
         }
@@ -377,12 +430,12 @@ impl Shared {
         let integrity = entry.integrity_string();
         if let Err(err) = disk::insert(&self.dir, &entry) {
             if ledger.references(&integrity) == 0 {
-                let _ = content::remove(&self.dir, &integrity);
+                self.release_content(&integrity);
             }
             return Err(err);
         }
         if let Some(released) = ledger.bind(key.to_owned(), integrity) {
-            let _ = content::remove(&self.dir, &released);
+            self.release_content(&released);
         }
         let entry = Arc::new(entry);
         self.index.insert(key.to_owned(), entry.clone());
@@ -410,7 +463,7 @@ impl Shared {
             disk::remove(&self.dir, key)?;
         }
         if let Some((integrity, true)) = ledger.unbind(key) {
-            let _ = content::remove(&self.dir, &integrity);
+            self.release_content(&integrity);
         }
         Ok(())
     }
@@ -424,6 +477,20 @@ impl Shared {
 }
 
 impl Cleaner for Shared {
+    fn collect_garbage(&self) -> bool {
+        // Under the lock: this process's commits (rename, then index) cannot interleave.
+        let ledger = self.ledger.lock();
+        let (entries, _) = disk::load_all(&self.dir);
+        let mut referenced: HashSet<PathBuf> =
+            entries.iter().map(|e| content_path(&self.dir, &e.integrity)).collect();
+        referenced.extend(
+            ledger.keys().filter_map(|(_, i)| i.parse().ok()).map(|i| content_path(&self.dir, &i)),
+        );
+        let grace = self.garbage_grace();
+        garbage::collect(&self.dir, &referenced, grace, None);
+        grace.is_zero()
+    }
+
     fn clean_evicted(&self, key: &str, integrity: &str) {
         let mut ledger = self.ledger.lock();
         // Put back since the eviction, or already cleaned: nothing to do.

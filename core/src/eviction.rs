@@ -23,13 +23,20 @@ pub(crate) enum Task {
 pub(crate) trait Cleaner: Send + Sync + 'static {
     fn clean_evicted(&self, key: &str, integrity: &str);
     fn sweep(&self);
+    /// Removes content no process's index points at any more. Returns `false` when files were
+    /// spared for their grace period (another process is active), so the pass must come again.
+    fn collect_garbage(&self) -> bool;
 }
 
 #[derive(Default)]
 struct Signals {
     sweep_needed: AtomicBool,
+    garbage_pass_needed: AtomicBool,
     wake: Notify,
 }
+
+/// How often released content shared with other processes is looked at again.
+const GARBAGE_PASS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The sending side, held by the eviction listener and the cache.
 #[derive(Clone)]
@@ -66,6 +73,11 @@ impl CleanupQueue {
         self.signals.wake.notify_one();
     }
 
+    /// Asks for a garbage pass at the next interval (or flush).
+    pub fn request_garbage_pass(&self) {
+        self.signals.garbage_pass_needed.store(true, Ordering::Release);
+    }
+
     /// Blocks the calling (non-runtime) thread until everything queued so far is cleaned up.
     pub fn flush_blocking(&self) {
         let (done_tx, done_rx) = oneshot::channel();
@@ -82,14 +94,17 @@ impl CleanupReceiver {
     }
 
     async fn run(mut self, cleaner: Weak<dyn Cleaner>) {
+        let mut garbage_timer = tokio::time::interval(GARBAGE_PASS_INTERVAL);
         loop {
             let mut batch = Vec::new();
+            let mut garbage_due = false;
             tokio::select! {
                 task = self.rx.recv() => match task {
                     Some(task) => batch.push(task),
                     None => return,
                 },
                 _ = self.signals.wake.notified() => {}
+                _ = garbage_timer.tick() => garbage_due = true,
             }
             while batch.len() < BATCH {
                 match self.rx.try_recv() {
@@ -99,16 +114,21 @@ impl CleanupReceiver {
             }
             let Some(cleaner) = cleaner.upgrade() else { return };
             let signals = self.signals.clone();
-            let work = tokio::task::spawn_blocking(move || process(&*cleaner, &signals, batch));
+            let work = tokio::task::spawn_blocking(move || process(&*cleaner, &signals, batch, garbage_due));
             let _ = work.await;
         }
     }
 }
 
-fn process(cleaner: &dyn Cleaner, signals: &Signals, batch: Vec<Task>) {
+fn process(cleaner: &dyn Cleaner, signals: &Signals, batch: Vec<Task>, garbage_due: bool) {
     let sweep_if_needed = || {
         if signals.sweep_needed.swap(false, Ordering::AcqRel) {
             cleaner.sweep();
+        }
+    };
+    let garbage_pass_if_needed = || {
+        if signals.garbage_pass_needed.swap(false, Ordering::AcqRel) && !cleaner.collect_garbage() {
+            signals.garbage_pass_needed.store(true, Ordering::Release);
         }
     };
     for task in batch {
@@ -116,9 +136,13 @@ fn process(cleaner: &dyn Cleaner, signals: &Signals, batch: Vec<Task>) {
             Task::Evicted { key, integrity } => cleaner.clean_evicted(&key, &integrity),
             Task::Flush(done) => {
                 sweep_if_needed();
+                garbage_pass_if_needed();
                 let _ = done.send(());
             }
         }
     }
     sweep_if_needed();
+    if garbage_due {
+        garbage_pass_if_needed();
+    }
 }

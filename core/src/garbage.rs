@@ -24,12 +24,20 @@ pub fn content_path(dir: &Path, integrity: &Integrity) -> PathBuf {
         .join(&hex[4..])
 }
 
-/// Removes files under `tmp/` and content not in `referenced`, in both cases only when last
-/// modified more than `grace` ago (so a write in progress elsewhere is left alone).
-pub fn collect(dir: &Path, referenced: &HashSet<PathBuf>, grace: Duration) -> Reclaimed {
+/// Removes content not in `referenced` and, when `tmp_grace` is given, files under `tmp/`;
+/// in both cases only files last modified more than their grace ago (so a write in progress
+/// elsewhere is left alone).
+pub fn collect(
+    dir: &Path,
+    referenced: &HashSet<PathBuf>,
+    grace: Duration,
+    tmp_grace: Option<Duration>,
+) -> Reclaimed {
     let mut reclaimed = Reclaimed::default();
-    let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
-    for root in ["tmp", "content-v2"] {
+    let roots = [("content-v2", Some(grace)), ("tmp", tmp_grace)];
+    for (root, grace) in roots {
+        let Some(grace) = grace else { continue };
+        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
         walk(&dir.join(root), &mut |path, meta| {
             let old_enough = grace.is_zero() || meta.modified().is_ok_and(|m| m <= cutoff);
             if old_enough && !referenced.contains(path) && fs::remove_file(path).is_ok() {
@@ -67,10 +75,10 @@ mod tests {
         fs::write(dir.path().join("tmp/partial"), b"xyz").unwrap();
         let referenced: HashSet<_> = [content_path(dir.path(), &kept)].into();
 
-        let nothing = collect(dir.path(), &referenced, Duration::from_secs(3600));
+        let nothing = collect(dir.path(), &referenced, Duration::from_secs(3600), Some(Duration::from_secs(3600)));
         assert_eq!(nothing, Reclaimed::default());
 
-        let all = collect(dir.path(), &referenced, Duration::ZERO);
+        let all = collect(dir.path(), &referenced, Duration::ZERO, Some(Duration::ZERO));
         assert_eq!(all, Reclaimed { files: 2, bytes: 11 });
         assert!(content_path(dir.path(), &kept).exists());
         assert!(!content_path(dir.path(), &dropped).exists());

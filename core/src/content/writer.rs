@@ -14,6 +14,8 @@ pub struct BodyWriter {
     limit: u64,
     written: u64,
     state: State,
+    /// Whatever the owner wants kept alive exactly as long as this writer (a counter guard).
+    _guard: Option<Box<dyn Send>>,
 }
 
 enum State {
@@ -26,7 +28,12 @@ enum State {
 
 impl BodyWriter {
     pub fn new(dir: &Path, algorithm: Algorithm, limit: u64) -> BodyWriter {
-        BodyWriter { dir: dir.to_path_buf(), algorithm, limit, written: 0, state: State::Fresh }
+        BodyWriter { dir: dir.to_path_buf(), algorithm, limit, written: 0, state: State::Fresh, _guard: None }
+    }
+
+    pub fn with_guard(mut self, guard: Box<dyn Send>) -> Self {
+        self._guard = Some(guard);
+        self
     }
 
     pub fn written(&self) -> u64 {
