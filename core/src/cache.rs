@@ -132,7 +132,7 @@ impl StreamingCache {
     /// stored (or this one evicted but not yet cleaned) are found.
     pub fn open_body(&self, key: &str) -> Result<Option<(Arc<StoredEntry>, BodyReader)>> {
         let Some(entry) = self.shared.lookup_or_adopt(key) else { return Ok(None) };
-        match BodyReader::open(&self.shared.dir, &entry.integrity, entry.size) {
+        match BodyReader::open(&self.shared.dir, &entry.integrity, entry.read_check(), entry.size) {
             Ok(reader) => {
                 let weak = Arc::downgrade(&self.shared);
                 let (key, integrity) = (entry.key.clone(), entry.integrity_string());
@@ -312,7 +312,10 @@ impl StreamingCache {
 }
 
 fn content_is_intact(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> bool {
-    let Ok(mut reader) = BodyReader::open(dir, &entry.integrity, entry.size) else { return false };
+    // The full cryptographic check, not the fast one reads use: verify is the thorough pass.
+    let Ok(mut reader) = BodyReader::open(dir, &entry.integrity, &entry.integrity, entry.size) else {
+        return false;
+    };
     loop {
         match reader.read(buffer) {
             Ok(0) => return true,
@@ -416,14 +419,16 @@ impl Shared {
     }
 
     fn commit(&self, key: &str, meta: EntryMeta, writer: BodyWriter) -> Result<Arc<StoredEntry>> {
+        let finished = writer.finish()?;
         let mut ledger = self.ledger.lock();
         // The rename into the content store happens under the lock: content being released
         // by another key cannot be removed between landing here and being referenced.
-        let (integrity, size) = writer.commit()?;
+        let written = finished.persist()?;
         let entry = StoredEntry {
             key: key.to_owned(),
-            integrity,
-            size,
+            integrity: written.address,
+            check: written.check,
+            size: written.size,
             stored_at: now_millis(),
             meta,
         };

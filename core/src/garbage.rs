@@ -6,22 +6,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use cacache::Integrity;
+pub use crate::content::content_path;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reclaimed {
     pub files: u64,
     pub bytes: u64,
-}
-
-/// Where cacache keeps the content for `integrity`.
-pub fn content_path(dir: &Path, integrity: &Integrity) -> PathBuf {
-    let (algorithm, hex) = integrity.to_hex();
-    dir.join("content-v2")
-        .join(algorithm.to_string())
-        .join(&hex[0..2])
-        .join(&hex[2..4])
-        .join(&hex[4..])
 }
 
 /// Removes content not in `referenced` and, when `tmp_grace` is given, files under `tmp/`;

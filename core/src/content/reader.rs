@@ -1,27 +1,39 @@
 //! Pulls a body off disk chunk by chunk, verifying its hash as it goes.
 
+use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use cacache::{Integrity, SyncReader};
+use cacache::Integrity;
 
+use super::content_path;
+use super::hasher::{HashOutcome, HashState, IncrementalHash};
 use crate::error::{CacheError, Result};
 
 /// Called once when the content turns out to be corrupt, so the cache can drop the entry.
 pub type CorruptionHook = Box<dyn FnOnce() + Send>;
 
 pub struct BodyReader {
-    source: Option<SyncReader>,
+    file: Option<File>,
+    hash: Option<IncrementalHash>,
     size: u64,
     position: u64,
     on_corrupt: Option<CorruptionHook>,
 }
 
 impl BodyReader {
-    /// Opens the content for `integrity`, expected to hold exactly `size` bytes.
-    pub fn open(dir: &Path, integrity: &Integrity, size: u64) -> Result<BodyReader> {
-        let source = SyncReader::open_hash(dir, integrity.clone())?;
-        Ok(BodyReader { source: Some(source), size, position: 0, on_corrupt: None })
+    /// Opens the content stored at `address`, expected to hold exactly `size` bytes whose
+    /// hash is `verify_with` (the address itself, or a faster checksum taken when written).
+    pub fn open(dir: &Path, address: &Integrity, verify_with: &Integrity, size: u64) -> Result<BodyReader> {
+        let file = File::open(content_path(dir, address))
+            .map_err(|e| CacheError::io(&e, "opening cached content"))?;
+        Ok(BodyReader {
+            file: Some(file),
+            hash: Some(IncrementalHash::new(HashState::check(verify_with.clone()))),
+            size,
+            position: 0,
+            on_corrupt: None,
+        })
     }
 
     pub fn on_corrupt(mut self, hook: CorruptionHook) -> Self {
@@ -38,23 +50,23 @@ impl BodyReader {
     }
 
     pub fn is_done(&self) -> bool {
-        self.source.is_none() && self.position == self.size
+        self.file.is_none() && self.position == self.size
     }
 
     /// Fills `buf` with the next bytes (as many as fit and remain). The call that reaches the
     /// end also checks the hash of everything read, so the last chunk is only returned once
     /// the whole body is known to be intact. Returns 0 once the body is complete.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.position == self.size && self.source.is_none() {
+        if self.position == self.size && self.file.is_none() {
             return Ok(0);
         }
-        let Some(source) = self.source.as_mut() else {
+        let Some(file) = self.file.as_mut() else {
             return Err(CacheError::closed("the body reader is closed"));
         };
         let want = usize::try_from(self.size - self.position).unwrap_or(usize::MAX).min(buf.len());
         let mut filled = 0;
         while filled < want {
-            match source.read(&mut buf[filled..want]) {
+            match file.read(&mut buf[filled..want]) {
                 Ok(0) => {
                     return Err(self.corrupt(format!(
                         "cached content is truncated: {} of {} bytes",
@@ -65,18 +77,26 @@ impl BodyReader {
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.source = None;
+                    self.close();
                     return Err(CacheError::io(&e, "reading cached content"));
                 }
             }
+        }
+        if let Some(hash) = self.hash.as_mut() {
+            hash.input(&buf[..filled], self.position == 0);
         }
         // The position moves only once the bytes are known good: a reader whose last chunk
         // failed verification must not look finished, or the next read would be a clean end.
         let end = self.position + filled as u64;
         if end == self.size {
-            let source = self.source.take().expect("source checked above");
-            if let Err(e) = source.check() {
-                return Err(self.corrupt(format!("cached content failed verification: {e}")));
+            self.file = None;
+            let verdict = self.hash.take().and_then(IncrementalHash::finish);
+            match verdict {
+                Some(HashOutcome::Checked(Ok(_))) => {}
+                Some(HashOutcome::Checked(Err(e))) => {
+                    return Err(self.corrupt(format!("cached content failed verification: {e}")))
+                }
+                _ => return Err(CacheError::internal("the content hash was lost")),
             }
         }
         self.position = end;
@@ -85,11 +105,12 @@ impl BodyReader {
 
     /// Releases the file handle early (a consumer that stops half-way).
     pub fn close(&mut self) {
-        self.source = None;
+        self.file = None;
+        self.hash = None;
     }
 
     fn corrupt(&mut self, message: String) -> CacheError {
-        self.source = None;
+        self.close();
         if let Some(hook) = self.on_corrupt.take() {
             hook();
         }

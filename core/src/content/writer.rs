@@ -1,12 +1,51 @@
-//! Streams a body into a cacache temp file, hashing it incrementally, with a size limit.
+//! Streams a body into a temp file under `tmp/`, hashing it incrementally, with a size limit;
+//! the finished file is renamed to its content address (cacache's layout).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use cacache::{Algorithm, Integrity, SyncWriter, WriteOpts};
+use cacache::{Algorithm, Integrity};
+use ssri::IntegrityOpts;
+use tempfile::NamedTempFile;
 
-use super::CHUNK_SIZE;
+use super::hasher::{HashOutcome, HashState, IncrementalHash};
+use super::{content_path, CHUNK_SIZE};
 use crate::error::{CacheError, Result};
+
+/// A committed body. Content is addressed by its cryptographic hash (dedup cannot be
+/// poisoned), while reads verify the xxh3 checksum taken from the same bytes: corruption on
+/// disk is caught just the same, and anyone able to forge content in the directory could
+/// forge the index holding either hash, so the fast check gives up no protection.
+pub struct Written {
+    pub address: Integrity,
+    pub check: Option<Integrity>,
+    pub size: u64,
+}
+
+pub struct Finished {
+    file: NamedTempFile,
+    target: PathBuf,
+    written: Written,
+}
+
+impl Finished {
+    /// Moves the temp file to its content address (a rename: atomic, and cheap enough to do
+    /// under the cache's lock).
+    pub(crate) fn persist(self) -> Result<Written> {
+        let Finished { file, target, written } = self;
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| CacheError::io(&e, "creating content directory"))?;
+        }
+        // Same content already there (dedup) is fine: the rename replaces it with equal bytes.
+        if let Err(e) = file.persist(&target) {
+            if !target.exists() {
+                return Err(CacheError::io(&e.error, "moving content into place"));
+            }
+        }
+        Ok(written)
+    }
+}
 
 pub struct BodyWriter {
     dir: PathBuf,
@@ -21,14 +60,21 @@ pub struct BodyWriter {
 enum State {
     /// Nothing written yet: the temp file is created on the first write, off the caller's thread.
     Fresh,
-    Open(SyncWriter),
-    /// Failed or aborted; the temp file is gone (cacache removes it when the writer drops).
+    Open { file: NamedTempFile, hash: IncrementalHash },
+    /// Failed or aborted; the temp file is gone (removed when `NamedTempFile` drops).
     Closed(CacheError),
 }
 
 impl BodyWriter {
     pub fn new(dir: &Path, algorithm: Algorithm, limit: u64) -> BodyWriter {
-        BodyWriter { dir: dir.to_path_buf(), algorithm, limit, written: 0, state: State::Fresh, _guard: None }
+        BodyWriter {
+            dir: dir.to_path_buf(),
+            algorithm,
+            limit,
+            written: 0,
+            state: State::Fresh,
+            _guard: None,
+        }
     }
 
     pub fn with_guard(mut self, guard: Box<dyn Send>) -> Self {
@@ -48,10 +94,14 @@ impl BodyWriter {
         if self.written + chunk.len() as u64 > self.limit {
             return Err(self.fail(CacheError::body_too_large(self.limit)));
         }
-        let result = self.open().and_then(|writer| {
-            chunk.chunks(CHUNK_SIZE).try_for_each(|piece| writer.write_all(piece)).map_err(|e| {
-                CacheError::io(&e, "writing body to the cache")
-            })
+        let mut first = self.written == 0;
+        let result = self.open().and_then(|(file, hash)| {
+            for piece in chunk.chunks(CHUNK_SIZE) {
+                file.write_all(piece).map_err(|e| CacheError::io(&e, "writing body to the cache"))?;
+                hash.input(piece, first);
+                first = false;
+            }
+            Ok(())
         });
         match result {
             Ok(()) => {
@@ -69,29 +119,47 @@ impl BodyWriter {
         }
     }
 
-    /// Moves the finished temp file to its content address. Returns the hash and size.
-    pub(crate) fn commit(mut self) -> Result<(Integrity, u64)> {
+    /// Waits for the hash and returns the body ready to be moved into place. Nothing is
+    /// visible in the content store yet; dropping the result removes the temp file.
+    pub(crate) fn finish(mut self) -> Result<Finished> {
         self.open()?;
-        match std::mem::replace(&mut self.state, State::Fresh) {
-            State::Open(writer) => Ok((writer.commit()?, self.written)),
-            State::Closed(err) => Err(err),
-            State::Fresh => Err(CacheError::internal("writer did not open")),
-        }
+        let (file, hash) = match std::mem::replace(&mut self.state, State::Fresh) {
+            State::Open { file, hash } => (file, hash),
+            State::Closed(err) => return Err(err),
+            State::Fresh => return Err(CacheError::internal("writer did not open")),
+        };
+        let Some(HashOutcome::Built(both)) = hash.finish() else {
+            return Err(CacheError::internal("the content hash was lost"));
+        };
+        let pick = |algorithm: Algorithm| {
+            both.hashes.iter().find(|h| h.algorithm == algorithm).map(|h| Integrity { hashes: vec![h.clone()] })
+        };
+        let address = pick(self.algorithm).ok_or_else(|| CacheError::internal("no content address"))?;
+        let check = pick(Algorithm::Xxh3);
+        let target = content_path(&self.dir, &address);
+        Ok(Finished { file, target, written: Written { address, check, size: self.written } })
     }
 
-    fn open(&mut self) -> Result<&mut SyncWriter> {
+    fn open(&mut self) -> Result<(&mut NamedTempFile, &mut IncrementalHash)> {
         if let State::Fresh = self.state {
-            let writer = WriteOpts::new().algorithm(self.algorithm).open_hash_sync(&self.dir);
-            self.state = match writer {
-                Ok(writer) => State::Open(writer),
-                Err(err) => State::Closed(err.into()),
+            // The address hash (SHA-256) and, at ~3% of its cost, an xxh3 checksum for reads.
+            let opts = IntegrityOpts::new().algorithm(self.algorithm).algorithm(Algorithm::Xxh3);
+            self.state = match self.create() {
+                Ok(file) => State::Open { file, hash: IncrementalHash::new(HashState::Build(opts)) },
+                Err(err) => State::Closed(err),
             };
         }
         match &mut self.state {
-            State::Open(writer) => Ok(writer),
+            State::Open { file, hash } => Ok((file, hash)),
             State::Closed(err) => Err(err.clone()),
             State::Fresh => unreachable!("opened above"),
         }
+    }
+
+    fn create(&self) -> Result<NamedTempFile> {
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| CacheError::io(&e, "creating temp directory"))?;
+        NamedTempFile::new_in(&tmp).map_err(|e| CacheError::io(&e, "creating temp file"))
     }
 
     fn fail(&mut self, err: CacheError) -> CacheError {

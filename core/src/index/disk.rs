@@ -13,6 +13,9 @@ use crate::error::{CacheError, Result};
 pub struct StoredEntry {
     pub key: String,
     pub integrity: Integrity,
+    /// Fast checksum of the content (xxh3) that reads verify; `None` for entries from before
+    /// it was recorded, which verify against `integrity`.
+    pub check: Option<Integrity>,
     pub size: u64,
     /// Milliseconds since the Unix epoch.
     pub stored_at: u64,
@@ -23,13 +26,21 @@ impl StoredEntry {
     pub fn integrity_string(&self) -> String {
         self.integrity.to_string()
     }
+
+    /// The hash reads verify against.
+    pub fn read_check(&self) -> &Integrity {
+        self.check.as_ref().unwrap_or(&self.integrity)
+    }
 }
 
 /// Format marker in each line's metadata so a future layout can tell old lines apart.
 const FORMAT_VERSION: u64 = 1;
 
 pub fn insert(dir: &Path, entry: &StoredEntry) -> Result<()> {
-    let metadata = json!({ "v": FORMAT_VERSION, "meta": entry.meta });
+    let mut metadata = json!({ "v": FORMAT_VERSION, "meta": entry.meta });
+    if let Some(check) = &entry.check {
+        metadata["check"] = Value::String(check.to_string());
+    }
     let opts = WriteOpts::new()
         .integrity(entry.integrity.clone())
         .size(entry.size as usize)
@@ -83,9 +94,15 @@ fn decode(raw: cacache::Metadata) -> Result<StoredEntry> {
     }
     let meta = wrapper.remove("meta").ok_or_else(|| bad("no response fields"))?;
     let meta: EntryMeta = serde_json::from_value(meta).map_err(|e| bad(&e.to_string()))?;
+    let check = match wrapper.get("check") {
+        None => None,
+        Some(Value::String(s)) => Some(s.parse().map_err(|_| bad("bad checksum"))?),
+        Some(_) => return Err(bad("bad checksum")),
+    };
     Ok(StoredEntry {
         key: raw.key,
         integrity: raw.integrity,
+        check,
         size: raw.size as u64,
         stored_at: u64::try_from(raw.time).unwrap_or(u64::MAX),
         meta,
@@ -103,6 +120,7 @@ mod tests {
         StoredEntry {
             key: key.into(),
             integrity: "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".parse().unwrap(),
+            check: Some("xxh3-mbBEpW8Ncr3bq/pFcewBsA==".parse().unwrap()),
             size: 0,
             stored_at: 1_700_000_000_123,
             meta,
