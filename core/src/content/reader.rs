@@ -7,7 +7,7 @@ use std::path::Path;
 use cacache::Integrity;
 
 use super::content_path;
-use super::hasher::{HashOutcome, HashState, IncrementalHash};
+use super::hasher::{HashOutcome, IncrementalHash};
 use crate::error::{CacheError, Result};
 
 /// Called once when the content turns out to be corrupt, so the cache can drop the entry.
@@ -29,7 +29,7 @@ impl BodyReader {
             .map_err(|e| CacheError::io(&e, "opening cached content"))?;
         Ok(BodyReader {
             file: Some(file),
-            hash: Some(IncrementalHash::new(HashState::check(verify_with.clone()))),
+            hash: Some(IncrementalHash::checking(verify_with.clone())),
             size,
             position: 0,
             on_corrupt: None,
