@@ -103,7 +103,8 @@ export interface CacheInterceptorOptions {
   /**
    * Cached bodies up to this many bytes are read (and their integrity checked) before the
    * response starts, so a corrupt one falls back to the origin unseen. Larger ones stream as
-   * they are read; corruption then fails the response with `ERR_CACHE_INTEGRITY`. Default 1 MiB.
+   * they are read; corruption then fails the response with `ERR_CACHE_INTEGRITY`. Default
+   * 64 KiB (one chunk): larger bodies are not held in memory before they are served.
    */
   verifyBeforeServing?: number
 }

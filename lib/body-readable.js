@@ -5,11 +5,19 @@ const { Readable } = require('node:stream')
 const { fromNative } = require('./errors')
 
 const CHUNK_SIZE = 64 * 1024
+// Internal, for readers that bypass the stream (the undici interceptor): `body[kReadAll]()`
+// reads the whole body into one Buffer, `body[kReadChunk](max)` the next chunk of any size.
+// Either only on a body nobody has read from through the stream, one call at a time.
+const kReadAll = Symbol('streaming-cache.readAll')
+const kReadChunk = Symbol('streaming-cache.readChunk')
 
 class CacheBodyReadable extends Readable {
   #native
   #size
   #position = 0
+  #started = false
+  /** Read through kReadAll / kReadChunk rather than the stream. */
+  #direct = false
 
   constructor (native, size) {
     // Two chunks of read-ahead keep the disk busy while the consumer handles the last one.
@@ -19,6 +27,7 @@ class CacheBodyReadable extends Readable {
   }
 
   _read () {
+    this.#started = true
     const remaining = this.#size - this.#position
     if (remaining === 0) {
       this.#native.close()
@@ -35,10 +44,64 @@ class CacheBodyReadable extends Readable {
     }, (err) => this.destroy(fromNative(err)))
   }
 
+  /**
+   * Resolves with the whole body in one Buffer of exactly its size, its hash checked: read
+   * straight into it, without the stream's chunking. The stream is left empty (it ends).
+   * Rejects if the content is corrupt or unreadable (the stream is destroyed then), or if the
+   * stream was already read from.
+   */
+  async [kReadAll] () {
+    this.#claim()
+    const size = this.#size
+    const buffer = Buffer.allocUnsafeSlow(size)
+    while (this.#position < size) {
+      await this.#readInto(this.#position === 0 ? buffer : buffer.subarray(this.#position))
+    }
+    this.#native.close()
+    return buffer
+  }
+
+  /**
+   * Resolves with the next bytes (at most `max`) in a fresh Buffer, or null at the end; the
+   * last chunk resolves only once the whole body checked out. Rejects as `kReadAll` does.
+   */
+  async [kReadChunk] (max) {
+    this.#claim()
+    const remaining = this.#size - this.#position
+    if (remaining === 0) {
+      this.#native.close()
+      return null
+    }
+    const buffer = Buffer.allocUnsafeSlow(Math.min(max, remaining))
+    const n = await this.#readInto(buffer)
+    if (this.#position === this.#size) this.#native.close()
+    return n === buffer.length ? buffer : buffer.subarray(0, n)
+  }
+
+  #claim () {
+    if (this.destroyed || (this.#started && !this.#direct)) throw new Error('the body is already being read')
+    this.#started = true
+    this.#direct = true
+  }
+
+  async #readInto (buffer) {
+    let n
+    try {
+      n = await this.#native.read(buffer)
+      if (n === 0) throw new Error('the cached body ended early')
+    } catch (err) {
+      const error = fromNative(err)
+      this.destroy()
+      throw error
+    }
+    this.#position += n
+    return n
+  }
+
   _destroy (err, callback) {
     this.#native.close()
     callback(err)
   }
 }
 
-module.exports = { CacheBodyReadable, CHUNK_SIZE }
+module.exports = { CacheBodyReadable, CHUNK_SIZE, kReadAll, kReadChunk }

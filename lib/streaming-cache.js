@@ -37,20 +37,48 @@ function entryJson (entry) {
   }
 }
 
-function toFields (json) {
+/** Policies built lately, so hits on the same entry do not rebuild theirs. */
+const POLICY_MEMO_SIZE = 256
+
+/**
+ * Parses the stored fields. `policy` is built on first use (most hits never look at it) and
+ * memoized per key in `memo` while the entry's JSON stays the same: a CachePolicy has no
+ * mutating methods, so the fields of one stored entry can share it.
+ */
+function toFields (json, memo) {
   const fields = JSON.parse(json)
   const policy = fields.policy
-  // Built on first use: most hits never look at their policy.
+  if (policy == null) {
+    fields.policy = null
+    return fields
+  }
+  const known = memo.get(fields.key)
+  if (known !== undefined && known.json === json) {
+    fields.policy = known.policy
+    return fields
+  }
   let built
   Object.defineProperty(fields, 'policy', {
     enumerable: true,
-    get: () => policy == null ? null : (built ??= CachePolicy.fromJSON(policy)),
+    get: () => {
+      if (built === undefined) {
+        built = CachePolicy.fromJSON(policy)
+        remember(memo, fields.key, json, built)
+      }
+      return built
+    },
   })
   return fields
 }
 
-function toHit (native) {
-  const fields = toFields(native.entry)
+function remember (memo, key, json, policy) {
+  memo.delete(key)
+  if (memo.size >= POLICY_MEMO_SIZE) memo.delete(memo.keys().next().value)
+  memo.set(key, { json, policy })
+}
+
+function toHit (native, memo) {
+  const fields = toFields(native.entry, memo)
   fields.body = new CacheBodyReadable(native, fields.size)
   return fields
 }
@@ -58,6 +86,8 @@ function toHit (native) {
 class StreamingCache {
   #native
   #closed = false
+  /** key -> { json, policy }: see toFields. */
+  #policies = new Map()
 
   constructor (dir, options) {
     validateString(dir, 'dir')
@@ -119,7 +149,7 @@ class StreamingCache {
   getSync (key) {
     validateKey(key)
     const native = callNative(() => this.#open().get(key))
-    return native === null ? null : toHit(native)
+    return native === null ? null : toHit(native, this.#policies)
   }
 
   async get (key) {
@@ -129,7 +159,7 @@ class StreamingCache {
   peek (key) {
     validateKey(key)
     const json = this.#open().peek(key)
-    return json === null ? null : toFields(json)
+    return json === null ? null : toFields(json, this.#policies)
   }
 
   keys (prefix = '') {

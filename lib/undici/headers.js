@@ -95,21 +95,41 @@ function restoreMultiValues (headers, ...sources) {
   return out
 }
 
+/** Dates formatted lately: a stored response's `date` is the same on every hit. */
+const imfDates = new Map()
+const IMF_DATES = 128
+
 /** Any HTTP date as IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); unparsable values pass through. */
 function imfDate (value) {
-  const time = Date.parse(value)
-  return Number.isNaN(time) ? value : new Date(time).toUTCString()
+  let formatted = imfDates.get(value)
+  if (formatted === undefined) {
+    const time = Date.parse(value)
+    formatted = Number.isNaN(time) ? value : new Date(time).toUTCString()
+    if (imfDates.size >= IMF_DATES) imfDates.delete(imfDates.keys().next().value)
+    imfDates.set(value, formatted)
+  }
+  return formatted
 }
 
 /**
  * The headers a cached response is served with: no `set-cookie` (a cache never replays
  * cookies), an IMF-fixdate `date`, and a `content-length` when the stored one is missing.
+ * `status` ([x-cache, x-cache-lookup]) adds the status headers (see withStatusHeaders).
  */
-function servedHeaders (headers, { size, hasBody }) {
-  const out = omit(headers, 'set-cookie')
-  if (typeof out.date === 'string') out.date = imfDate(out.date)
+function servedHeaders (headers, { size, hasBody, status = null }) {
+  const out = {}
+  for (const name of Object.keys(headers)) {
+    if (name === 'set-cookie') continue
+    const value = headers[name]
+    if (name === '__proto__') Object.defineProperty(out, name, { value, writable: true, enumerable: true, configurable: true })
+    else out[name] = name === 'date' && typeof value === 'string' ? imfDate(value) : value
+  }
   if (hasBody && out['content-length'] === undefined && Number.isSafeInteger(size)) {
     out['content-length'] = String(size)
+  }
+  if (status !== null) {
+    out['x-cache'] = status[0]
+    out['x-cache-lookup'] = status[1]
   }
   return out
 }

@@ -12,7 +12,7 @@ const { Downstream } = require('./downstream')
 const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
 const { InvalidateHandler } = require('./invalidate')
-const { serveEntry, gatewayTimeout } = require('./serve-cached')
+const { serveEntry, gatewayTimeout, releaseBody } = require('./serve-cached')
 const { findEntry } = require('./lookup')
 const { requestUrl } = require('./cache-key')
 const { normalizeRequestHeaders, restoreMultiValues } = require('./headers')
@@ -75,14 +75,23 @@ function handle (ctx, dispatch, r, downstream) {
     : r.mode !== 'no-cache' && !expired // force-cache, only-if-cached, ignore-rules: stale is fine
 
   if (serve) {
-    const headers = found.result.fresh
-      ? restoreMultiValues(found.result.headers, found.fields.headers)
-      : staleHeaders(found, now)
+    let headers
+    try {
+      headers = found.result.fresh
+        ? restoreMultiValues(found.result.headers, found.fields.headers)
+        : staleHeaders(found, now)
+    } catch (err) {
+      releaseBody(found)
+      throw err
+    }
     if (r.mode === 'only-if-cached') discardRequestBody(r.opts)
     const unavailable = r.mode === 'only-if-cached' ? () => gatewayTimeout(ctx, downstream) : () => miss()
     serveEntry(ctx, r, downstream, found, headers, unavailable)
     return true
   }
+  // Not served from the cache now: a body the lookup opened is not needed (after a 304 the
+  // entry is opened again, as the revalidation left it).
+  releaseBody(found)
   if (r.mode === 'only-if-cached') {
     discardRequestBody(r.opts)
     gatewayTimeout(ctx, downstream)

@@ -68,7 +68,7 @@ function buildContext (options) {
     statusHeaders: optionalBoolean(options.statusHeaders, 'options.statusHeaders', true),
     maxTtl: optionalMs(options.maxTtl, 'options.maxTtl', undefined),
     cacheWriteTimeout: optionalMs(options.cacheWriteTimeout, 'options.cacheWriteTimeout', 2000, { min: 1 }),
-    verifyBeforeServing: optionalMs(options.verifyBeforeServing, 'options.verifyBeforeServing', 1024 * 1024),
+    verifyBeforeServing: optionalMs(options.verifyBeforeServing, 'options.verifyBeforeServing', 64 * 1024),
     maxBodySize: typeof cache.maxBodySize === 'number' ? cache.maxBodySize : Infinity,
     cacheKey (opts) {
       const key = cacheKey(opts)

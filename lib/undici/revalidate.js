@@ -9,7 +9,7 @@ const { upstreamSource } = require('./downstream')
 const { serveEntry, replay, dropEntry } = require('./serve-cached')
 const { varyNames, policyRequest } = require('./cache-key')
 const {
-  withoutHopByHop, omit, restoreMultiValues, parseCacheControl, seconds, servedHeaders, withStatusHeaders,
+  withoutHopByHop, omit, restoreMultiValues, parseCacheControl, seconds, servedHeaders,
 } = require('./headers')
 
 /**
@@ -130,9 +130,11 @@ class RevalidateHandler {
     }
     this.#state = 'cache'
     this.#downstream.detach()
-    const headers = withStatusHeaders(
-      servedHeaders(staleHeaders(found, Date.now()), { size: found.fields.size, hasBody: found.fields.metadata?.method !== 'HEAD' }),
-      ctx.statusHeaders, 'HIT', 'HIT')
+    const headers = servedHeaders(staleHeaders(found, Date.now()), {
+      size: found.fields.size,
+      hasBody: found.fields.metadata?.method !== 'HEAD',
+      status: ctx.statusHeaders ? ['HIT', 'HIT'] : null,
+    })
     replay(this.#downstream, found.fields.status, headers, body)
     return true
   }

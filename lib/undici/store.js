@@ -326,8 +326,11 @@ class StreamingCacheStore {
 
   #lookup (key) {
     const now = Date.now()
+    const entryKeys = this.#cache.keys(methodPrefix(key))
+    // One variant (the common case): opened at once and judged on what was opened.
+    if (entryKeys.length === 1) return this.#open(key, entryKeys[0], now)
     const candidates = []
-    for (const entryKey of this.#cache.keys(methodPrefix(key))) {
+    for (const entryKey of entryKeys) {
       const fields = this.#cache.peek(entryKey)
       const metadata = fields === null ? null : decodeMetadata(fields.metadata)
       if (metadata === null || metadata.method !== key.method) continue
@@ -357,6 +360,26 @@ class StreamingCacheStore {
       return toResult(metadata, hit.body)
     }
     return undefined
+  }
+
+  /** The GetResult of `entryKey` if it answers `key` at `now`, else undefined. */
+  #open (key, entryKey, now) {
+    let hit
+    try {
+      hit = this.#cache.getSync(entryKey)
+    } catch {
+      return undefined
+    }
+    if (hit === null) return undefined
+    const metadata = decodeMetadata(hit.metadata)
+    if (metadata === null || !selects(metadata, key, now)) {
+      hit.body.destroy()
+      if (metadata !== null && metadata.method === key.method && !(Number(metadata.deleteAt) > now)) {
+        this.#dropExpired(key, entryKey)
+      }
+      return undefined
+    }
+    return toResult(metadata, hit.body)
   }
 
   /** Removes an expired entry in the background (after pending commits, if still expired). */
