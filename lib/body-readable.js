@@ -5,6 +5,9 @@ const { Readable } = require('node:stream')
 const { fromNative } = require('./errors')
 
 const CHUNK_SIZE = 64 * 1024
+// Bodies up to this size are read on the JS thread: one read of a page-cached file costs a
+// few microseconds, the round trip through the libuv pool 50-150.
+const SYNC_READ_MAX = CHUNK_SIZE
 // Internal, for readers that bypass the stream (the undici interceptor): `body[kReadAll]()`
 // reads the whole body into one Buffer, `body[kReadChunk](max)` the next chunk of any size.
 // Either only on a body nobody has read from through the stream, one call at a time.
@@ -36,6 +39,19 @@ class CacheBodyReadable extends Readable {
     }
     // A fresh buffer per chunk: the one pushed belongs to the consumer from then on.
     const buffer = Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, remaining))
+    if (this.#size <= SYNC_READ_MAX) {
+      let n
+      try {
+        n = this.#native.readSync(buffer)
+      } catch (err) {
+        this.destroy(fromNative(err))
+        return
+      }
+      this.#position += n
+      this.push(n === buffer.length ? buffer : buffer.subarray(0, n))
+      if (this.#position === this.#size) this.push(null)
+      return
+    }
     this.#native.read(buffer).then((n) => {
       if (this.destroyed) return
       this.#position += n
@@ -87,7 +103,7 @@ class CacheBodyReadable extends Readable {
   async #readInto (buffer) {
     let n
     try {
-      n = await this.#native.read(buffer)
+      n = this.#size <= SYNC_READ_MAX ? this.#native.readSync(buffer) : await this.#native.read(buffer)
       if (n === 0) throw new Error('the cached body ended early')
     } catch (err) {
       const error = fromNative(err)

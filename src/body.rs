@@ -73,6 +73,14 @@ impl NativeBody {
         AsyncTask::new(ReadTask { reader: self.reader.clone(), buffer })
     }
 
+    /// `read` on the calling thread: for small bodies (one chunk), where the hop to the
+    /// thread pool and back costs far more than reading a page-cached file.
+    #[napi]
+    pub fn read_sync(&self, mut buffer: Buffer) -> napi::Result<u32> {
+        let reader = &self.reader;
+        guard(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
+    }
+
     /// Releases the file handle (the consumer stopped early).
     #[napi]
     pub fn close(&self) {
