@@ -4,7 +4,7 @@
 use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
-use streaming_cache_core::{options::validate_key, CacheOptions, EntryMeta, StreamingCache, VerifyReport};
+use streaming_cache_core::{options::validate_key, CacheOptions, EntryMeta, PendingDelete, StreamingCache, VerifyReport};
 
 use crate::body::{entry_json, NativeBody};
 use crate::errors::guard;
@@ -107,9 +107,11 @@ impl NativeCache {
         Ok(AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::UpdateMetadata(key, meta) }))
     }
 
+    /// Lookups miss from the moment this returns; the disk work finishes on a libuv thread.
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn delete(&self, key: String) -> AsyncTask<CacheTask> {
-        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Delete(key) })
+        let pending = self.cache.begin_delete(&key);
+        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Delete(Some(pending)) })
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
@@ -155,7 +157,7 @@ impl NativeCache {
 }
 
 pub enum Op {
-    Delete(String),
+    Delete(Option<PendingDelete>),
     UpdateMetadata(String, EntryMeta),
     Clear,
     Refresh,
@@ -174,9 +176,12 @@ impl Task for CacheTask {
     type JsValue = bool;
 
     fn compute(&mut self) -> napi::Result<bool> {
-        let (cache, op) = (&self.cache, &self.op);
+        let (cache, op) = (&self.cache, &mut self.op);
         guard(|| match op {
-            Op::Delete(key) => cache.delete(key),
+            Op::Delete(pending) => match pending.take() {
+                Some(pending) => cache.finish_delete(pending),
+                None => Ok(false),
+            },
             Op::UpdateMetadata(key, meta) => cache.update_metadata(key, meta.clone()),
             Op::Clear => cache.clear().map(|()| true),
             Op::Refresh => {

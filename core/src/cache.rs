@@ -2,9 +2,9 @@
 //! together. Every change to what a key points at happens under the ledger lock, so the disk
 //! index, the reference counts and moka move together; moka lookups never take the lock.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +40,21 @@ struct Shared {
     presence: Mutex<Option<Presence>>,
     /// Body writers alive in this process: their temp files are not garbage.
     active_writers: Arc<AtomicUsize>,
+    /// Keys with a delete under way: their disk entry must not be adopted back meanwhile.
+    deleting: Mutex<HashMap<String, usize>>,
+    /// Orders commits and deletes in this process (see `StoredEntry::seq`).
+    clock: AtomicU64,
+}
+
+/// A delete whose in-memory half is done (see `StreamingCache::begin_delete`).
+#[derive(Debug)]
+pub struct PendingDelete {
+    key: String,
+    /// When the delete was asked for: wall-clock ms (for other processes' entries) and this
+    /// process's commit order.
+    since: u64,
+    seq: u64,
+    was_live: bool,
 }
 
 /// What `verify` found and did.
@@ -97,6 +112,8 @@ impl StreamingCache {
             skipped_on_load,
             presence: Mutex::new(Some(presence)),
             active_writers: Arc::new(AtomicUsize::new(0)),
+            deleting: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
         });
         let weak: Weak<dyn Cleaner> = Arc::downgrade(&shared) as Weak<dyn Cleaner>;
         receiver.spawn(weak);
@@ -182,17 +199,51 @@ impl StreamingCache {
 
     /// Removes `key`. Returns whether it was live. Content another key shares is kept.
     pub fn delete(&self, key: &str) -> Result<bool> {
+        let pending = self.begin_delete(key);
+        self.finish_delete(pending)
+    }
+
+    /// The in-memory half of `delete`, cheap enough for the caller's thread: from here on
+    /// lookups miss, before the disk work in `finish_delete` is done. A put that commits
+    /// after this call survives the delete.
+    pub fn begin_delete(&self, key: &str) -> PendingDelete {
         let shared = &self.shared;
-        let mut ledger = shared.ledger.lock();
-        // Checked on disk too: another process may have stored the key.
-        let on_disk = disk::find(&shared.dir, key)?.is_some();
-        if on_disk {
-            disk::remove(&shared.dir, key)?;
+        *shared.deleting.lock().entry(key.to_owned()).or_insert(0) += 1;
+        let was_live = shared.index.remove(key).is_some();
+        let seq = shared.clock.fetch_add(1, Ordering::AcqRel) + 1;
+        PendingDelete { key: key.to_owned(), since: now_millis(), seq, was_live }
+    }
+
+    /// Removes the entry `begin_delete` hid, unless a newer one was stored since. Returns
+    /// whether the key was present.
+    pub fn finish_delete(&self, pending: PendingDelete) -> Result<bool> {
+        let shared = &self.shared;
+        let result = (|| {
+            let mut ledger = shared.ledger.lock();
+            // Checked on disk too: another process may have stored the key.
+            let on_disk = disk::find(&shared.dir, &pending.key)?;
+            let newer_here = shared.index.get(&pending.key).is_some_and(|e| e.seq > pending.seq);
+            let newer_elsewhere = on_disk.as_ref().is_some_and(|e| e.stored_at > pending.since);
+            if newer_here || newer_elsewhere {
+                return Ok(pending.was_live);
+            }
+            if on_disk.is_some() {
+                disk::remove(&shared.dir, &pending.key)?;
+            }
+            if let Some((integrity, true)) = ledger.unbind(&pending.key) {
+                shared.release_content(&integrity);
+            }
+            shared.index.remove(&pending.key);
+            Ok(pending.was_live || on_disk.is_some())
+        })();
+        let mut deleting = shared.deleting.lock();
+        if let Some(count) = deleting.get_mut(&pending.key) {
+            *count -= 1;
+            if *count == 0 {
+                deleting.remove(&pending.key);
+            }
         }
-        if let Some((integrity, true)) = ledger.unbind(key) {
-            shared.release_content(&integrity);
-        }
-        Ok(shared.index.remove(key).is_some() || on_disk)
+        result
     }
 
     /// Removes every entry and all stored content.
@@ -367,6 +418,9 @@ impl Shared {
         if let Some(entry) = self.index.get(key) {
             return Some(entry);
         }
+        if self.deleting.lock().contains_key(key) {
+            return None;
+        }
         disk::find(&self.dir, key).ok().flatten()?;
         let mut ledger = self.ledger.lock();
         if let Some(raced) = self.index.get(key) {
@@ -431,6 +485,7 @@ impl Shared {
             size: written.size,
             stored_at: now_millis(),
             meta,
+            seq: self.clock.fetch_add(1, Ordering::AcqRel) + 1,
         };
         let integrity = entry.integrity_string();
         if let Err(err) = disk::insert(&self.dir, &entry) {
@@ -450,7 +505,8 @@ impl Shared {
     fn update_metadata(&self, key: &str, meta: EntryMeta) -> Result<bool> {
         let mut ledger = self.ledger.lock();
         let Some(current) = self.index.get(key) else { return Ok(false) };
-        let entry = StoredEntry { meta, stored_at: now_millis(), ..(*current).clone() };
+        let seq = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
+        let entry = StoredEntry { meta, stored_at: now_millis(), seq, ..(*current).clone() };
         disk::insert(&self.dir, &entry)?;
         // Same content: binding again moves no reference count.
         ledger.bind(key.to_owned(), entry.integrity_string());

@@ -15,7 +15,7 @@ pub mod policy;
 mod presence;
 mod runtime;
 
-pub use cache::{StreamingCache, VerifyReport};
+pub use cache::{PendingDelete, StreamingCache, VerifyReport};
 pub use content::{reader::BodyReader, writer::BodyWriter, CHUNK_SIZE};
 pub use entry::{EntryMeta, HeaderMap, HeaderValue};
 pub use error::{CacheError, ErrorKind, Result};

@@ -20,6 +20,9 @@ pub struct StoredEntry {
     /// Milliseconds since the Unix epoch.
     pub stored_at: u64,
     pub meta: EntryMeta,
+    /// Order of commits within this process (0 for entries read from disk): lets a delete
+    /// tell an entry stored after it was called from the one it meant to remove.
+    pub seq: u64,
 }
 
 impl StoredEntry {
@@ -106,6 +109,7 @@ fn decode(raw: cacache::Metadata) -> Result<StoredEntry> {
         size: raw.size as u64,
         stored_at: u64::try_from(raw.time).unwrap_or(u64::MAX),
         meta,
+        seq: 0,
     })
 }
 
@@ -124,6 +128,7 @@ mod tests {
             size: 0,
             stored_at: 1_700_000_000_123,
             meta,
+            seq: 0,
         }
     }
 
