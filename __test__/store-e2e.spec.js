@@ -2,11 +2,11 @@
 // StreamingCacheStore end to end: undici's own cache interceptor over it, against a real
 // node:http origin on 127.0.0.1 that counts the requests reaching it.
 const test = require('ava')
+const { storeChild } = require('./helpers/store-child-runner')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
 const path = require('node:path')
-const { fork } = require('node:child_process')
 const { once } = require('node:events')
 const { Agent, interceptors, request, cacheStores } = require('undici')
 const { StreamingCacheStore } = require('../undici')
@@ -289,25 +289,7 @@ test('same origin traffic as with undici\'s MemoryCacheStore', async (t) => {
 
 // ---- other processes --------------------------------------------------------------------------
 
-function child (mode, args, execArgv = []) {
-  return new Promise((resolve, reject) => {
-    const proc = fork(path.join(__dirname, 'helpers', 'store-child.js'), [mode], {
-      serialization: 'advanced',
-      execArgv,
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    })
-    let stderr = ''
-    let message
-    proc.stderr.on('data', (d) => { stderr += d })
-    proc.on('message', (m) => { message = m })
-    proc.once('error', reject)
-    proc.send(args)
-    proc.once('exit', (code) => {
-      if (code === 0 && message !== undefined) resolve(message)
-      else reject(new Error(`store-child ${mode} exited with ${code}\n${stderr}`))
-    })
-  })
-}
+const child = storeChild
 
 test('a restarted process serves what the previous one cached (same location)', async (t) => {
   const body = seededBytes('restart', 100 * KiB).toString('base64')

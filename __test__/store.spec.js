@@ -1,9 +1,9 @@
 'use strict'
 // StreamingCacheStore against undici's CacheStore contract, called directly.
 const test = require('ava')
+const { storeChild } = require('./helpers/store-child-runner')
 const fs = require('node:fs')
 const path = require('node:path')
-const { fork } = require('node:child_process')
 const { once } = require('node:events')
 const { StreamingCacheStore } = require('../undici')
 const { tempDir, tmpFiles, seededBytes, KiB, MiB } = require('./helpers/util')
@@ -508,24 +508,7 @@ test('chunks go to disk as they are written, before end()', async (t) => {
 
 // ---- persistence -----------------------------------------------------------------------------
 
-function child (mode, args) {
-  return new Promise((resolve, reject) => {
-    const proc = fork(path.join(__dirname, 'helpers', 'store-child.js'), [mode], {
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    })
-    let stderr = ''
-    let message
-    proc.stderr.on('data', (d) => { stderr += d })
-    proc.on('message', (m) => { message = m })
-    proc.once('error', reject)
-    proc.send(args)
-    proc.once('exit', (code) => {
-      if (code === 0 && message !== undefined) resolve(message)
-      else reject(new Error(`store-child ${mode} exited with ${code}\n${stderr}`))
-    })
-  })
-}
+const child = storeChild
 
 test('entries survive a restart: written in one process, read in another', async (t) => {
   const location = await tempDir(t)
