@@ -12,8 +12,7 @@ function removeAll () {
   dirs.clear()
 }
 
-async function makeTempDir (prefix = 'streaming-cache-') {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), prefix))
+function track (dir) {
   dirs.add(dir)
   if (!hooked) {
     hooked = true
@@ -22,14 +21,12 @@ async function makeTempDir (prefix = 'streaming-cache-') {
   return dir
 }
 
+async function makeTempDir (prefix = 'streaming-cache-') {
+  return track(await fs.promises.mkdtemp(path.join(os.tmpdir(), prefix)))
+}
+
 function makeTempDirSync (prefix = 'streaming-cache-') {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  dirs.add(dir)
-  if (!hooked) {
-    hooked = true
-    process.once('exit', removeAll)
-  }
-  return dir
+  return track(fs.mkdtempSync(path.join(os.tmpdir(), prefix)))
 }
 
 module.exports = { makeTempDir, makeTempDirSync }

@@ -326,10 +326,9 @@ impl StreamingCache {
             shared.index.remove(&key);
         }
         for entry in entries {
-            let integrity = entry.integrity_string();
             let known = shared.index.get(&entry.key).is_some_and(|e| e.stored_at == entry.stored_at);
             if !known {
-                shared.adopt(&mut ledger, entry, integrity);
+                shared.adopt(&mut ledger, entry);
             }
         }
     }
@@ -429,12 +428,12 @@ impl Shared {
         // Read again under the lock: a delete or replace may have landed since the look
         // above, and adopting that stale line would bring a deleted key back to life.
         let entry = disk::find(&self.dir, key).ok().flatten()?;
-        let integrity = entry.integrity_string();
-        Some(self.adopt(&mut ledger, entry, integrity))
+        Some(self.adopt(&mut ledger, entry))
     }
 
-    fn adopt(&self, ledger: &mut Ledger, entry: StoredEntry, integrity: String) -> Arc<StoredEntry> {
-        if let Some(released) = ledger.bind(entry.key.clone(), integrity) {
+    /// Makes `entry` (read from disk) live here: ledger and moka.
+    fn adopt(&self, ledger: &mut Ledger, entry: StoredEntry) -> Arc<StoredEntry> {
+        if let Some(released) = ledger.bind(entry.key.clone(), entry.integrity_string()) {
             self.release_content(&released);
         }
         let entry = Arc::new(entry);
@@ -445,17 +444,17 @@ impl Shared {
     /// Tombstones `key` on disk if it still points at `integrity`, and forgets it here.
     fn drop_disk_entry(&self, key: &str, integrity: &str) {
         let mut ledger = self.ledger.lock();
-        let current = disk::find(&self.dir, key).ok().flatten();
-        if current.is_some_and(|e| e.integrity_string() == integrity) {
-            let _ = disk::remove(&self.dir, key);
-        }
         if ledger.integrity_of(key) == Some(integrity) {
-            // The content may be back (a put of the same body raced the failed open): if this
-            // was its last reference it must go too, or it is left on disk unreferenced.
-            if let Some((released, true)) = ledger.unbind(key) {
-                self.release_content(&released);
-            }
+            // `unbind` also releases the content if this was its last reference: it may be
+            // back (a put of the same body raced the failed open) and must not be left behind.
+            let _ = self.unbind(&mut ledger, key);
             self.index.remove(key);
+        } else {
+            // Not bound here (another process's entry, found by `verify`).
+            let current = disk::find(&self.dir, key).ok().flatten();
+            if current.is_some_and(|e| e.integrity_string() == integrity) {
+                let _ = disk::remove(&self.dir, key);
+            }
         }
     }
 
@@ -465,8 +464,7 @@ impl Shared {
         entries.sort_by(|a, b| b.stored_at.cmp(&a.stored_at));
         let mut ledger = self.ledger.lock();
         for entry in entries {
-            ledger.bind(entry.key.clone(), entry.integrity_string());
-            self.index.insert(entry.key.clone(), Arc::new(entry));
+            self.adopt(&mut ledger, entry);
         }
         drop(ledger);
         self.index.run_pending_tasks();
