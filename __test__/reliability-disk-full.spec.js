@@ -147,7 +147,7 @@ diskTest(`disk full: put rejects with ENOSPC and stores nothing, existing entrie
 // The undici integrations are written alongside these tests: exercised only when present.
 let integration = null
 try {
-  integration = require('streaming-cache/undici')
+  integration = require('http-streaming-cache/undici')
 } catch (err) {
   if (err.code !== 'MODULE_NOT_FOUND') throw err
 }
@@ -182,7 +182,7 @@ async function fetchAll (undici, url, dispatcher) {
 }
 
 const undiciTest = (name, fn) => {
-  const missing = integration === null ? 'streaming-cache/undici is not available' : null
+  const missing = integration === null ? 'http-streaming-cache/undici is not available' : null
   if (noMount !== null || missing !== null) test.skip(`${name} [skipped: ${noMount ?? missing}]`, fn)
   else test(name, fn)
 }
@@ -190,7 +190,7 @@ const undiciTest = (name, fn) => {
 for (const flavour of ['cacheInterceptor', 'StreamingCacheStore']) {
   undiciTest(`disk full through undici (${flavour}): the origin's response is still delivered in full, and cached once there is room`, async (t) => {
     if (typeof integration[flavour] !== 'function') {
-      t.log(`streaming-cache/undici has no ${flavour}: nothing to test`)
+      t.log(`http-streaming-cache/undici has no ${flavour}: nothing to test`)
       t.pass()
       return
     }

@@ -1,5 +1,5 @@
 'use strict'
-// verify() and `streaming-cache verify <dir>` (issue 6): corrupt entries, stray temp files and
+// verify() and `http-streaming-cache verify <dir>` (issue 6): corrupt entries, stray temp files and
 // unreferenced content are found and removed, with exact counts; recent files of a process
 // still writing are left alone.
 const test = require('ava')
@@ -12,7 +12,7 @@ const {
   ROOT, startPeer, tempDir, tmpFiles, contentFiles, contentFileFor, seededBytes, sha256, readHit, sleep, KiB,
 } = require('./fixtures/reliability-common')
 
-const CLI = path.join(ROOT, 'bin', 'streaming-cache.js')
+const CLI = path.join(ROOT, 'bin', 'http-streaming-cache.js')
 
 function runCli (args) {
   return new Promise((resolve, reject) => {
@@ -123,7 +123,7 @@ test('verify counts missing and truncated content as corrupt, including every ke
   t.is((await readHit(await cache.get('fine'))).sha, sha256(BODIES.small))
 })
 
-test('CLI `streaming-cache verify <dir>` prints the JSON report; old garbage goes, recent files stay while another process is alive', async (t) => {
+test('CLI `http-streaming-cache verify <dir>` prints the JSON report; old garbage goes, recent files stay while another process is alive', async (t) => {
   const dir = tempDir(t)
   // The entries are written by a process that keeps the directory open during the CLI run.
   const peer = await startPeer(dir)
@@ -168,7 +168,7 @@ test('CLI `streaming-cache verify <dir>` prints the JSON report; old garbage goe
 
   const usage = await runCli(['frobnicate'])
   t.is(usage.code, 2)
-  t.regex(usage.stderr, /usage: streaming-cache verify <dir>/)
+  t.regex(usage.stderr, /usage: http-streaming-cache verify <dir>/)
 })
 
 test('verify while another process is writing: nothing it committed or is writing is removed', async (t) => {

@@ -175,7 +175,7 @@ function chartOf (report) {
   }
   if (panels.length === 0) return null
   return renderChart({
-    title: 'streaming-cache throughput by body size (higher is better)',
+    title: 'http-streaming-cache throughput by body size (higher is better)',
     unit: 'MB/s',
     panels,
     note: `${report.date.slice(0, 10)}, Node ${report.machine.node}, ${report.machine.cpus} x ${report.machine.cpuModel}; medians of ${report.runs} runs, bars min-max`,

@@ -96,7 +96,7 @@ async function throughUndici (cache) {
 
 async function main () {
   const cache = await StreamingCache.withTempDir(1000, { maxBodySize: 2 * BODY_SIZE })
-  console.log(`streaming-cache demo: cache in ${cache.dir}`)
+  console.log(`http-streaming-cache demo: cache in ${cache.dir}`)
   await streamingRoundTrip(cache)
   await throughUndici(cache)
   console.log(`\nentries: ${cache.entryCount()}; the temp directory is removed on exit`)

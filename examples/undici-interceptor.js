@@ -7,8 +7,8 @@
 // invalidates what was stored for its URL.
 const http = require('node:http')
 const { Agent, fetch, request } = require('undici')
-const { StreamingCache } = require('..') // require('streaming-cache') in your code
-const { cacheInterceptor } = require('../undici') // require('streaming-cache/undici')
+const { StreamingCache } = require('..') // require('http-streaming-cache') in your code
+const { cacheInterceptor } = require('../undici') // require('http-streaming-cache/undici')
 
 async function main () {
   let originHits = 0

@@ -21,11 +21,11 @@ function track (dir) {
   return dir
 }
 
-async function makeTempDir (prefix = 'streaming-cache-') {
+async function makeTempDir (prefix = 'http-streaming-cache-') {
   return track(await fs.promises.mkdtemp(path.join(os.tmpdir(), prefix)))
 }
 
-function makeTempDirSync (prefix = 'streaming-cache-') {
+function makeTempDirSync (prefix = 'http-streaming-cache-') {
   return track(fs.mkdtempSync(path.join(os.tmpdir(), prefix)))
 }
 

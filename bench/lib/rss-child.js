@@ -61,7 +61,7 @@ function memoryStore () {
 /** { prepare, run } for each system and operation; prepare is outside the measurement. */
 function plan () {
   switch (system) {
-    case 'streaming-cache': {
+    case 'http-streaming-cache': {
       const { StreamingCache } = require('../..')
       const cache = new StreamingCache(dir, { maxBodySize: 2 * size })
       return op === 'put'

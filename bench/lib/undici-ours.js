@@ -1,16 +1,16 @@
 'use strict'
 const { StreamingCache } = require('../..')
-// `streaming-cache/undici` is being written alongside this benchmark: find out at runtime what
+// `http-streaming-cache/undici` is being written alongside this benchmark: find out at runtime what
 // it exports and how its constructors want to be called. Anything missing reads "n/a".
 
 let loaded
 function load () {
   if (loaded !== undefined) return loaded
   try {
-    loaded = { module: require('streaming-cache/undici'), reason: null }
+    loaded = { module: require('http-streaming-cache/undici'), reason: null }
   } catch (err) {
-    const missing = err.code === 'MODULE_NOT_FOUND' && /streaming-cache\/undici|undici\.js/.test(err.message)
-    loaded = { module: null, reason: missing ? 'streaming-cache/undici not present' : `failed to load: ${err.message}` }
+    const missing = err.code === 'MODULE_NOT_FOUND' && /http-streaming-cache\/undici|undici\.js/.test(err.message)
+    loaded = { module: null, reason: missing ? 'http-streaming-cache/undici not present' : `failed to load: ${err.message}` }
   }
   return loaded
 }

@@ -62,12 +62,12 @@ module.exports = {
     const group = `${TRACE.requests / 1000}k req`
     return {
       cases: [
-        { group, system: 'streaming-cache (TinyLFU)', run: () => ours(trace, path.join(dir, `run-${n++}`)) },
+        { group, system: 'http-streaming-cache (TinyLFU)', run: () => ours(trace, path.join(dir, `run-${n++}`)) },
         { group, system: 'lru-cache (LRU)', run: async () => lru(trace) },
       ],
       targets: (m) => [{
-        label: 'hit ratio: streaming-cache - lru-cache (points)',
-        value: m(group, 'streaming-cache (TinyLFU)'),
+        label: 'hit ratio: http-streaming-cache - lru-cache (points)',
+        value: m(group, 'http-streaming-cache (TinyLFU)'),
         base: m(group, 'lru-cache (LRU)'),
         difference: true,
         min: 5,

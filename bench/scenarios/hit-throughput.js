@@ -29,7 +29,7 @@ module.exports = {
       const group = formatSize(size)
       cases.push({
         group,
-        system: 'streaming-cache',
+        system: 'http-streaming-cache',
         run: () => throughput(async () => check(await drain((await cache.get(key)).body)), { minSeconds }),
       })
       cases.push({
@@ -41,8 +41,8 @@ module.exports = {
     return {
       cases,
       targets: (m) => SIZES.map((size) => ({
-        label: `hit ${formatSize(size)}: streaming-cache / fs.createReadStream`,
-        value: m(formatSize(size), 'streaming-cache'),
+        label: `hit ${formatSize(size)}: http-streaming-cache / fs.createReadStream`,
+        value: m(formatSize(size), 'http-streaming-cache'),
         base: m(formatSize(size), 'fs.createReadStream'),
         min: 0.9,
       })),

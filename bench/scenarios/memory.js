@@ -9,7 +9,7 @@ const { tempDir, removeDir } = require('../lib/io')
 
 const run = promisify(execFile)
 const CHILD = path.join(__dirname, '../lib/rss-child.js')
-const SYSTEMS = ['streaming-cache', 'fs', 'cacache', 'MemoryCacheStore']
+const SYSTEMS = ['http-streaming-cache', 'fs', 'cacache', 'MemoryCacheStore']
 const LIMIT_MIB = 32
 
 async function child (system, op, size, dir) {
@@ -55,10 +55,10 @@ module.exports = {
       details,
       notes: ['MemoryCacheStore keeps bodies in memory: its get child stores the body first and its peak counts it.'],
       targets: (m) => [
-        { label: `peak RSS, ${g('put')}: streaming-cache`, value: m(g('put'), 'streaming-cache'), max: LIMIT_MIB, unit: 'MiB' },
-        { label: `peak RSS, ${g('get')}: streaming-cache`, value: m(g('get'), 'streaming-cache'), max: LIMIT_MIB, unit: 'MiB' },
-        { label: `peak RSS, ${g('put')}: streaming-cache / fs`, value: m(g('put'), 'streaming-cache'), base: m(g('put'), 'fs'), min: null },
-        { label: `peak RSS, ${g('get')}: streaming-cache / fs`, value: m(g('get'), 'streaming-cache'), base: m(g('get'), 'fs'), min: null },
+        { label: `peak RSS, ${g('put')}: http-streaming-cache`, value: m(g('put'), 'http-streaming-cache'), max: LIMIT_MIB, unit: 'MiB' },
+        { label: `peak RSS, ${g('get')}: http-streaming-cache`, value: m(g('get'), 'http-streaming-cache'), max: LIMIT_MIB, unit: 'MiB' },
+        { label: `peak RSS, ${g('put')}: http-streaming-cache / fs`, value: m(g('put'), 'http-streaming-cache'), base: m(g('put'), 'fs'), min: null },
+        { label: `peak RSS, ${g('get')}: http-streaming-cache / fs`, value: m(g('get'), 'http-streaming-cache'), base: m(g('get'), 'fs'), min: null },
       ],
       teardown: () => removeDir(root),
     }

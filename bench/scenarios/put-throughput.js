@@ -35,7 +35,7 @@ module.exports = {
       let integrity = null
       cases.push({
         group,
-        system: 'streaming-cache',
+        system: 'http-streaming-cache',
         run: () => throughput(async () => {
           const info = await cache.put(key, { status: 200, body: patternStream(size) })
           if (info.size !== size) throw new Error(`stored ${info.size} of ${size} bytes`)
@@ -70,8 +70,8 @@ module.exports = {
       targets: (m) => SIZES.flatMap((size) => {
         const g = formatSize(size)
         return [
-          { label: `put ${g}: streaming-cache / fs.createWriteStream`, value: m(g, 'streaming-cache'), base: m(g, 'fs.createWriteStream'), min: 0.8 },
-          { label: `put ${g}: streaming-cache / cacache.put.stream`, value: m(g, 'streaming-cache'), base: m(g, 'cacache.put.stream'), min: 1.5 },
+          { label: `put ${g}: http-streaming-cache / fs.createWriteStream`, value: m(g, 'http-streaming-cache'), base: m(g, 'fs.createWriteStream'), min: 0.8 },
+          { label: `put ${g}: http-streaming-cache / cacache.put.stream`, value: m(g, 'http-streaming-cache'), base: m(g, 'cacache.put.stream'), min: 1.5 },
         ]
       }),
       teardown: () => removeDir(dir),

@@ -64,7 +64,7 @@ module.exports = {
 
       cases.push({
         group,
-        system: 'streaming-cache',
+        system: 'http-streaming-cache',
         run: () => opsPerSecond(async () => check(await bodyLength((await cache.get(key)).body)), { seconds }),
       })
       cases.push({
@@ -89,8 +89,8 @@ module.exports = {
       targets: (m) => SIZES.flatMap((size) => {
         const g = formatSize(size)
         return [
-          { label: `hit ${g} get+read: streaming-cache / cacache.get`, value: m(g, 'streaming-cache'), base: m(g, 'cacache.get'), min: 3 },
-          { label: `hit ${g} get+read: streaming-cache / MemoryCacheStore`, value: m(g, 'streaming-cache'), base: m(g, 'MemoryCacheStore'), min: null },
+          { label: `hit ${g} get+read: http-streaming-cache / cacache.get`, value: m(g, 'http-streaming-cache'), base: m(g, 'cacache.get'), min: 3 },
+          { label: `hit ${g} get+read: http-streaming-cache / MemoryCacheStore`, value: m(g, 'http-streaming-cache'), base: m(g, 'MemoryCacheStore'), min: null },
           { label: `hit ${g} get+read: StreamingCacheStore / MemoryCacheStore`, value: m(g, 'StreamingCacheStore'), base: m(g, 'MemoryCacheStore'), min: null },
         ]
       }),

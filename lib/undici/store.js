@@ -193,7 +193,7 @@ class StreamingCacheStore {
     if (location !== undefined) validateString(location, 'options.location')
     const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries', { min: 1 })
     const maxEntrySize = validateCount(options?.maxEntrySize, 'options.maxEntrySize')
-    const dir = location ?? makeTempDirSync('streaming-cache-undici-')
+    const dir = location ?? makeTempDirSync('http-streaming-cache-undici-')
     this.#cache = new StreamingCache(dir, {
       ...(maxEntries !== undefined && { maxEntries }),
       ...(maxEntrySize !== undefined && { maxBodySize: maxEntrySize }),

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 'use strict'
-// streaming-cache CLI: maintenance commands for a cache directory.
+// http-streaming-cache CLI: maintenance commands for a cache directory.
 const { StreamingCache } = require('..')
 
-const USAGE = `usage: streaming-cache verify <dir>
+const USAGE = `usage: http-streaming-cache verify <dir>
 
   verify   check every entry's content hash, remove corrupt entries, unfinished
            temp files and unreferenced content; prints a JSON report`
@@ -20,6 +20,6 @@ async function main ([command, dir]) {
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err) => {
-  console.error(`streaming-cache: ${err.message}`)
+  console.error(`http-streaming-cache: ${err.message}`)
   process.exitCode = 2
 })
