@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use moka::notification::RemovalCause;
 use parking_lot::Mutex;
 
+use crate::capacity::Index;
 use crate::content::{self, reader::BodyReader, writer::BodyWriter};
 use crate::entry::EntryMeta;
 use crate::error::{CacheError, Result};
@@ -19,8 +19,8 @@ use crate::garbage::{self, content_path};
 use crate::presence::Presence;
 use crate::index::{disk, Ledger, StoredEntry};
 use crate::options::{validate_key, CacheOptions};
-
-type Index = moka::sync::Cache<String, Arc<StoredEntry>>;
+use crate::stats::{Counters, Stats};
+use crate::usage::{Released, Usage};
 
 /// A disk-backed cache of response bodies with a bounded in-memory index.
 /// Cheap to clone: clones share one cache.
@@ -44,6 +44,9 @@ struct Shared {
     deleting: Mutex<HashMap<String, usize>>,
     /// Orders commits and deletes in this process (see `StoredEntry::seq`).
     clock: AtomicU64,
+    /// The directory's byte budget, shared with other processes.
+    usage: Usage,
+    counters: Arc<Counters>,
 }
 
 /// A delete whose in-memory half is done (see `StreamingCache::begin_delete`).
@@ -85,23 +88,26 @@ impl StreamingCache {
 
         let (cleanup, receiver) = CleanupQueue::new(options.cleanup_queue);
         let listener_queue = cleanup.clone();
-        let index = moka::sync::Cache::builder()
-            .max_capacity(options.max_entries)
-            .eviction_listener(move |key: Arc<String>, entry: Arc<StoredEntry>, cause| {
-                // Replacements and explicit removals are settled by the caller under the lock;
-                // only evictions need the background cleanup.
-                if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
-                    listener_queue.offer((*key).clone(), entry.integrity_string());
-                }
-            })
-            .build();
+        let counters = Arc::new(Counters::default());
+        let evictions = counters.clone();
+        let index = Index::new(
+            options.max_entries,
+            options.max_size,
+            Arc::new(move |key, integrity| {
+                evictions.evicted_by_size();
+                listener_queue.offer(key, integrity);
+            }),
+        );
 
         let presence = Presence::join(&dir)?;
+        let usage = Usage::open(&dir)?;
         let (entries, skipped_on_load) = disk::load_all(&dir);
         if !presence.others_alive() {
             // Alone with the directory: whatever a crashed process left half-done is garbage.
             let referenced = entries.iter().map(|e| content_path(&dir, &e.integrity)).collect();
             garbage::collect(&dir, &referenced, Duration::ZERO, Some(Duration::ZERO));
+            // And the budget is re-anchored on what the index holds (no content walk).
+            usage.recount(entries.iter().map(|e| (e.integrity_string(), e.size)))?;
         }
         let shared = Arc::new(Shared {
             dir,
@@ -114,6 +120,8 @@ impl StreamingCache {
             active_writers: Arc::new(AtomicUsize::new(0)),
             deleting: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
+            usage,
+            counters,
         });
         let weak: Weak<dyn Cleaner> = Arc::downgrade(&shared) as Weak<dyn Cleaner>;
         receiver.spawn(weak);
@@ -148,9 +156,15 @@ impl StreamingCache {
     /// A key missing from memory is looked up in the disk index, so entries other processes
     /// stored (or this one evicted but not yet cleaned) are found.
     pub fn open_body(&self, key: &str) -> Result<Option<(Arc<StoredEntry>, BodyReader)>> {
-        let Some(entry) = self.shared.lookup_or_adopt(key) else { return Ok(None) };
+        let counters = &self.shared.counters;
+        let Some(entry) = self.shared.lookup_or_adopt(key) else {
+            counters.miss();
+            return Ok(None);
+        };
         match BodyReader::open(&self.shared.dir, &entry.integrity, entry.read_check(), entry.size) {
             Ok(reader) => {
+                counters.hit();
+                let reader = reader.metered(counters.read_meter());
                 let weak = Arc::downgrade(&self.shared);
                 let (key, integrity) = (entry.key.clone(), entry.integrity_string());
                 let reader = reader.on_corrupt(Box::new(move || {
@@ -163,6 +177,8 @@ impl StreamingCache {
             Err(err) if err.is_not_found() => {
                 // The content vanished under us (removed by hand, or by a corruption found
                 // through another key sharing it): the entry is useless, so it is a miss.
+                counters.missing();
+                counters.miss();
                 self.shared.drop_disk_entry(&entry.key, &entry.integrity_string());
                 Ok(None)
             }
@@ -173,14 +189,16 @@ impl StreamingCache {
     /// A writer for a new body, bounded by `max_body_size`.
     pub fn writer(&self) -> BodyWriter {
         let options = &self.shared.options;
-        BodyWriter::new(&self.shared.dir, options.algorithm, options.max_body_size)
+        BodyWriter::new(&self.shared.dir, options.algorithm, options.body_limit())
             .with_guard(Box::new(WriterGuard::new(&self.shared.active_writers)))
     }
 
     /// Stores the body `writer` holds under `key` with `meta`, replacing any entry there.
     pub fn commit(&self, key: &str, meta: EntryMeta, writer: BodyWriter) -> Result<Arc<StoredEntry>> {
         validate_key(key)?;
-        self.shared.commit(key, meta, writer)
+        let entry = self.shared.commit(key, meta, writer)?;
+        self.shared.keep_within_budget();
+        Ok(entry)
     }
 
     /// `commit` for a body already in memory.
@@ -188,7 +206,9 @@ impl StreamingCache {
         validate_key(key)?;
         let mut writer = self.writer();
         writer.write(body)?;
-        self.shared.commit(key, meta, writer)
+        let entry = self.shared.commit(key, meta, writer)?;
+        self.shared.keep_within_budget();
+        Ok(entry)
     }
 
     /// Replaces the stored fields of `key` (headers, policy, ...) keeping its body: no content
@@ -260,6 +280,7 @@ impl StreamingCache {
             }
         }
         ledger.clear();
+        shared.usage.reset()?;
         drop(ledger);
         shared.index.run_pending_tasks();
         Ok(())
@@ -355,6 +376,20 @@ impl StreamingCache {
             .collect()
     }
 
+    /// Counters since open, with the sizes they relate to.
+    pub fn stats(&self) -> Stats {
+        let shared = &self.shared;
+        let (_, dedup_saved_bytes) = shared.index.bytes();
+        Stats {
+            entries: self.entry_count(),
+            bytes: shared.usage.bytes(),
+            max_size: shared.options.max_size,
+            max_entries: shared.options.max_entries,
+            dedup_saved_bytes,
+            ..shared.counters.snapshot()
+        }
+    }
+
     /// How many live keys point at `integrity`.
     pub fn references(&self, integrity: &str) -> usize {
         self.shared.ledger.lock().references(integrity)
@@ -405,11 +440,33 @@ impl Shared {
     /// Content no key of this process references any more. Reference counts are per process,
     /// so while another process has the directory open it may point at the same content: then
     /// the removal is left to a garbage pass, which reads every process's index first.
+    /// A body stored once has no other key anywhere, so it goes at once even then (see
+    /// `usage`): the shared budget must drop while other processes are writing.
     fn release_content(&self, integrity: &str) {
-        if self.others_alive() {
+        if self.usage.release(&self.dir, integrity, self.others_alive()) == Released::Deferred {
             self.cleanup.request_garbage_pass();
-        } else {
-            let _ = content::remove(&self.dir, integrity);
+        }
+    }
+
+    /// After a commit: if the directory is over `max_size`, apply this process's pending
+    /// evictions and wait for their disk cleanup, so the disk holds at most `max_size` plus
+    /// the bodies being written. If it is still over, other processes' bodies fill it: evict
+    /// this process's entries, oldest stored first, until it fits.
+    fn keep_within_budget(&self) {
+        let max = self.options.max_size;
+        if self.usage.bytes() <= max {
+            return;
+        }
+        self.index.run_pending_tasks();
+        self.cleanup.flush_blocking();
+        let over = self.usage.bytes().saturating_sub(max);
+        if over == 0 || !self.others_alive() {
+            return;
+        }
+        let victims = self.index.evict_oldest(over);
+        self.counters.evicted_by_budget(victims.len() as u64);
+        for (key, integrity) in victims {
+            self.clean_evicted(&key, &integrity);
         }
     }
 
@@ -474,8 +531,12 @@ impl Shared {
         let finished = writer.finish()?;
         let mut ledger = self.ledger.lock();
         // The rename into the content store happens under the lock: content being released
-        // by another key cannot be removed between landing here and being referenced.
-        let written = finished.persist()?;
+        // by another key cannot be removed between landing here and being referenced. The
+        // shared budget is charged in the same step (once per body, whoever stores it).
+        let address = finished.written().address.to_string();
+        let (target, size) = (finished.target().to_path_buf(), finished.written().size);
+        let (written, deduplicated) = self.usage.store(&address, &target, size, || finished.persist())?;
+        self.counters.stored(size, deduplicated);
         let entry = StoredEntry {
             key: key.to_owned(),
             integrity: written.address,
@@ -530,7 +591,8 @@ impl Shared {
     fn drop_corrupt(&self, key: &str, integrity: &str) {
         // Corrupt bytes serve no key: remove them now, so every other key sharing them
         // misses on its next open instead of failing mid-stream.
-        let _ = content::remove(&self.dir, integrity);
+        self.counters.corrupt();
+        self.usage.release(&self.dir, integrity, false);
         self.drop_disk_entry(key, integrity);
     }
 }

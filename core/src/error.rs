@@ -56,7 +56,7 @@ impl CacheError {
         Self::new(
             ErrorKind::BodyTooLarge,
             "ERR_BODY_TOO_LARGE",
-            format!("body is larger than maxBodySize ({limit} bytes); nothing was stored"),
+            format!("body is larger than the cache accepts ({limit} bytes: maxBodySize, or maxSize if smaller); nothing was stored"),
         )
     }
 

@@ -4,6 +4,7 @@
 //! Nothing here knows about Node: the napi binding is a separate crate.
 
 pub mod cache;
+mod capacity;
 pub mod content;
 pub mod entry;
 pub mod error;
@@ -14,6 +15,8 @@ pub mod options;
 pub mod policy;
 mod presence;
 mod runtime;
+pub mod stats;
+mod usage;
 
 pub use cache::{PendingDelete, StreamingCache, VerifyReport};
 pub use content::{reader::BodyReader, writer::BodyWriter, CHUNK_SIZE};
@@ -21,4 +24,5 @@ pub use entry::{EntryMeta, HeaderMap, HeaderValue};
 pub use error::{CacheError, ErrorKind, Result};
 pub use index::StoredEntry;
 pub use options::CacheOptions;
+pub use stats::{Evictions, Stats};
 pub use policy::{Freshness, Policy, PolicyOptions, RequestInfo, Revalidated};

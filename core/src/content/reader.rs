@@ -3,6 +3,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use cacache::Integrity;
 
@@ -19,6 +21,8 @@ pub struct BodyReader {
     size: u64,
     position: u64,
     on_corrupt: Option<CorruptionHook>,
+    /// Adds up the bytes handed out (the cache's `bytes_read` statistic).
+    meter: Option<Arc<AtomicU64>>,
 }
 
 impl BodyReader {
@@ -33,11 +37,17 @@ impl BodyReader {
             size,
             position: 0,
             on_corrupt: None,
+            meter: None,
         })
     }
 
     pub fn on_corrupt(mut self, hook: CorruptionHook) -> Self {
         self.on_corrupt = Some(hook);
+        self
+    }
+
+    pub(crate) fn metered(mut self, meter: Arc<AtomicU64>) -> Self {
+        self.meter = Some(meter);
         self
     }
 
@@ -100,6 +110,9 @@ impl BodyReader {
             }
         }
         self.position = end;
+        if let Some(meter) = &self.meter {
+            meter.fetch_add(filled as u64, Ordering::Relaxed);
+        }
         Ok(filled)
     }
 

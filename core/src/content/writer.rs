@@ -29,6 +29,15 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// Where the body will live, and what it is (known before it is moved there).
+    pub(crate) fn target(&self) -> &Path {
+        &self.target
+    }
+
+    pub(crate) fn written(&self) -> &Written {
+        &self.written
+    }
+
     /// Moves the temp file to its content address (a rename: atomic, and cheap enough to do
     /// under the cache's lock).
     pub(crate) fn persist(self) -> Result<Written> {
