@@ -19,6 +19,49 @@ export interface StreamingCacheOptions {
   maxEntries?: number
   /** Largest body `put` accepts, in bytes; checked while streaming. Default 100 MiB. */
   maxBodySize?: number
+  /**
+   * Bytes of content the directory may hold, every process using it together (each body
+   * once, however many keys share it). Default 1 GiB. Whichever of `maxEntries` and `maxSize`
+   * is reached first evicts; a body larger than `maxSize` is refused (`ERR_BODY_TOO_LARGE`).
+   */
+  maxSize?: number
+}
+
+/** Why entries left the cache, other than `delete`, `clear` or a replacing `put`. */
+export interface CacheEvictions {
+  /** Pushed out (or refused entry) by `maxEntries` or `maxSize`: TinyLFU's choice. */
+  size: number
+  /** Pushed out because other processes filled the shared byte budget: oldest stored first. */
+  sharedBudget: number
+  /** Their content failed its integrity check. */
+  corrupt: number
+  /** Their content was gone from disk. */
+  missing: number
+}
+
+/** `cache.stats()`: counters since the cache was opened, and sizes now. */
+export interface CacheStats {
+  hits: number
+  misses: number
+  /** Puts that committed. */
+  stores: number
+  /** Of `stores`, those whose body was already on disk (nothing new written). */
+  deduplicatedStores: number
+  /** Body bytes of committed puts. */
+  bytesWritten: number
+  /** Body bytes handed out by reads. */
+  bytesRead: number
+  evictions: CacheEvictions
+  /** Reads that found content not matching its hash. */
+  integrityFailures: number
+  /** Live entries in this process's index. */
+  entries: number
+  /** Bytes of content in the directory (every process's, each body once). */
+  bytes: number
+  maxSize: number
+  maxEntries: number
+  /** Bytes the live entries would take without deduplication, minus what they take. */
+  dedupSavedBytes: number
 }
 
 /** The request a response answered: used to build and store the HTTP caching policy. */
@@ -147,6 +190,8 @@ export declare class StreamingCache {
   readonly dir: string
   readonly maxEntries: number
   readonly maxBodySize: number
+  /** The byte budget of the directory (see `StreamingCacheOptions.maxSize`). */
+  readonly maxSize: number
   /** Index lines that could not be decoded when the cache was opened (torn writes, foreign lines): skipped, not fatal. */
   readonly skippedIndexLines: number
 
@@ -170,6 +215,8 @@ export declare class StreamingCache {
   delete(key: string): Promise<boolean>
   /** Number of live entries. */
   entryCount(): number
+  /** Counters since open and sizes now; see `CacheStats`. */
+  stats(): CacheStats
   /** Removes every entry and all content. */
   clear(): Promise<void>
   /** Checks every entry's content hash; removes corrupt entries, unfinished temp files and unreferenced content. */

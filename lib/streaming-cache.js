@@ -9,6 +9,7 @@ const { inMemoryBody, checkBody } = require('./body-source')
 const { callNative, fromNative, outOfRange, withCode } = require('./errors')
 const { makeTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
+const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
 
 /** The caching policy to store: given, or built from the request the response answered. */
@@ -95,7 +96,8 @@ class StreamingCache {
     // At least one entry: a cache that can hold nothing would only churn the disk.
     const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries', { min: 1 })
     const maxBodySize = validateCount(options?.maxBodySize, 'options.maxBodySize')
-    this.#native = callNative(() => new NativeCache(dir, { maxEntries, maxBodySize }))
+    const maxSize = validateCount(options?.maxSize, 'options.maxSize', { min: 1 })
+    this.#native = callNative(() => new NativeCache(dir, { maxEntries, maxBodySize, maxSize }))
     Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
   }
 
@@ -114,6 +116,8 @@ class StreamingCache {
 
   get maxEntries () { return this.#native.maxEntries }
   get maxBodySize () { return this.#native.maxBodySize }
+  /** Bytes of content the directory may hold, shared by every process using it. */
+  get maxSize () { return this.#native.maxSize }
   /** Index lines that could not be decoded when the cache was opened (skipped, not fatal). */
   get skippedIndexLines () { return this.#native.skippedIndexLines }
 
@@ -125,31 +129,45 @@ class StreamingCache {
     const whole = inMemoryBody(entry.body)
     if (whole !== null) {
       try {
-        return await this.#open().putBuffer(key, fields, whole)
+        const info = await this.#open().putBuffer(key, fields, whole)
+        diagnostics.publishStore(this, key, info)
+        return info
       } catch (err) {
-        throw fromNative(err)
+        const error = fromNative(err)
+        diagnostics.publishStoreError(this, key, error)
+        throw error
       }
     }
     const writer = callNative(() => this.#open().beginPut(key, fields))
     try {
       await writeStream(entry.body, writer)
-      return await writer.commit()
+      const info = await writer.commit()
+      diagnostics.publishStore(this, key, info)
+      return info
     } catch (err) {
       writer.abort()
-      throw fromNative(err)
+      const error = fromNative(err)
+      diagnostics.publishStoreError(this, key, error)
+      throw error
     }
   }
 
   createWriteStream (key, entry) {
     validateKey(key)
     const fields = entryJson(entry)
-    return new CacheWriteStream(callNative(() => this.#open().beginPut(key, fields)))
+    const stream = new CacheWriteStream(callNative(() => this.#open().beginPut(key, fields)))
+    stream.committed.then(
+      (info) => diagnostics.publishStore(this, key, info),
+      (error) => diagnostics.publishStoreError(this, key, error))
+    return stream
   }
 
   getSync (key) {
     validateKey(key)
     const native = callNative(() => this.#open().get(key))
-    return native === null ? null : toHit(native, this.#policies)
+    const hit = native === null ? null : toHit(native, this.#policies)
+    diagnostics.publishLookup(this, key, hit)
+    return hit
   }
 
   async get (key) {
@@ -200,7 +218,9 @@ class StreamingCache {
   async delete (key) {
     validateKey(key)
     try {
-      return await this.#open().delete(key)
+      const deleted = await this.#open().delete(key)
+      diagnostics.publishDelete(this, key, deleted)
+      return deleted
     } catch (err) {
       throw fromNative(err)
     }
@@ -208,6 +228,15 @@ class StreamingCache {
 
   entryCount () {
     return this.#open().entryCount()
+  }
+
+  /**
+   * Counters since this cache was opened (hits, misses, stores, bytes read and written,
+   * evictions by cause, integrity failures) and sizes now (live entries; `bytes` of content
+   * in the directory, every process's; `maxSize`; bytes saved by dedup). A plain object.
+   */
+  stats () {
+    return this.#open().stats()
   }
 
   async clear () {

@@ -14,6 +14,7 @@ use crate::writer::{CommitTask, NativeWriter, PendingPut};
 pub struct NativeOptions {
     pub max_entries: Option<f64>,
     pub max_body_size: Option<f64>,
+    pub max_size: Option<f64>,
 }
 
 #[napi(object)]
@@ -27,7 +28,7 @@ pub struct NativeVerifyReport {
 
 #[napi]
 pub struct NativeCache {
-    cache: StreamingCache,
+    pub(crate) cache: StreamingCache,
 }
 
 #[napi]
@@ -42,6 +43,9 @@ impl NativeCache {
         if let Some(n) = options.max_body_size {
             opts = opts.with_max_body_size(n as u64);
         }
+        if let Some(n) = options.max_size {
+            opts = opts.with_max_size(n as u64);
+        }
         let cache = guard(|| StreamingCache::open(&dir, opts))?;
         Ok(NativeCache { cache })
     }
@@ -54,6 +58,11 @@ impl NativeCache {
     #[napi(getter)]
     pub fn max_body_size(&self) -> f64 {
         self.cache.options().max_body_size as f64
+    }
+
+    #[napi(getter)]
+    pub fn max_size(&self) -> f64 {
+        self.cache.options().max_size as f64
     }
 
     /// Index lines found at open that could not be decoded (skipped).

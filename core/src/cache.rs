@@ -358,6 +358,7 @@ impl StreamingCache {
     /// this one as a user. The cache should not be used afterwards.
     pub fn close(&self) {
         self.run_pending_tasks();
+        self.shared.enforce_budget(true);
         self.shared.presence.lock().take();
     }
 
@@ -453,20 +454,38 @@ impl Shared {
     /// the bodies being written. If it is still over, other processes' bodies fill it: evict
     /// this process's entries, oldest stored first, until it fits.
     fn keep_within_budget(&self) {
+        self.enforce_budget(false);
+    }
+
+    fn enforce_budget(&self, leaving: bool) {
         let max = self.options.max_size;
         if self.usage.bytes() <= max {
             return;
         }
         self.index.run_pending_tasks();
         self.cleanup.flush_blocking();
-        let over = self.usage.bytes().saturating_sub(max);
-        if over == 0 || !self.others_alive() {
+        if self.usage.bytes() <= max {
             return;
         }
-        let victims = self.index.evict_oldest(over);
-        self.counters.evicted_by_budget(victims.len() as u64);
-        for (key, integrity) in victims {
-            self.clean_evicted(&key, &integrity);
+        // Bodies stored more than once wait for a pass over every process's index; it runs
+        // here, under the record's lock, when its back-off allows.
+        self.usage.sweep_shared(&self.dir, leaving, || disk::load_all(&self.dir).0);
+        // Whatever is still over is made up from this process's entries, oldest first. A
+        // victim whose body is shared frees nothing yet, so this goes on until the record
+        // fits (or this process has nothing left to give).
+        loop {
+            let over = self.usage.bytes().saturating_sub(max);
+            if over == 0 {
+                return;
+            }
+            let victims = self.index.evict_oldest(over);
+            if victims.is_empty() {
+                return;
+            }
+            self.counters.evicted_by_budget(victims.len() as u64);
+            for (key, integrity) in victims {
+                self.clean_evicted(&key, &integrity);
+            }
         }
     }
 
@@ -535,24 +554,30 @@ impl Shared {
         // shared budget is charged in the same step (once per body, whoever stores it).
         let address = finished.written().address.to_string();
         let (target, size) = (finished.target().to_path_buf(), finished.written().size);
-        let (written, deduplicated) = self.usage.store(&address, &target, size, || finished.persist())?;
-        self.counters.stored(size, deduplicated);
-        let entry = StoredEntry {
-            key: key.to_owned(),
-            integrity: written.address,
-            check: written.check,
-            size: written.size,
-            stored_at: now_millis(),
-            meta,
-            seq: self.clock.fetch_add(1, Ordering::AcqRel) + 1,
-        };
+        // The index line is written in the same step too, so a budget sweep (which holds the
+        // record's lock) never sees this body on disk without the line pointing at it.
+        let ((entry, indexed), deduplicated) = self.usage.store(&address, &target, size, || {
+            let written = finished.persist()?;
+            let entry = StoredEntry {
+                key: key.to_owned(),
+                integrity: written.address,
+                check: written.check,
+                size: written.size,
+                stored_at: now_millis(),
+                meta,
+                seq: self.clock.fetch_add(1, Ordering::AcqRel) + 1,
+            };
+            let indexed = disk::insert(&self.dir, &entry);
+            Ok((entry, indexed))
+        })?;
         let integrity = entry.integrity_string();
-        if let Err(err) = disk::insert(&self.dir, &entry) {
+        if let Err(err) = indexed {
             if ledger.references(&integrity) == 0 {
                 self.release_content(&integrity);
             }
             return Err(err);
         }
+        self.counters.stored(size, deduplicated);
         if let Some(released) = ledger.bind(key.to_owned(), integrity) {
             self.release_content(&released);
         }

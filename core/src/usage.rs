@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -28,6 +29,11 @@ use crate::error::{CacheError, Result};
 
 pub const USAGE_FILE: &str = "usage-v1";
 pub const DEDUP_FILE: &str = "dedup-v1";
+
+/// A sweep reads the whole index under the lock every process writes under: after one that
+/// took `d`, the next waits `SWEEP_BACKOFF * d`, so sweeps hold the lock at most ~1/10 of
+/// the time whatever the size of the cache.
+const SWEEP_BACKOFF: u32 = 10;
 
 /// Digits written for the byte count: fixed width, so a rewrite is one small write in place.
 const WIDTH: usize = 20;
@@ -40,6 +46,7 @@ pub(crate) struct Usage {
     dedup_path: PathBuf,
     /// Integrities listed in `dedup-v1`, and how much of the file has been read into it.
     dedup: Mutex<(HashSet<String>, u64)>,
+    next_sweep: Mutex<Option<Instant>>,
 }
 
 /// What releasing a body did.
@@ -60,7 +67,7 @@ impl Usage {
             .truncate(false)
             .open(dir.join(USAGE_FILE))
             .map_err(|e| CacheError::io(&e, "opening the usage record"))?;
-        Ok(Usage { in_process: Mutex::new(()), record, dedup_path: dir.join(DEDUP_FILE), dedup: Mutex::new((HashSet::new(), 0)) })
+        Ok(Usage { in_process: Mutex::new(()), record, dedup_path: dir.join(DEDUP_FILE), dedup: Mutex::new((HashSet::new(), 0)), next_sweep: Mutex::new(None) })
     }
 
     /// Rewrites the record from what the index holds (call only when no other process has the
@@ -137,6 +144,31 @@ impl Usage {
         result.unwrap_or(Released::Deferred)
     }
 
+    /// Removes every content file no index line on disk points at and re-anchors the record
+    /// on what is left. Holds the record's lock throughout: every process writes a body and
+    /// its index line under that lock (`store`), so nothing here is a write half done and no
+    /// grace period is needed. It reads the whole index, so it backs off (`SWEEP_BACKOFF`).
+    /// `now` skips the back-off (a process leaving the directory leaves it within budget).
+    pub fn sweep_shared(&self, dir: &Path, now: bool, index: impl FnOnce() -> Vec<crate::index::StoredEntry>) {
+        if !now && self.next_sweep.lock().is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        let started = Instant::now();
+        let _ = self.locked(|bytes, _| {
+            let referenced: HashSet<PathBuf> =
+                index().iter().map(|e| content::content_path(dir, &e.integrity)).collect();
+            let mut kept = 0u64;
+            walk(&dir.join("content-v2"), &mut |path, len| {
+                if referenced.contains(path) || fs::remove_file(path).is_err() {
+                    kept += len;
+                }
+            });
+            *bytes = kept;
+            Ok(())
+        });
+        *self.next_sweep.lock() = Some(Instant::now() + started.elapsed() * SWEEP_BACKOFF);
+    }
+
     /// Everything was removed (`clear`).
     pub fn reset(&self) -> Result<()> {
         self.locked(|bytes, usage| {
@@ -207,6 +239,19 @@ impl Usage {
         })();
         let _ = self.record.unlock();
         result
+    }
+}
+
+fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, u64)) {
+    let Ok(listing) = fs::read_dir(dir) else { return };
+    for item in listing.flatten() {
+        let path = item.path();
+        let Ok(meta) = item.metadata() else { continue };
+        if meta.is_dir() {
+            walk(&path, visit);
+        } else {
+            visit(&path, meta.len());
+        }
     }
 }
 
