@@ -104,10 +104,9 @@ impl Index {
 
     pub fn get(&self, key: &str) -> Option<Arc<StoredEntry>> {
         let found = self.entries.get(key);
-        // Reads feed both frequency sketches: admission to the count bound needs them too.
-        if found.is_some() {
-            self.count.get(key);
-        }
+        // Every lookup, hit or miss, feeds both frequency sketches: admission to the count
+        // bound weighs a newcomer's misses against its victims' hits, as `entries` does.
+        self.count.get(key);
         found
     }
 
@@ -193,7 +192,9 @@ struct Charges {
 
 #[derive(Default)]
 struct ChargeState {
-    holders: HashMap<String, Holders>,
+    /// By a 64-bit hash of the integrity: the map is per process memory, so a hash rather
+    /// than the string (a collision would only misplace a weight, never touch a body).
+    holders: HashMap<u64, Holders>,
     /// Keys that became the holder of a body after its previous holder left.
     recharge: Vec<Arc<str>>,
     /// Sizes of the distinct bodies held, and of every key's body counted per key.
@@ -212,7 +213,7 @@ impl Charges {
     fn charge(&self, key: &Arc<str>, entry: &StoredEntry) -> bool {
         let mut guard = self.state.lock();
         let state = &mut *guard;
-        let holders = state.holders.entry(entry.integrity_string()).or_insert_with(|| {
+        let holders = state.holders.entry(body_id(entry)).or_insert_with(|| {
             state.distinct_bytes += entry.size;
             Holders { size: entry.size, keys: Vec::new() }
         });
@@ -229,7 +230,7 @@ impl Charges {
     fn release(&self, key: &Arc<str>, entry: &StoredEntry) {
         let mut guard = self.state.lock();
         let state = &mut *guard;
-        let integrity = entry.integrity_string();
+        let integrity = body_id(entry);
         let Some(holders) = state.holders.get_mut(&integrity) else { return };
         let Some(at) = holders.keys.iter().position(|(k, _)| k == key) else { return };
         holders.keys[at].1 -= 1;
@@ -257,6 +258,11 @@ impl Charges {
         let mut state = self.state.lock();
         if state.recharge.is_empty() { Vec::new() } else { std::mem::take(&mut state.recharge) }
     }
+}
+
+fn body_id(entry: &StoredEntry) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(&entry.integrity)
 }
 
 #[cfg(test)]
