@@ -6,3 +6,9 @@ mod cache;
 mod errors;
 mod policy;
 mod writer;
+
+/// Runs once when Node loads the addon: caught panics print nothing (see `errors`).
+#[napi_derive::module_init]
+fn init() {
+    errors::install_silent_panic_hook();
+}

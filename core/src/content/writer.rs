@@ -33,14 +33,23 @@ impl Finished {
     /// under the cache's lock).
     pub(crate) fn persist(self) -> Result<Written> {
         let Finished { file, target, written } = self;
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| CacheError::io(&e, "creating content directory"))?;
-        }
-        // Same content already there (dedup) is fine: the rename replaces it with equal bytes.
-        if let Err(e) = file.persist(&target) {
-            if !target.exists() {
-                return Err(CacheError::io(&e.error, "moving content into place"));
+        // Another process's garbage pass may prune an empty directory between our creating it
+        // and renaming into it: create again and retry a few times.
+        let mut file = file;
+        for attempt in 0.. {
+            if let Some(parent) = target.parent() {
+                crate::files::create_private_dir(parent)
+                    .map_err(|e| CacheError::io(&e, "creating content directory"))?;
+            }
+            // Same content already there (dedup) is fine: the rename replaces it with equal bytes.
+            match file.persist(&target) {
+                Ok(_) => break,
+                Err(e) if e.error.kind() == std::io::ErrorKind::NotFound && attempt < 3 => file = e.file,
+                Err(e) if target.is_file() => {
+                    drop(e);
+                    break;
+                }
+                Err(e) => return Err(CacheError::io(&e.error, "moving content into place")),
             }
         }
         Ok(written)
@@ -157,8 +166,8 @@ impl BodyWriter {
     }
 
     fn create(&self) -> Result<NamedTempFile> {
-        let tmp = self.dir.join("tmp");
-        std::fs::create_dir_all(&tmp).map_err(|e| CacheError::io(&e, "creating temp directory"))?;
+        let tmp = crate::layout::tmp_dir(&self.dir);
+        crate::files::create_private_dir(&tmp).map_err(|e| CacheError::io(&e, "creating temp directory"))?;
         NamedTempFile::new_in(&tmp).map_err(|e| CacheError::io(&e, "creating temp file"))
     }
 
