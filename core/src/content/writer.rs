@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use cacache::{Algorithm, Integrity};
 use ssri::IntegrityOpts;
-use tempfile::NamedTempFile;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tempfile::{NamedTempFile, TempPath};
 
 use super::hasher::{HashOutcome, HashState, IncrementalHash};
 use super::{content_path, CHUNK_SIZE};
@@ -168,7 +171,22 @@ impl BodyWriter {
     fn create(&self) -> Result<NamedTempFile> {
         let tmp = crate::layout::tmp_dir(&self.dir);
         crate::files::create_private_dir(&tmp).map_err(|e| CacheError::io(&e, "creating temp directory"))?;
-        NamedTempFile::new_in(&tmp).map_err(|e| CacheError::io(&e, "creating temp file"))
+        // Created here rather than by `NamedTempFile::new_in`, whose errors hide the errno
+        // (EMFILE, ENOSPC must reach the caller as themselves).
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = tmp.join(format!(".tmp-{}-{nanos:09}-{n}", std::process::id()));
+            match crate::files::private_file_options().create_new(true).read(true).write(true).open(&path) {
+                Ok(file) => {
+                    let path = TempPath::try_from_path(path).map_err(|e| CacheError::io(&e, "naming temp file"))?;
+                    return Ok(NamedTempFile::from_parts(file, path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(CacheError::io(&e, "creating temp file")),
+            }
+        }
     }
 
     fn fail(&mut self, err: CacheError) -> CacheError {
