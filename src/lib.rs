@@ -7,3 +7,9 @@ mod errors;
 mod policy;
 mod stats;
 mod writer;
+
+/// Runs once when Node loads the addon: caught panics print nothing (see `errors`).
+#[napi_derive::module_init]
+fn init() {
+    errors::install_silent_panic_hook();
+}

@@ -15,9 +15,10 @@ use crate::content::{self, reader::BodyReader, writer::BodyWriter};
 use crate::entry::EntryMeta;
 use crate::error::{CacheError, Result};
 use crate::eviction::{Cleaner, CleanupQueue};
+use crate::files;
 use crate::garbage::{self, content_path};
-use crate::presence::Presence;
 use crate::index::{disk, Ledger, StoredEntry};
+use crate::presence::Presence;
 use crate::options::{validate_key, CacheOptions};
 use crate::stats::{Counters, Stats};
 use crate::usage::{Released, Usage};
@@ -83,7 +84,7 @@ impl StreamingCache {
     pub fn open(dir: impl AsRef<Path>, options: CacheOptions) -> Result<StreamingCache> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir)
+        files::create_private_dir(&dir)
             .map_err(|e| CacheError::io(&e, format!("creating cache directory {}", dir.display())))?;
 
         let (cleanup, receiver) = CleanupQueue::new(options.cleanup_queue);
@@ -101,12 +102,14 @@ impl StreamingCache {
 
         let presence = Presence::join(&dir)?;
         let usage = Usage::open(&dir)?;
-        let (entries, skipped_on_load) = disk::load_all(&dir);
-        if !presence.others_alive() {
-            // Alone with the directory: whatever a crashed process left half-done is garbage.
-            let referenced = entries.iter().map(|e| content_path(&dir, &e.integrity)).collect();
-            garbage::collect(&dir, &referenced, Duration::ZERO, Some(Duration::ZERO));
-            // And the budget is re-anchored on what the index holds (no content walk).
+        let owners = presence.scan();
+        let (entries, skipped_on_load) = disk::load_all(&dir)?;
+        if !owners.others_alive && owners.dead_found && sweep_after_crash(&dir, &entries) {
+            presence.mark_clean();
+        }
+        if !owners.others_alive {
+            // Alone: the budget is re-anchored on what the index holds (no content walk),
+            // which also undoes any drift a crash or an uncounted removal left.
             usage.recount(entries.iter().map(|e| (e.integrity_string(), e.size)))?;
         }
         let shared = Arc::new(Shared {
@@ -182,6 +185,12 @@ impl StreamingCache {
                 self.shared.drop_disk_entry(&entry.key, &entry.integrity_string());
                 Ok(None)
             }
+            Err(err) if err.kind() == crate::error::ErrorKind::Integrity => {
+                // Not a regular file where content should be (a FIFO, a directory, a symlink):
+                // damage, never something to block on or read through.
+                self.shared.drop_disk_entry(&entry.key, &entry.integrity_string());
+                Ok(None)
+            }
             Err(err) => Err(err),
         }
     }
@@ -214,7 +223,15 @@ impl StreamingCache {
     /// Replaces the stored fields of `key` (headers, policy, ...) keeping its body: no content
     /// is rewritten. Returns `false` if `key` is not cached.
     pub fn update_metadata(&self, key: &str, meta: EntryMeta) -> Result<bool> {
-        self.shared.update_metadata(key, meta)
+        self.shared.update_metadata(key, meta, None)
+    }
+
+    /// `update_metadata` that applies only while `key` still holds the body `integrity` (the
+    /// one the new fields were computed for), checked and written under the key's index lock,
+    /// so a put landing in between (here or in another process) is never given these fields.
+    /// Returns `false` ("not found") otherwise.
+    pub fn update_metadata_if(&self, key: &str, meta: EntryMeta, integrity: &str) -> Result<bool> {
+        self.shared.update_metadata(key, meta, Some(integrity))
     }
 
     /// Removes `key`. Returns whether it was live. Content another key shares is kept.
@@ -240,16 +257,21 @@ impl StreamingCache {
         let shared = &self.shared;
         let result = (|| {
             let mut ledger = shared.ledger.lock();
-            // Checked on disk too: another process may have stored the key.
-            let on_disk = disk::find(&shared.dir, &pending.key)?;
-            let newer_here = shared.index.get(&pending.key).is_some_and(|e| e.seq > pending.seq);
-            let newer_elsewhere = on_disk.as_ref().is_some_and(|e| e.stored_at > pending.since);
-            if newer_here || newer_elsewhere {
-                return Ok(pending.was_live);
-            }
-            if on_disk.is_some() {
-                disk::remove(&shared.dir, &pending.key)?;
-            }
+            // Checked on disk too, under the key's index lock: another process may have
+            // stored the key, and must not have its newer entry tombstoned.
+            let on_disk = disk::with_bucket(&shared.dir, &pending.key, |bucket| {
+                let on_disk = bucket.current()?;
+                let newer_here = shared.index.get(&pending.key).is_some_and(|e| e.seq > pending.seq);
+                let newer_elsewhere = on_disk.as_ref().is_some_and(|e| e.stored_at > pending.since);
+                if newer_here || newer_elsewhere {
+                    return Ok(None);
+                }
+                if on_disk.is_some() {
+                    bucket.remove()?;
+                }
+                Ok(Some(on_disk))
+            })?;
+            let Some(on_disk) = on_disk else { return Ok(pending.was_live) };
             if let Some((integrity, true)) = ledger.unbind(&pending.key) {
                 shared.release_content(&integrity);
             }
@@ -266,21 +288,27 @@ impl StreamingCache {
         result
     }
 
-    /// Removes every entry and all stored content.
+    /// Removes every entry stored before the call (by any process) and the content no
+    /// remaining entry points at. Entries other processes store while it runs survive; their
+    /// writes are never disturbed (nothing is removed from under a bucket or directory they
+    /// may be writing to). While other processes have the directory open, content younger than
+    /// `SHARED_GRACE` is left to a later garbage pass (it may be their write in progress).
     pub fn clear(&self) -> Result<()> {
         let shared = &self.shared;
         let mut ledger = shared.ledger.lock();
+        let until = now_millis();
         shared.index.invalidate_all();
-        for sub in ["index-v5", "content-v2"] {
-            match std::fs::remove_dir_all(shared.dir.join(sub)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(CacheError::io(&e, format!("clearing {sub}")))
-                }
-                _ => {}
-            }
-        }
         ledger.clear();
-        shared.usage.reset()?;
+        disk::remove_stored_until(&shared.dir, until)?;
+        let (entries, _) = disk::load_all(&shared.dir)?;
+        let referenced = entries.iter().map(|e| content_path(&shared.dir, &e.integrity)).collect();
+        let grace = shared.garbage_grace();
+        let reclaimed = garbage::collect(&shared.dir, &referenced, grace, None, None)
+            .map_err(|e| CacheError::io(&e, "removing cleared content"))?;
+        shared.usage.uncharge(reclaimed.bytes)?;
+        if !grace.is_zero() {
+            shared.cleanup.request_garbage_pass();
+        }
         drop(ledger);
         shared.index.run_pending_tasks();
         Ok(())
@@ -300,58 +328,79 @@ impl StreamingCache {
     }
 
     /// Reads every entry's content and checks its hash, removing corrupt entries, temp files
-    /// and content no entry points at. Safe while other processes use the directory: then
-    /// only files untouched for `SHARED_GRACE` count as garbage.
-    pub fn verify(&self) -> VerifyReport {
+    /// and content no entry points at. Only a hash mismatch, a short read or missing content
+    /// is corruption: a file that could not be read (EMFILE, EIO, EACCES...) stops the pass
+    /// with that error and nothing more is removed. Puts that commit while it runs are kept
+    /// (their content is newer than the pass). Safe while other processes use the directory:
+    /// then only files untouched for `SHARED_GRACE` count as garbage.
+    pub fn verify(&self) -> Result<VerifyReport> {
         let shared = &self.shared;
+        let started = SystemTime::now();
         let mut report = VerifyReport::default();
-        let (entries, _) = disk::load_all(&shared.dir);
-        let mut referenced = HashSet::new();
+        let (entries, _) = disk::load_all(&shared.dir)?;
         let mut buffer = vec![0u8; content::CHUNK_SIZE];
         for entry in entries {
             report.entries += 1;
-            let path = content_path(&shared.dir, &entry.integrity);
-            if content_is_intact(&shared.dir, &entry, &mut buffer) {
-                report.verified += 1;
-                referenced.insert(path);
-            } else {
-                report.corrupt += 1;
-                let integrity = entry.integrity_string();
-                let _ = content::remove(&shared.dir, &integrity);
-                shared.drop_disk_entry(&entry.key, &integrity);
+            match check_content(&shared.dir, &entry, &mut buffer) {
+                Checked::Intact => report.verified += 1,
+                Checked::Corrupt => {
+                    report.corrupt += 1;
+                    let integrity = entry.integrity_string();
+                    shared.usage.release(&shared.dir, &integrity, false);
+                    shared.drop_disk_entry(&entry.key, &integrity);
+                }
+                Checked::Unreadable(err) => return Err(err),
             }
         }
-        let _ledger = shared.ledger.lock();
+        // The referenced set is taken under the lock, after the checks: this process commits
+        // under the same lock, so every put that finished is in it. Files written since the
+        // pass began are spared whatever the set says.
+        let ledger = shared.ledger.lock();
+        let referenced = shared.referenced_content(&ledger)?;
         let grace = shared.garbage_grace();
-        // Our own writes in progress keep their temp files until they finish.
         let tmp_grace = if shared.active_writers.load(Ordering::Acquire) > 0 { SHARED_GRACE } else { grace };
-        let reclaimed = garbage::collect(&shared.dir, &referenced, grace, Some(tmp_grace));
+        let reclaimed = garbage::collect(&shared.dir, &referenced, grace, Some(tmp_grace), Some(started))
+            .map_err(|e| CacheError::io(&e, "collecting garbage"))?;
         report.orphans_removed = reclaimed.files;
         report.bytes_reclaimed = reclaimed.bytes;
-        report
+        Ok(report)
     }
 
     /// Brings the in-memory index in line with the disk: adopts entries other processes
-    /// stored, forgets keys they deleted.
-    pub fn refresh(&self) {
+    /// stored, forgets keys they deleted. What the snapshot suggests is confirmed per key under
+    /// the lock, so a put committed meanwhile is neither forgotten nor replaced by its past.
+    pub fn refresh(&self) -> Result<()> {
         let shared = &self.shared;
-        let (entries, _) = disk::load_all(&shared.dir);
+        let (entries, _) = disk::load_all(&shared.dir)?;
         let mut ledger = shared.ledger.lock();
-        let on_disk: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
-        let gone: Vec<String> =
+        let on_disk: HashSet<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        let maybe_gone: Vec<String> =
             ledger.keys().filter(|(k, _)| !on_disk.contains(*k)).map(|(k, _)| k.to_owned()).collect();
-        for key in gone {
+        for key in maybe_gone {
+            if disk::find(&shared.dir, &key)?.is_some() {
+                continue;
+            }
             if let Some((integrity, true)) = ledger.unbind(&key) {
                 shared.release_content(&integrity);
             }
             shared.index.remove(&key);
         }
         for entry in entries {
-            let known = shared.index.get(&entry.key).is_some_and(|e| e.stored_at == entry.stored_at);
-            if !known {
-                shared.adopt(&mut ledger, entry);
+            let known = match shared.index.get(&entry.key) {
+                Some(live) => live.stored_at == entry.stored_at,
+                None => ledger.integrity_of(&entry.key) == Some(entry.integrity_string().as_str()),
+            };
+            if known {
+                continue;
+            }
+            if let Some(current) = disk::find(&shared.dir, &entry.key)? {
+                let newer_here = shared.index.get(&current.key).is_some_and(|e| e.stored_at >= current.stored_at);
+                if !newer_here {
+                    shared.adopt(&mut ledger, current);
+                }
             }
         }
+        Ok(())
     }
 
     /// Finishes pending cleanup and lets go of the directory: other processes no longer count
@@ -397,19 +446,43 @@ impl StreamingCache {
     }
 }
 
-fn content_is_intact(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> bool {
+enum Checked {
+    Intact,
+    /// Missing, truncated, not a regular file, or not matching its hash.
+    Corrupt,
+    /// Could not be read: says nothing about the content.
+    Unreadable(CacheError),
+}
+
+fn check_content(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> Checked {
+    use crate::error::ErrorKind;
+    let judge = |err: CacheError| match err.kind() {
+        ErrorKind::Integrity => Checked::Corrupt,
+        _ if err.is_not_found() => Checked::Corrupt,
+        _ => Checked::Unreadable(err),
+    };
     // The full cryptographic check, not the fast one reads use: verify is the thorough pass.
-    let Ok(mut reader) = BodyReader::open(dir, &entry.integrity, &entry.integrity, entry.size) else {
-        return false;
+    let mut reader = match BodyReader::open(dir, &entry.integrity, &entry.integrity, entry.size) {
+        Ok(reader) => reader,
+        Err(err) => return judge(err),
     };
     loop {
         match reader.read(buffer) {
-            Ok(0) => return true,
-            Ok(_) if reader.is_done() => return true,
+            Ok(0) => return Checked::Intact,
+            Ok(_) if reader.is_done() => return Checked::Intact,
             Ok(_) => {}
-            Err(_) => return false,
+            Err(err) => return judge(err),
         }
     }
+}
+
+/// The open-time sweep, run only after an unclean shutdown (a dead process's owner file was
+/// found) and only while alone with the directory: temp files and unreferenced content are
+/// then a crashed writer's leftovers. An error anywhere stops it; nothing is judged unseen.
+fn sweep_after_crash(dir: &Path, entries: &[StoredEntry]) -> bool {
+    let referenced = entries.iter().map(|e| content_path(dir, &e.integrity)).collect();
+    garbage::collect(dir, &referenced, Duration::ZERO, Some(Duration::ZERO), None).is_ok()
+        && garbage::prune_empty_dirs(dir).is_ok()
 }
 
 /// Counts a live body writer for as long as it exists.
@@ -469,7 +542,7 @@ impl Shared {
         }
         // Bodies stored more than once wait for a pass over every process's index; it runs
         // here, under the record's lock, when its back-off allows.
-        self.usage.sweep_shared(&self.dir, leaving, || disk::load_all(&self.dir).0);
+        self.usage.sweep_shared(&self.dir, leaving, || disk::load_all(&self.dir).map(|(entries, _)| entries));
         // Whatever is still over is made up from this process's entries, oldest first. A
         // victim whose body is shared frees nothing yet, so this goes on until the record
         // fits (or this process has nothing left to give).
@@ -487,6 +560,20 @@ impl Shared {
                 self.clean_evicted(&key, &integrity);
             }
         }
+    }
+
+    /// Content every index entry on disk and every key bound here points at. Called under the
+    /// ledger lock, so this process's commits cannot interleave.
+    fn referenced_content(&self, ledger: &Ledger) -> Result<HashSet<PathBuf>> {
+        let (entries, _) = disk::load_all(&self.dir)?;
+        let mut referenced: HashSet<PathBuf> = entries.iter().map(|e| content_path(&self.dir, &e.integrity)).collect();
+        referenced.extend(
+            ledger
+                .keys()
+                .filter_map(|(_, i)| crate::index::bucket::parse_integrity(i))
+                .map(|i| content_path(&self.dir, &i)),
+        );
+        Ok(referenced)
     }
 
     fn lookup_or_adopt(&self, key: &str) -> Option<Arc<StoredEntry>> {
@@ -527,10 +614,12 @@ impl Shared {
             self.index.remove(key);
         } else {
             // Not bound here (another process's entry, found by `verify`).
-            let current = disk::find(&self.dir, key).ok().flatten();
-            if current.is_some_and(|e| e.integrity_string() == integrity) {
-                let _ = disk::remove(&self.dir, key);
-            }
+            let _ = disk::with_bucket(&self.dir, key, |bucket| {
+                if bucket.current()?.is_some_and(|e| e.integrity_string() == integrity) {
+                    bucket.remove()?;
+                }
+                Ok(())
+            });
         }
     }
 
@@ -578,7 +667,7 @@ impl Shared {
             return Err(err);
         }
         self.counters.stored(size, deduplicated);
-        if let Some(released) = ledger.bind(key.to_owned(), integrity) {
+        if let Some(released) = ledger.bind_own(key.to_owned(), integrity) {
             self.release_content(&released);
         }
         let entry = Arc::new(entry);
@@ -586,14 +675,35 @@ impl Shared {
         Ok(entry)
     }
 
-    fn update_metadata(&self, key: &str, meta: EntryMeta) -> Result<bool> {
+    fn update_metadata(&self, key: &str, meta: EntryMeta, expected: Option<&str>) -> Result<bool> {
         let mut ledger = self.ledger.lock();
-        let Some(current) = self.index.get(key) else { return Ok(false) };
-        let seq = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
-        let entry = StoredEntry { meta, stored_at: now_millis(), seq, ..(*current).clone() };
-        disk::insert(&self.dir, &entry)?;
-        // Same content: binding again moves no reference count.
-        ledger.bind(key.to_owned(), entry.integrity_string());
+        // The disk entry is the truth (another process may have replaced the key); it is read
+        // and rewritten under the key's index lock, so nothing lands in between.
+        let updated = disk::with_bucket(&self.dir, key, |bucket| {
+            let current = match bucket.current()? {
+                Some(current) => current,
+                None => return Ok(None),
+            };
+            if expected.is_some_and(|want| want != current.integrity_string()) {
+                return Ok(None);
+            }
+            let seq = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
+            let entry = StoredEntry { meta, stored_at: now_millis(), seq, ..current };
+            bucket.put(&entry)?;
+            Ok(Some(entry))
+        })?;
+        let Some(entry) = updated else { return Ok(false) };
+        // Same content: binding again moves no reference count. Whoever stored the body
+        // still owns it for capacity purposes.
+        let own = ledger.is_own(key) && ledger.integrity_of(key) == Some(entry.integrity_string().as_str());
+        let released = if own {
+            ledger.bind_own(key.to_owned(), entry.integrity_string())
+        } else {
+            ledger.bind(key.to_owned(), entry.integrity_string())
+        };
+        if let Some(released) = released {
+            self.release_content(&released);
+        }
         self.index.insert(key.to_owned(), Arc::new(entry));
         Ok(true)
     }
@@ -602,11 +712,13 @@ impl Shared {
     /// entry is tombstoned only while it is still the one this process knows: another process
     /// may have stored a newer one, which must survive this process evicting its old view.
     fn unbind(&self, ledger: &mut Ledger, key: &str) -> Result<()> {
-        let Some(ours) = ledger.integrity_of(key) else { return Ok(()) };
-        let current = disk::find(&self.dir, key)?;
-        if current.is_some_and(|e| e.integrity_string() == ours) {
-            disk::remove(&self.dir, key)?;
-        }
+        let Some(ours) = ledger.integrity_of(key).map(str::to_owned) else { return Ok(()) };
+        disk::with_bucket(&self.dir, key, |bucket| {
+            if bucket.current()?.is_some_and(|e| e.integrity_string() == ours) {
+                bucket.remove()?;
+            }
+            Ok(())
+        })?;
         if let Some((integrity, true)) = ledger.unbind(key) {
             self.release_content(&integrity);
         }
@@ -626,21 +738,27 @@ impl Cleaner for Shared {
     fn collect_garbage(&self) -> bool {
         // Under the lock: this process's commits (rename, then index) cannot interleave.
         let ledger = self.ledger.lock();
-        let (entries, _) = disk::load_all(&self.dir);
-        let mut referenced: HashSet<PathBuf> =
-            entries.iter().map(|e| content_path(&self.dir, &e.integrity)).collect();
-        referenced.extend(
-            ledger.keys().filter_map(|(_, i)| i.parse().ok()).map(|i| content_path(&self.dir, &i)),
-        );
+        // A pass that cannot read the whole index cannot tell garbage: it is skipped (and
+        // retried with the next request).
+        let Ok(referenced) = self.referenced_content(&ledger) else { return false };
         let grace = self.garbage_grace();
-        garbage::collect(&self.dir, &referenced, grace, None);
-        grace.is_zero()
+        match garbage::collect(&self.dir, &referenced, grace, None, None) {
+            Ok(reclaimed) => {
+                // Content only (no temp files in this pass): it was charged to the budget.
+                let _ = self.usage.uncharge(reclaimed.bytes);
+                grace.is_zero()
+            }
+            Err(_) => false,
+        }
     }
 
     fn clean_evicted(&self, key: &str, integrity: &str) {
         let mut ledger = self.ledger.lock();
-        // Put back since the eviction, or already cleaned: nothing to do.
-        if self.index.contains_key(key) || ledger.integrity_of(key) != Some(integrity) {
+        // Put back since the eviction, or already cleaned: nothing to do. An entry this
+        // process did not store stays on disk: count capacity bounds this process's memory and
+        // its own writes, never other processes' entries (they stay findable through
+        // `lookup_or_adopt`, and bound in the ledger so their content is kept).
+        if self.index.contains_key(key) || ledger.integrity_of(key) != Some(integrity) || !ledger.is_own(key) {
             return;
         }
         let _ = self.unbind(&mut ledger, key);
@@ -650,7 +768,7 @@ impl Cleaner for Shared {
         let mut ledger = self.ledger.lock();
         let stale: Vec<String> = ledger
             .keys()
-            .filter(|(key, _)| !self.index.contains_key(*key))
+            .filter(|(key, _)| !self.index.contains_key(*key) && ledger.is_own(key))
             .map(|(key, _)| key.to_owned())
             .collect();
         for key in stale {

@@ -149,14 +149,20 @@ impl Usage {
     /// its index line under that lock (`store`), so nothing here is a write half done and no
     /// grace period is needed. It reads the whole index, so it backs off (`SWEEP_BACKOFF`).
     /// `now` skips the back-off (a process leaving the directory leaves it within budget).
-    pub fn sweep_shared(&self, dir: &Path, now: bool, index: impl FnOnce() -> Vec<crate::index::StoredEntry>) {
+    pub fn sweep_shared(
+        &self,
+        dir: &Path,
+        now: bool,
+        index: impl FnOnce() -> Result<Vec<crate::index::StoredEntry>>,
+    ) {
         if !now && self.next_sweep.lock().is_some_and(|at| Instant::now() < at) {
             return;
         }
         let started = Instant::now();
         let _ = self.locked(|bytes, _| {
+            // An index that cannot be read whole cannot tell garbage: no sweep.
             let referenced: HashSet<PathBuf> =
-                index().iter().map(|e| content::content_path(dir, &e.integrity)).collect();
+                index()?.iter().map(|e| content::content_path(dir, &e.integrity)).collect();
             let mut kept = 0u64;
             walk(&dir.join("content-v2"), &mut |path, len| {
                 if referenced.contains(path) || fs::remove_file(path).is_err() {
@@ -169,12 +175,13 @@ impl Usage {
         *self.next_sweep.lock() = Some(Instant::now() + started.elapsed() * SWEEP_BACKOFF);
     }
 
-    /// Everything was removed (`clear`).
-    pub fn reset(&self) -> Result<()> {
-        self.locked(|bytes, usage| {
-            *bytes = 0;
-            let _ = fs::remove_file(&usage.dedup_path);
-            *usage.dedup.lock() = (HashSet::new(), 0);
+    /// Content removed by a pass that found it unreferenced (garbage, `clear`).
+    pub fn uncharge(&self, bytes: u64) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        self.locked(|recorded, _| {
+            *recorded = recorded.saturating_sub(bytes);
             Ok(())
         })
     }
