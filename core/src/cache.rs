@@ -543,21 +543,42 @@ impl Shared {
         // Bodies stored more than once wait for a pass over every process's index; it runs
         // here, under the record's lock, when its back-off allows.
         self.usage.sweep_shared(&self.dir, leaving, || disk::load_all(&self.dir).map(|(entries, _)| entries));
-        // Whatever is still over is made up from this process's entries, oldest first. A
-        // victim whose body is shared frees nothing yet, so this goes on until the record
-        // fits (or this process has nothing left to give).
+        // Still over: the byte budget is the directory's, so entries this process did not
+        // store count too (unlike `max_entries`, which bounds this process's memory and never
+        // removes another's entries). First those its bounds already pushed out of memory but
+        // left on disk, then live ones, oldest stored first (the order every process can read
+        // from disk). A victim whose body is shared frees nothing yet, so this goes on until
+        // the record fits or this process has nothing left to give.
+        let over = |usage: &Usage| usage.bytes().saturating_sub(max);
+        {
+            let mut ledger = self.ledger.lock();
+            let unloved: Vec<String> =
+                ledger.keys().filter(|(key, _)| !self.index.contains_key(*key)).map(|(key, _)| key.to_owned()).collect();
+            for key in unloved {
+                if over(&self.usage) == 0 {
+                    return;
+                }
+                if self.unbind(&mut ledger, &key).is_ok() {
+                    self.counters.evicted_by_budget(1);
+                }
+            }
+        }
         loop {
-            let over = self.usage.bytes().saturating_sub(max);
-            if over == 0 {
+            let excess = over(&self.usage);
+            if excess == 0 {
                 return;
             }
-            let victims = self.index.evict_oldest(over);
+            let victims = self.index.evict_oldest(excess);
             if victims.is_empty() {
                 return;
             }
             self.counters.evicted_by_budget(victims.len() as u64);
+            let mut ledger = self.ledger.lock();
             for (key, integrity) in victims {
-                self.clean_evicted(&key, &integrity);
+                // Put back meanwhile, or already cleaned: nothing to do.
+                if !self.index.contains_key(&key) && ledger.integrity_of(&key) == Some(integrity.as_str()) {
+                    let _ = self.unbind(&mut ledger, &key);
+                }
             }
         }
     }

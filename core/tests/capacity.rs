@@ -200,3 +200,33 @@ fn stats_count_hits_misses_and_bytes() {
     assert_eq!(stats.max_size, 1 << 20);
     assert_eq!(stats.entries, 1);
 }
+
+#[test]
+fn entries_from_an_earlier_run_yield_to_the_byte_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let max = 200 * KIB as u64;
+    {
+        let cache = open(dir.path(), 1000, max);
+        for i in 0..6u64 {
+            put(&cache, &format!("old-{i}"), &body(i, 30 * KIB));
+        }
+        cache.close();
+    }
+    // Reopened: the old entries were stored by a process that is gone. The count bound never
+    // removes another process's entries, but the directory's byte budget applies to them.
+    let cache = open(dir.path(), 1000, max);
+    for i in 0..10u64 {
+        let key = format!("new-{i}");
+        for _ in 0..3 {
+            assert!(get(&cache, &key).unwrap().is_none());
+        }
+        put(&cache, &key, &body(100 + i, 30 * KIB));
+        let on_disk = content_bytes(dir.path());
+        assert!(on_disk <= max, "after new-{i}: {on_disk} bytes on disk, max {max}");
+    }
+    cache.run_pending_tasks();
+    let new_live = (0..10).filter(|i| cache.contains(&format!("new-{i}"))).count();
+    assert!(new_live >= 3, "requested keys got in: {new_live} of 10");
+    assert_eq!(cache.stats().bytes, content_bytes(dir.path()));
+    assert_consistent(&cache);
+}
