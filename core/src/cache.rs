@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use moka::notification::RemovalCause;
 use parking_lot::Mutex;
 
@@ -18,6 +19,7 @@ use crate::eviction::{Cleaner, CleanupQueue};
 use crate::garbage::{self, content_path};
 use crate::presence::Presence;
 use crate::index::{disk, Ledger, StoredEntry};
+use crate::memory_tier::{HotBody, MemoryTier};
 use crate::options::{validate_key, CacheOptions};
 
 type Index = moka::sync::Cache<String, Arc<StoredEntry>>;
@@ -44,6 +46,9 @@ struct Shared {
     deleting: Mutex<HashMap<String, usize>>,
     /// Orders commits and deletes in this process (see `StoredEntry::seq`).
     clock: AtomicU64,
+    /// Hot bodies in RAM. Only serves an entry the index still holds, so dropping an entry
+    /// from `index` is enough for correctness; the eviction listener frees its memory.
+    hot: Arc<MemoryTier>,
 }
 
 /// A delete whose in-memory half is done (see `StreamingCache::begin_delete`).
@@ -85,9 +90,13 @@ impl StreamingCache {
 
         let (cleanup, receiver) = CleanupQueue::new(options.cleanup_queue);
         let listener_queue = cleanup.clone();
+        let hot = Arc::new(MemoryTier::new(options.memory));
+        let listener_hot = hot.clone();
         let index = moka::sync::Cache::builder()
             .max_capacity(options.max_entries)
             .eviction_listener(move |key: Arc<String>, entry: Arc<StoredEntry>, cause| {
+                // Whatever took the entry out (replace, delete, eviction), its hot body goes.
+                listener_hot.invalidate(&key);
                 // Replacements and explicit removals are settled by the caller under the lock;
                 // only evictions need the background cleanup.
                 if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
@@ -114,6 +123,7 @@ impl StreamingCache {
             active_writers: Arc::new(AtomicUsize::new(0)),
             deleting: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
+            hot,
         });
         let weak: Weak<dyn Cleaner> = Arc::downgrade(&shared) as Weak<dyn Cleaner>;
         receiver.spawn(weak);
@@ -168,6 +178,36 @@ impl StreamingCache {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// The body of `key` from the RAM tier, if it holds the one this process's index names and
+    /// no process changed the key on disk since (one `stat`). Memory only otherwise.
+    pub fn hot_body(&self, key: &str) -> Option<Arc<HotBody>> {
+        let entry = self.shared.index.get(key)?;
+        self.shared.hot.get(key, &entry)
+    }
+
+    /// Whether a body of `size` bytes may go to the RAM tier (it is on and the body fits).
+    pub fn fits_hot(&self, size: u64) -> bool {
+        self.shared.hot.fits(size)
+    }
+
+    /// Offers the whole body of `entry`, just read from disk and verified, to the RAM tier.
+    /// Admitted only while both this process's index and the disk index still name `entry`.
+    pub fn offer_hot(&self, entry: &Arc<StoredEntry>, body: Bytes) -> Option<Arc<HotBody>> {
+        let shared = &self.shared;
+        shared.hot.admit(&shared.dir, entry, body, || {
+            shared.index.get(&entry.key).is_some_and(|current| Arc::ptr_eq(&current, entry))
+                && disk::find(&shared.dir, &entry.key)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|on_disk| on_disk.integrity == entry.integrity && on_disk.size == entry.size)
+        })
+    }
+
+    /// Bytes and bodies the RAM tier holds, after pending admissions and evictions.
+    pub fn hot_usage(&self) -> (u64, u64) {
+        (self.shared.hot.weighted_size(), self.shared.hot.entry_count())
     }
 
     /// A writer for a new body, bounded by `max_body_size`.
@@ -251,6 +291,7 @@ impl StreamingCache {
         let shared = &self.shared;
         let mut ledger = shared.ledger.lock();
         shared.index.invalidate_all();
+        shared.hot.invalidate_all();
         for sub in ["index-v5", "content-v2"] {
             match std::fs::remove_dir_all(shared.dir.join(sub)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -297,6 +338,7 @@ impl StreamingCache {
                 report.corrupt += 1;
                 let integrity = entry.integrity_string();
                 let _ = content::remove(&shared.dir, &integrity);
+                shared.hot.invalidate_integrity(&integrity);
                 shared.drop_disk_entry(&entry.key, &integrity);
             }
         }
@@ -531,6 +573,8 @@ impl Shared {
         // Corrupt bytes serve no key: remove them now, so every other key sharing them
         // misses on its next open instead of failing mid-stream.
         let _ = content::remove(&self.dir, integrity);
+        // Keys sharing the content miss on disk from now on; their hot copies go too.
+        self.hot.invalidate_integrity(integrity);
         self.drop_disk_entry(key, integrity);
     }
 }
