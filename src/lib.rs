@@ -4,5 +4,7 @@
 mod body;
 mod cache;
 mod errors;
+mod floor;
+mod hot;
 mod policy;
 mod writer;
