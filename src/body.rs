@@ -78,6 +78,14 @@ impl NativeBody {
         AsyncTask::new(ReadTask { reader: self.reader.clone(), buffer })
     }
 
+    /// `read` into several buffers in one trip to the thread pool, each filled in turn; resolves
+    /// with the total count. Lets JS hand out chunks it allocates small (under the allocator's
+    /// mmap threshold) while paying one pool round trip per several of them.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn read_batch(&self, buffers: Vec<Buffer>) -> AsyncTask<ReadBatchTask> {
+        AsyncTask::new(ReadBatchTask { reader: self.reader.clone(), buffers })
+    }
+
     /// `read` on the calling thread: for small bodies (one chunk), where the hop to the
     /// thread pool and back costs far more than reading a page-cached file.
     #[napi]
@@ -207,6 +215,36 @@ impl Task for ReadWholeTask {
         // SAFETY: the slice holds raw handles only; it is turned into a JS value right away,
         // inside the scope `env` belongs to.
         Ok(unsafe { std::mem::transmute::<BufferSlice<'_>, BufferSlice<'static>>(buffer) })
+    }
+}
+
+pub struct ReadBatchTask {
+    reader: Arc<Mutex<BodyReader>>,
+    buffers: Vec<Buffer>,
+}
+
+impl Task for ReadBatchTask {
+    type Output = u32;
+    type JsValue = u32;
+
+    fn compute(&mut self) -> napi::Result<u32> {
+        let (reader, buffers) = (&self.reader, &mut self.buffers);
+        guard(|| {
+            let mut reader = reader.lock();
+            let mut total = 0u32;
+            for buffer in buffers.iter_mut() {
+                let n = reader.read(buffer.as_mut())?;
+                total += n as u32;
+                if n < buffer.len() {
+                    break;
+                }
+            }
+            Ok(total)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: u32) -> napi::Result<u32> {
+        Ok(output)
     }
 }
 
