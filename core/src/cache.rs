@@ -90,7 +90,7 @@ impl StreamingCache {
 
         let (cleanup, receiver) = CleanupQueue::new(options.cleanup_queue);
         let listener_queue = cleanup.clone();
-        let hot = Arc::new(MemoryTier::new(options.memory));
+        let hot = Arc::new(MemoryTier::new(&dir, options.memory));
         let listener_hot = hot.clone();
         let index = moka::sync::Cache::builder()
             .max_capacity(options.max_entries)
@@ -269,6 +269,7 @@ impl StreamingCache {
             }
             if on_disk.is_some() {
                 disk::remove(&shared.dir, &pending.key)?;
+                shared.hot.note_disk_change();
             }
             if let Some((integrity, true)) = ledger.unbind(&pending.key) {
                 shared.release_content(&integrity);
@@ -301,6 +302,7 @@ impl StreamingCache {
             }
         }
         ledger.clear();
+        shared.hot.note_disk_change();
         drop(ledger);
         shared.index.run_pending_tasks();
         Ok(())
@@ -496,6 +498,7 @@ impl Shared {
             let current = disk::find(&self.dir, key).ok().flatten();
             if current.is_some_and(|e| e.integrity_string() == integrity) {
                 let _ = disk::remove(&self.dir, key);
+                self.hot.note_disk_change();
             }
         }
     }
@@ -528,7 +531,9 @@ impl Shared {
             seq: self.clock.fetch_add(1, Ordering::AcqRel) + 1,
         };
         let integrity = entry.integrity_string();
-        if let Err(err) = disk::insert(&self.dir, &entry) {
+        let inserted = disk::insert(&self.dir, &entry);
+        self.hot.note_disk_change();
+        if let Err(err) = inserted {
             if ledger.references(&integrity) == 0 {
                 self.release_content(&integrity);
             }
@@ -547,7 +552,9 @@ impl Shared {
         let Some(current) = self.index.get(key) else { return Ok(false) };
         let seq = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
         let entry = StoredEntry { meta, stored_at: now_millis(), seq, ..(*current).clone() };
-        disk::insert(&self.dir, &entry)?;
+        let inserted = disk::insert(&self.dir, &entry);
+        self.hot.note_disk_change();
+        inserted?;
         // Same content: binding again moves no reference count.
         ledger.bind(key.to_owned(), entry.integrity_string());
         self.index.insert(key.to_owned(), Arc::new(entry));
@@ -561,7 +568,9 @@ impl Shared {
         let Some(ours) = ledger.integrity_of(key) else { return Ok(()) };
         let current = disk::find(&self.dir, key)?;
         if current.is_some_and(|e| e.integrity_string() == ours) {
-            disk::remove(&self.dir, key)?;
+            let removed = disk::remove(&self.dir, key);
+            self.hot.note_disk_change();
+            removed?;
         }
         if let Some((integrity, true)) = ledger.unbind(key) {
             self.release_content(&integrity);

@@ -14,6 +14,11 @@
 //!   and mtime from one `stat`): every put or delete by any process appends a line to it, so
 //!   another process's replace or delete sends the next lookup back to disk.
 //!
+//! The `stat` is skipped while nothing changed: every process bumps a counter shared through a
+//! memory-mapped file in the cache directory (`hot-epoch`) after each change to the disk index,
+//! and a hot body remembers the counter at its last check. A hit that finds it unchanged costs
+//! one memory load instead of a system call; after any change, each hot body is checked once.
+//!
 //! The cache still invalidates the tier on every change, so memory is freed early.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use memmap2::MmapMut;
 use ssri::{Algorithm, IntegrityOpts};
 
 use crate::error::{CacheError, Result};
@@ -98,6 +104,8 @@ pub struct HotBody {
     generation: u64,
     bucket: PathBuf,
     bucket_stamp: FileStamp,
+    /// The change counter when the bucket was last found unchanged.
+    checked_at: AtomicU64,
     /// Handed out once without copying (see `take_export`).
     exported: AtomicBool,
 }
@@ -128,10 +136,56 @@ pub struct MemoryTier {
     bodies: Option<Bodies>,
     options: MemoryTierOptions,
     generations: AtomicU64,
+    /// Shared by every process on the directory; `None` if it could not be mapped (then every
+    /// hit checks the bucket).
+    changes: Option<ChangeCounter>,
+}
+
+/// A counter every process using the directory bumps after changing the disk index: one
+/// `u64` in a small file mapped into each process's memory.
+struct ChangeCounter {
+    map: MmapMut,
+}
+
+const CHANGE_COUNTER_FILE: &str = "hot-epoch";
+
+impl ChangeCounter {
+    fn open(dir: &Path) -> Option<ChangeCounter> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(CHANGE_COUNTER_FILE))
+            .ok()?;
+        if file.metadata().ok()?.len() < 8 {
+            // Several processes may race here: growing to the same length is harmless.
+            file.set_len(8).ok()?;
+        }
+        // SAFETY: the mapping is only ever accessed as one AtomicU64 (see `counter`); other
+        // processes change it concurrently, which is what atomics are for.
+        let map = unsafe { MmapMut::map_mut(&file) }.ok()?;
+        (map.len() >= 8).then_some(ChangeCounter { map })
+    }
+
+    fn counter(&self) -> &AtomicU64 {
+        // SAFETY: the mapping is page-aligned, at least 8 bytes and lives as long as `self`.
+        unsafe { &*(self.map.as_ptr() as *const AtomicU64) }
+    }
+
+    fn load(&self) -> u64 {
+        self.counter().load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.counter().fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl MemoryTier {
-    pub fn new(options: MemoryTierOptions) -> MemoryTier {
+    /// The tier for the cache in `dir`. The change counter is opened even when the tier is
+    /// off: this process's changes must still reach other processes' tiers.
+    pub fn new(dir: &Path, options: MemoryTierOptions) -> MemoryTier {
         let bodies = options.enabled().then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(options.max_size)
@@ -140,7 +194,7 @@ impl MemoryTier {
                 })
                 .build()
         });
-        MemoryTier { bodies, options, generations: AtomicU64::new(0) }
+        MemoryTier { bodies, options, generations: AtomicU64::new(0), changes: ChangeCounter::open(dir) }
     }
 
     pub fn options(&self) -> MemoryTierOptions {
@@ -158,11 +212,29 @@ impl MemoryTier {
     pub fn get(&self, key: &str, current: &Arc<StoredEntry>) -> Option<Arc<HotBody>> {
         let bodies = self.bodies.as_ref()?;
         let hot = bodies.get(key)?;
-        if Arc::ptr_eq(&hot.entry, current) && FileStamp::of(&hot.bucket) == Some(hot.bucket_stamp) {
-            return Some(hot);
+        if Arc::ptr_eq(&hot.entry, current) {
+            // Read before the stat: a change landing in between is seen at the next hit.
+            let changes = self.changes.as_ref().map(ChangeCounter::load);
+            if changes.is_some_and(|n| n == hot.checked_at.load(Ordering::Acquire)) {
+                return Some(hot);
+            }
+            if FileStamp::of(&hot.bucket) == Some(hot.bucket_stamp) {
+                if let Some(n) = changes {
+                    hot.checked_at.store(n, Ordering::Release);
+                }
+                return Some(hot);
+            }
         }
         bodies.invalidate(key);
         None
+    }
+
+    /// To be called after every change to the disk index (put, update, delete, clear), so the
+    /// tiers of every process on the directory check their bodies again.
+    pub fn note_disk_change(&self) {
+        if let Some(changes) = &self.changes {
+            changes.bump();
+        }
     }
 
     /// Counts a lookup of `key` that did not reach the tier (so the frequency sketch sees
@@ -190,6 +262,7 @@ impl MemoryTier {
             return None;
         }
         let bucket = bucket_path(dir, &entry.key);
+        let checked_at = self.changes.as_ref().map_or(u64::MAX, ChangeCounter::load);
         let bucket_stamp = FileStamp::of(&bucket)?;
         if !still_current() {
             return None;
@@ -200,6 +273,7 @@ impl MemoryTier {
             generation: self.generations.fetch_add(1, Ordering::AcqRel) + 1,
             bucket,
             bucket_stamp,
+            checked_at: AtomicU64::new(checked_at),
             exported: AtomicBool::new(false),
         });
         bodies.insert(entry.key.clone(), hot.clone());
