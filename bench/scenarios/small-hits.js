@@ -20,6 +20,20 @@ const { makeStore } = require('../lib/undici-ours')
 
 const SIZES = [1 * KiB, 16 * KiB]
 const FLOOR = 'floor: open + readSync + close'
+const CPU = 'CPU per op (µs)'
+
+/**
+ * `opsPerSecond`, plus the process's CPU time per operation (all threads: GC, thread pool):
+ * steadier than ops/s when other work shares the machine.
+ */
+async function withCpu (measure) {
+  const cpu0 = process.cpuUsage()
+  const start = process.hrtime.bigint()
+  const rate = await measure()
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const cpu = process.cpuUsage(cpu0)
+  return { value: rate, extra: { [CPU]: (cpu.user + cpu.system) / (rate * seconds) } }
+}
 
 /** The undici store key and value for a small cached response. */
 function storeEntry (size) {
@@ -107,12 +121,12 @@ module.exports = {
       const buffer = Buffer.allocUnsafeSlow(size)
       const check = (n) => { if (n !== size) throw new Error(`read ${n} of ${size} bytes`) }
       cases.push(
-        { group, system: 'http-streaming-cache', run: () => opsPerSecond(async () => check(await bodyLength(cache.getSync(key).body)), { seconds }) },
-        { group, system: 'http-streaming-cache, memory off', run: () => opsPerSecond(async () => check(await bodyLength(off.getSync(key).body)), { seconds }) },
-        { group, system: FLOOR, run: () => opsPerSecond(async () => check(floorRead(hotKeyFiles[size], buffer)), { seconds }) },
-        { group, system: 'MemoryCacheStore', run: () => opsPerSecond(async () => check(await bodyLength((await memory.get(entry.key)).body)), { seconds }) },
-        { group, system: 'StreamingCacheStore', na: ourStore ? null : reason, run: () => opsPerSecond(async () => check(await bodyLength((await ourStore.get(entry.key)).body)), { seconds }) },
-        { group, system: 'cacache.get', run: () => opsPerSecond(async () => check((await cacache.get(cacacheDir, key)).data.length), { seconds }) },
+        { group, system: 'http-streaming-cache', run: () => withCpu(() => opsPerSecond(async () => check(await bodyLength(cache.getSync(key).body)), { seconds })) },
+        { group, system: 'http-streaming-cache, memory off', run: () => withCpu(() => opsPerSecond(async () => check(await bodyLength(off.getSync(key).body)), { seconds })) },
+        { group, system: FLOOR, run: () => withCpu(() => opsPerSecond(async () => check(floorRead(hotKeyFiles[size], buffer)), { seconds })) },
+        { group, system: 'MemoryCacheStore', run: () => withCpu(() => opsPerSecond(async () => check(await bodyLength((await memory.get(entry.key)).body)), { seconds })) },
+        { group, system: 'StreamingCacheStore', na: ourStore ? null : reason, run: () => withCpu(() => opsPerSecond(async () => check(await bodyLength((await ourStore.get(entry.key)).body)), { seconds })) },
+        { group, system: 'cacache.get', run: () => withCpu(() => opsPerSecond(async () => check((await cacache.get(cacacheDir, key)).data.length), { seconds })) },
       )
     }
     const rgroup = `1 KiB, random of ${randomCount / 1000}k`
@@ -123,9 +137,9 @@ module.exports = {
     const rbuffer = Buffer.allocUnsafeSlow(KiB)
     const rcheck = (n) => { if (n !== KiB) throw new Error(`read ${n} of ${KiB} bytes`) }
     cases.push(
-      { group: rgroup, system: 'http-streaming-cache', run: () => { const at = pick(); return opsPerSecond(async () => rcheck(await bodyLength(cache.getSync(random.keys[at()]).body)), { seconds }) } },
-      { group: rgroup, system: 'http-streaming-cache, memory off', run: () => { const at = pick(); return opsPerSecond(async () => rcheck(await bodyLength(off.getSync(random.keys[at()]).body)), { seconds }) } },
-      { group: rgroup, system: FLOOR, run: () => { const at = pick(); return opsPerSecond(async () => rcheck(floorRead(random.files[at()], rbuffer)), { seconds }) } },
+      { group: rgroup, system: 'http-streaming-cache', run: () => { const at = pick(); return withCpu(() => opsPerSecond(async () => rcheck(await bodyLength(cache.getSync(random.keys[at()]).body)), { seconds })) } },
+      { group: rgroup, system: 'http-streaming-cache, memory off', run: () => { const at = pick(); return withCpu(() => opsPerSecond(async () => rcheck(await bodyLength(off.getSync(random.keys[at()]).body)), { seconds })) } },
+      { group: rgroup, system: FLOOR, run: () => { const at = pick(); return withCpu(() => opsPerSecond(async () => rcheck(floorRead(random.files[at()], rbuffer)), { seconds })) } },
     )
     return {
       cases,
@@ -133,6 +147,9 @@ module.exports = {
         ...[...SIZES.map(formatSize), rgroup].flatMap((g) => [
           { label: `small ${g}: http-streaming-cache / ${FLOOR}`, value: m(g, 'http-streaming-cache'), base: m(g, FLOOR), min: g === '16 KiB' ? null : 1 },
           { label: `small ${g}: memory off / ${FLOOR}`, value: m(g, 'http-streaming-cache, memory off'), base: m(g, FLOOR), min: g === '16 KiB' ? null : 0.5 },
+          // The same comparison in CPU per op (floor's over ours: higher is better, like ops/s).
+          { label: `small ${g}, by CPU per op: ${FLOOR} / http-streaming-cache`, value: m(`${g}, CPU per op`, FLOOR), base: m(`${g}, CPU per op`, 'http-streaming-cache'), min: null },
+          { label: `small ${g}, by CPU per op: ${FLOOR} / memory off`, value: m(`${g}, CPU per op`, FLOOR), base: m(`${g}, CPU per op`, 'http-streaming-cache, memory off'), min: null },
         ]),
         ...SIZES.map(formatSize).flatMap((g) => [
           { label: `small ${g}: http-streaming-cache / cacache.get`, value: m(g, 'http-streaming-cache'), base: m(g, 'cacache.get'), min: 3 },
