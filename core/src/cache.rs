@@ -183,8 +183,7 @@ impl StreamingCache {
     /// The body of `key` from the RAM tier, if it holds the one this process's index names and
     /// no process changed the key on disk since (one `stat`). Memory only otherwise.
     pub fn hot_body(&self, key: &str) -> Option<Arc<HotBody>> {
-        let entry = self.shared.index.get(key)?;
-        self.shared.hot.get(key, &entry)
+        self.shared.hot.get(key, || self.shared.index.get(key))
     }
 
     /// Whether a body of `size` bytes may go to the RAM tier (it is on and the body fits).

@@ -206,13 +206,19 @@ impl MemoryTier {
         self.bodies.is_some() && size <= self.options.max_entry_size
     }
 
-    /// The hot body for `key` if it is still the one `current` (this process's index entry)
+    /// The hot body for `key` if it is still the one `current()` (this process's index entry)
     /// names and no process changed the key on disk since it was admitted. Counts the lookup
-    /// for admission either way.
-    pub fn get(&self, key: &str, current: &Arc<StoredEntry>) -> Option<Arc<HotBody>> {
+    /// for admission either way. `current` is only asked when a body is held: a miss here goes
+    /// on to the disk path, whose index lookup is the one that counts for the index's TinyLFU
+    /// (counting it twice would skew that policy towards keys not in RAM).
+    pub fn get(
+        &self,
+        key: &str,
+        current: impl FnOnce() -> Option<Arc<StoredEntry>>,
+    ) -> Option<Arc<HotBody>> {
         let bodies = self.bodies.as_ref()?;
         let hot = bodies.get(key)?;
-        if Arc::ptr_eq(&hot.entry, current) {
+        if current().is_some_and(|current| Arc::ptr_eq(&hot.entry, &current)) {
             // Read before the stat: a change landing in between is seen at the next hit.
             let changes = self.changes.as_ref().map(ChangeCounter::load);
             if changes.is_some_and(|n| n == hot.checked_at.load(Ordering::Acquire)) {
