@@ -224,18 +224,18 @@ class StreamingCache {
 
   peek (key) {
     validateKey(key)
-    const json = this.#open().peek(key)
+    const json = callNative(() => this.#open().peek(key))
     return json === null ? null : toFields(json, this.#policies)
   }
 
   keys (prefix = '') {
     validateString(prefix, 'prefix')
-    return this.#open().keys(prefix)
+    return callNative(() => this.#open().keys(prefix))
   }
 
   has (key) {
     validateKey(key)
-    return this.#open().has(key)
+    return callNative(() => this.#open().has(key))
   }
 
   /**
@@ -256,8 +256,15 @@ class StreamingCache {
       request: fields.request,
       shared: fields.shared,
     }
+    // Applied by the core only while the key still holds the body these fields were merged
+    // for: a put landing in between (here or in another process) makes this a miss instead.
+    return this.#await(() => this.#open().updateMetadata(key, entryJson(merged), current.integrity))
+  }
+
+  /** Awaits a native promise, converting its errors as every other method does. */
+  async #await (call) {
     try {
-      return await this.#open().updateMetadata(key, entryJson(merged))
+      return await call()
     } catch (err) {
       throw fromNative(err)
     }
@@ -266,24 +273,16 @@ class StreamingCache {
   async delete (key) {
     validateKey(key)
     this.#hot?.forget(key)
-    try {
-      return await this.#open().delete(key)
-    } catch (err) {
-      throw fromNative(err)
-    }
+    return this.#await(() => this.#open().delete(key))
   }
 
   entryCount () {
-    return this.#open().entryCount()
+    return callNative(() => this.#open().entryCount())
   }
 
   async clear () {
     this.#hot?.clear()
-    try {
-      await this.#open().clear()
-    } catch (err) {
-      throw fromNative(err)
-    }
+    await this.#await(() => this.#open().clear())
   }
 
   /**
@@ -292,12 +291,12 @@ class StreamingCache {
    * directory (then only files untouched for a minute count as garbage).
    */
   async verify () {
-    return this.#open().verify()
+    return this.#await(() => this.#open().verify())
   }
 
   /** Re-reads the disk index, picking up entries other processes stored or deleted. */
   async refresh () {
-    await this.#open().refresh()
+    await this.#await(() => this.#open().refresh())
   }
 
   /**
@@ -307,11 +306,11 @@ class StreamingCache {
   async close () {
     if (this.#closed) return
     this.#closed = true
-    await this.#native.close()
+    await this.#await(() => this.#native.close())
   }
 
   async runPendingTasks () {
-    await this.#open().runPendingTasks()
+    await this.#await(() => this.#open().runPendingTasks())
   }
 }
 

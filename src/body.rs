@@ -62,8 +62,8 @@ impl NativeBody {
 #[napi]
 impl NativeBody {
     #[napi(getter)]
-    pub fn entry(&self) -> String {
-        entry_json(&self.entry)
+    pub fn entry(&self) -> napi::Result<String> {
+        crate::errors::guard_infallible(|| entry_json(&self.entry))
     }
 
     #[napi(getter)]
@@ -122,8 +122,8 @@ impl NativeBody {
 
     /// Releases the file handle (the consumer stopped early).
     #[napi]
-    pub fn close(&self) {
-        self.reader.lock().close();
+    pub fn close(&self) -> napi::Result<()> {
+        crate::errors::guard_infallible(|| self.reader.lock().close())
     }
 }
 

@@ -7,7 +7,7 @@ use napi_derive::napi;
 use streaming_cache_core::{options::validate_key, CacheOptions, EntryMeta, PendingDelete, StreamingCache, VerifyReport};
 
 use crate::body::{entry_json, NativeBody};
-use crate::errors::guard;
+use crate::errors::{guard, guard_infallible};
 use crate::writer::{CommitTask, NativeWriter, PendingPut};
 
 #[napi(object)]
@@ -51,19 +51,19 @@ impl NativeCache {
     }
 
     #[napi(getter)]
-    pub fn max_entries(&self) -> f64 {
-        self.cache.options().max_entries as f64
+    pub fn max_entries(&self) -> napi::Result<f64> {
+        guard_infallible(|| self.cache.options().max_entries as f64)
     }
 
     #[napi(getter)]
-    pub fn max_body_size(&self) -> f64 {
-        self.cache.options().max_body_size as f64
+    pub fn max_body_size(&self) -> napi::Result<f64> {
+        guard_infallible(|| self.cache.options().max_body_size as f64)
     }
 
     /// Index lines found at open that could not be decoded (skipped).
     #[napi(getter)]
-    pub fn skipped_index_lines(&self) -> f64 {
-        self.cache.skipped_on_load() as f64
+    pub fn skipped_index_lines(&self) -> napi::Result<f64> {
+        guard_infallible(|| self.cache.skipped_on_load() as f64)
     }
 
     /// Opens the body for `key`, or returns null on a miss.
@@ -75,19 +75,19 @@ impl NativeCache {
 
     /// The stored fields of `key` as JSON (no body, no disk access), or null.
     #[napi]
-    pub fn peek(&self, key: String) -> Option<String> {
-        self.cache.lookup(&key).map(|entry| entry_json(&entry))
+    pub fn peek(&self, key: String) -> napi::Result<Option<String>> {
+        guard_infallible(|| self.cache.lookup(&key).map(|entry| entry_json(&entry)))
     }
 
     /// Live keys starting with `prefix`.
     #[napi]
-    pub fn keys(&self, prefix: String) -> Vec<String> {
-        self.cache.keys_with_prefix(&prefix)
+    pub fn keys(&self, prefix: String) -> napi::Result<Vec<String>> {
+        guard_infallible(|| self.cache.keys_with_prefix(&prefix))
     }
 
     #[napi]
-    pub fn has(&self, key: String) -> bool {
-        self.cache.contains(&key)
+    pub fn has(&self, key: String) -> napi::Result<bool> {
+        guard_infallible(|| self.cache.contains(&key))
     }
 
     /// Starts a streamed put; `entry` is the response fields as JSON.
@@ -100,22 +100,30 @@ impl NativeCache {
     /// A put whose whole body is already in memory: one task writes and commits it.
     #[napi(ts_return_type = "Promise<PutInfo>")]
     pub fn put_buffer(&self, key: String, entry: String, body: Buffer) -> napi::Result<AsyncTask<CommitTask>> {
-        let pending = guard(|| self.pending(key, &entry))?;
+        // Copied on the JS thread: the caller may detach (transfer) the Buffer's memory while
+        // the task reads it on a libuv thread.
+        let (pending, body) = guard(|| Ok((self.pending(key, &entry)?, body.to_vec())))?;
         Ok(AsyncTask::new(CommitTask::with_body(pending, body)))
     }
 
-    /// Replaces the stored fields of `key` without rewriting its body.
+    /// Replaces the stored fields of `key` without rewriting its body; with `integrity`, only
+    /// while `key` still holds that body (else resolves `false`).
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn update_metadata(&self, key: String, entry: String) -> napi::Result<AsyncTask<CacheTask>> {
+    pub fn update_metadata(
+        &self,
+        key: String,
+        entry: String,
+        integrity: Option<String>,
+    ) -> napi::Result<AsyncTask<CacheTask>> {
         let meta = guard(|| EntryMeta::from_json(&entry))?;
-        Ok(AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::UpdateMetadata(key, meta) }))
+        Ok(AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::UpdateMetadata(key, meta, integrity) }))
     }
 
     /// Lookups miss from the moment this returns; the disk work finishes on a libuv thread.
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn delete(&self, key: String) -> AsyncTask<CacheTask> {
-        let pending = self.cache.begin_delete(&key);
-        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Delete(Some(pending)) })
+    pub fn delete(&self, key: String) -> napi::Result<AsyncTask<CacheTask>> {
+        let pending = guard_infallible(|| self.cache.begin_delete(&key))?;
+        Ok(AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Delete(Some(pending)) }))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
@@ -147,8 +155,8 @@ impl NativeCache {
     }
 
     #[napi]
-    pub fn entry_count(&self) -> f64 {
-        self.cache.entry_count() as f64
+    pub fn entry_count(&self) -> napi::Result<f64> {
+        guard_infallible(|| self.cache.entry_count() as f64)
     }
 }
 
@@ -162,7 +170,7 @@ impl NativeCache {
 
 pub enum Op {
     Delete(Option<PendingDelete>),
-    UpdateMetadata(String, EntryMeta),
+    UpdateMetadata(String, EntryMeta, Option<String>),
     Clear,
     Refresh,
     RunPendingTasks,
@@ -186,12 +194,10 @@ impl Task for CacheTask {
                 Some(pending) => cache.finish_delete(pending),
                 None => Ok(false),
             },
-            Op::UpdateMetadata(key, meta) => cache.update_metadata(key, meta.clone()),
+            Op::UpdateMetadata(key, meta, None) => cache.update_metadata(key, meta.clone()),
+            Op::UpdateMetadata(key, meta, Some(integrity)) => cache.update_metadata_if(key, meta.clone(), integrity),
             Op::Clear => cache.clear().map(|()| true),
-            Op::Refresh => {
-                cache.refresh();
-                Ok(true)
-            }
+            Op::Refresh => cache.refresh().map(|()| true),
             Op::Close => {
                 cache.close();
                 Ok(true)
@@ -218,7 +224,7 @@ impl Task for VerifyTask {
 
     fn compute(&mut self) -> napi::Result<VerifyReport> {
         let cache = &self.cache;
-        guard(|| Ok(cache.verify()))
+        guard(|| cache.verify())
     }
 
     fn resolve(&mut self, _env: Env, r: VerifyReport) -> napi::Result<NativeVerifyReport> {

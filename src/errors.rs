@@ -1,18 +1,46 @@
 //! Core errors to JS errors. The reason is `CODE: message`; the JS shim turns it back into
 //! a `TypeError`/`RangeError`/`Error` with `err.code` set.
+//!
+//! Panics never reach Node: every exported method runs its work inside `guard`, and the panic
+//! hook installed at module init stays silent for panics `guard` catches (they become
+//! `ERR_CACHE_INTERNAL` errors; nothing is printed to stderr).
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
 
 use napi::{Error, Status};
 use streaming_cache_core::CacheError;
+
+thread_local! {
+    /// How many `guard` calls are running on this thread (they may nest).
+    static GUARDED: Cell<u32> = const { Cell::new(0) };
+}
 
 pub fn to_napi(err: CacheError) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {}", err.code(), err.message()))
 }
 
+/// Replaces the panic hook with one that prints nothing for panics `guard` will catch and
+/// defers to the previous hook for any other (a bug outside every guard still reports).
+pub fn install_silent_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(Cell::get) == 0 {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs `f`, turning core errors and panics into JS errors: a panic must never reach Node.
 pub fn guard<T>(f: impl FnOnce() -> Result<T, CacheError>) -> napi::Result<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    GUARDED.with(|g| g.set(g.get() + 1));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(g.get() - 1));
+    match outcome {
         Ok(result) => result.map_err(to_napi),
         Err(payload) => {
             let what = payload
@@ -23,4 +51,9 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, CacheError>) -> napi::Result<T> {
             Err(to_napi(CacheError::internal(format!("internal error (panic): {what}"))))
         }
     }
+}
+
+/// `guard` for work that cannot fail except by panicking.
+pub fn guard_infallible<T>(f: impl FnOnce() -> T) -> napi::Result<T> {
+    guard(|| Ok(f()))
 }

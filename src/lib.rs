@@ -8,3 +8,9 @@ mod floor;
 mod hot;
 mod policy;
 mod writer;
+
+/// Runs once when Node loads the addon: caught panics print nothing (see `errors`).
+#[napi_derive::module_init]
+fn init() {
+    errors::install_silent_panic_hook();
+}

@@ -8,7 +8,7 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 use streaming_cache_core::{BodyWriter, CacheError, EntryMeta, StreamingCache};
 
-use crate::errors::guard;
+use crate::errors::{guard, guard_infallible};
 
 #[napi(object)]
 pub struct PutInfo {
@@ -37,10 +37,13 @@ impl NativeWriter {
 
 #[napi]
 impl NativeWriter {
-    /// Appends chunks (already in JS memory: no copy) on a libuv thread.
+    /// Appends chunks on a libuv thread. They are copied here, on the JS thread: the caller
+    /// may detach (transfer) a Buffer's memory while the task runs, and freed memory must
+    /// never be stored as a body.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn write(&self, chunks: Vec<Buffer>) -> AsyncTask<WriteTask> {
-        AsyncTask::new(WriteTask { pending: self.pending.clone(), chunks })
+    pub fn write(&self, chunks: Vec<Buffer>) -> napi::Result<AsyncTask<WriteTask>> {
+        let chunks = guard_infallible(|| chunks.iter().map(|chunk| chunk.to_vec()).collect())?;
+        Ok(AsyncTask::new(WriteTask { pending: self.pending.clone(), chunks }))
     }
 
     /// Commits the body and its index entry; resolves with its size and integrity.
@@ -51,14 +54,16 @@ impl NativeWriter {
 
     /// Discards everything written; the temp file is removed.
     #[napi]
-    pub fn abort(&self) {
-        self.pending.lock().take();
+    pub fn abort(&self) -> napi::Result<()> {
+        guard_infallible(|| {
+            self.pending.lock().take();
+        })
     }
 }
 
 pub struct WriteTask {
     pending: Arc<Mutex<Option<PendingPut>>>,
-    chunks: Vec<Buffer>,
+    chunks: Vec<Vec<u8>>,
 }
 
 impl Task for WriteTask {
@@ -88,11 +93,11 @@ impl Task for WriteTask {
 pub struct CommitTask {
     pub pending: Arc<Mutex<Option<PendingPut>>>,
     /// A whole body handed over with the put (Buffer or string bodies): written here.
-    pub body: Option<Buffer>,
+    pub body: Option<Vec<u8>>,
 }
 
 impl CommitTask {
-    pub fn with_body(pending: PendingPut, body: Buffer) -> Self {
+    pub fn with_body(pending: PendingPut, body: Vec<u8>) -> Self {
         CommitTask { pending: Arc::new(Mutex::new(Some(pending))), body: Some(body) }
     }
 }

@@ -1,6 +1,7 @@
 'use strict'
 // Shared helpers for the StreamingCache test suite.
 const crypto = require('node:crypto')
+const { CONTENT_DIR, INDEX_DIR, TMP_DIR, contentFileFor } = require('./layout')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -91,8 +92,8 @@ function walkFiles (dir) {
   return out
 }
 
-const contentFiles = (dir) => walkFiles(path.join(dir, 'content-v2'))
-const tmpFiles = (dir) => walkFiles(path.join(dir, 'tmp'))
+const contentFiles = (dir) => walkFiles(path.join(dir, CONTENT_DIR))
+const tmpFiles = (dir) => walkFiles(path.join(dir, TMP_DIR))
 
 /**
  * Keys with a live entry in the on-disk index (cacache `index-v5` buckets: one
@@ -101,22 +102,20 @@ const tmpFiles = (dir) => walkFiles(path.join(dir, 'tmp'))
  */
 function indexKeys (dir) {
   const last = new Map()
-  for (const file of walkFiles(path.join(dir, 'index-v5'))) {
+  for (const file of walkFiles(path.join(dir, INDEX_DIR))) {
     for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
       const tab = line.indexOf('\t')
       if (tab < 0) continue
-      const entry = JSON.parse(line.slice(tab + 1))
+      let entry
+      try {
+        entry = JSON.parse(line.slice(tab + 1))
+      } catch {
+        continue // a torn line: the cache skips it too
+      }
       last.set(entry.key, entry)
     }
   }
   return [...last.values()].filter((e) => e.integrity !== null).map((e) => e.key).sort()
-}
-
-/** The content file holding the body with integrity `integrity` ('sha256-<base64>'). */
-function contentFileFor (dir, integrity) {
-  const [algo, b64] = integrity.split('-')
-  const hex = Buffer.from(b64, 'base64').toString('hex')
-  return path.join(dir, 'content-v2', algo, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4))
 }
 
 async function tempCache (t, options) {

@@ -16,10 +16,11 @@ use crate::content::{self, reader::BodyReader, writer::BodyWriter};
 use crate::entry::EntryMeta;
 use crate::error::{CacheError, Result};
 use crate::eviction::{Cleaner, CleanupQueue};
+use crate::files;
 use crate::garbage::{self, content_path};
-use crate::presence::Presence;
 use crate::index::{disk, Ledger, StoredEntry};
 use crate::memory_tier::{HotBody, MemoryTier};
+use crate::presence::Presence;
 use crate::options::{validate_key, CacheOptions};
 
 type Index = moka::sync::Cache<String, Arc<StoredEntry>>;
@@ -85,7 +86,7 @@ impl StreamingCache {
     pub fn open(dir: impl AsRef<Path>, options: CacheOptions) -> Result<StreamingCache> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir)
+        files::create_private_dir(&dir)
             .map_err(|e| CacheError::io(&e, format!("creating cache directory {}", dir.display())))?;
 
         let (cleanup, receiver) = CleanupQueue::new(options.cleanup_queue);
@@ -106,11 +107,10 @@ impl StreamingCache {
             .build();
 
         let presence = Presence::join(&dir)?;
-        let (entries, skipped_on_load) = disk::load_all(&dir);
-        if !presence.others_alive() {
-            // Alone with the directory: whatever a crashed process left half-done is garbage.
-            let referenced = entries.iter().map(|e| content_path(&dir, &e.integrity)).collect();
-            garbage::collect(&dir, &referenced, Duration::ZERO, Some(Duration::ZERO));
+        let owners = presence.scan();
+        let (entries, skipped_on_load) = disk::load_all(&dir)?;
+        if !owners.others_alive && owners.dead_found && sweep_after_crash(&dir, &entries) {
+            presence.mark_clean();
         }
         let shared = Arc::new(Shared {
             dir,
@@ -176,12 +176,18 @@ impl StreamingCache {
                 self.shared.drop_disk_entry(&entry.key, &entry.integrity_string());
                 Ok(None)
             }
+            Err(err) if err.kind() == crate::error::ErrorKind::Integrity => {
+                // Not a regular file where content should be (a FIFO, a directory, a symlink):
+                // damage, never something to block on or read through.
+                self.shared.drop_disk_entry(&entry.key, &entry.integrity_string());
+                Ok(None)
+            }
             Err(err) => Err(err),
         }
     }
 
     /// The body of `key` from the RAM tier, if it holds the one this process's index names and
-    /// no process changed the key on disk since (one `stat`). Memory only otherwise.
+    /// no process changed the key on disk since (see `memory_tier`). Memory only.
     pub fn hot_body(&self, key: &str) -> Option<Arc<HotBody>> {
         self.shared.hot.get(key, || self.shared.index.get(key))
     }
@@ -233,7 +239,15 @@ impl StreamingCache {
     /// Replaces the stored fields of `key` (headers, policy, ...) keeping its body: no content
     /// is rewritten. Returns `false` if `key` is not cached.
     pub fn update_metadata(&self, key: &str, meta: EntryMeta) -> Result<bool> {
-        self.shared.update_metadata(key, meta)
+        self.shared.update_metadata(key, meta, None)
+    }
+
+    /// `update_metadata` that applies only while `key` still holds the body `integrity` (the
+    /// one the new fields were computed for), checked and written under the key's index lock,
+    /// so a put landing in between (here or in another process) is never given these fields.
+    /// Returns `false` ("not found") otherwise.
+    pub fn update_metadata_if(&self, key: &str, meta: EntryMeta, integrity: &str) -> Result<bool> {
+        self.shared.update_metadata(key, meta, Some(integrity))
     }
 
     /// Removes `key`. Returns whether it was live. Content another key shares is kept.
@@ -259,17 +273,23 @@ impl StreamingCache {
         let shared = &self.shared;
         let result = (|| {
             let mut ledger = shared.ledger.lock();
-            // Checked on disk too: another process may have stored the key.
-            let on_disk = disk::find(&shared.dir, &pending.key)?;
-            let newer_here = shared.index.get(&pending.key).is_some_and(|e| e.seq > pending.seq);
-            let newer_elsewhere = on_disk.as_ref().is_some_and(|e| e.stored_at > pending.since);
-            if newer_here || newer_elsewhere {
-                return Ok(pending.was_live);
-            }
-            if on_disk.is_some() {
-                disk::remove(&shared.dir, &pending.key)?;
-                shared.hot.note_disk_change();
-            }
+            // Checked on disk too, under the key's index lock: another process may have
+            // stored the key, and must not have its newer entry tombstoned.
+            let on_disk = disk::with_bucket(&shared.dir, &pending.key, |bucket| {
+                let on_disk = bucket.current()?;
+                let newer_here = shared.index.get(&pending.key).is_some_and(|e| e.seq > pending.seq);
+                let newer_elsewhere = on_disk.as_ref().is_some_and(|e| e.stored_at > pending.since);
+                if newer_here || newer_elsewhere {
+                    return Ok(None);
+                }
+                if on_disk.is_some() {
+                    bucket.remove()?;
+                }
+                Ok(Some(on_disk))
+            });
+            shared.hot.note_disk_change();
+            let on_disk = on_disk?;
+            let Some(on_disk) = on_disk else { return Ok(pending.was_live) };
             if let Some((integrity, true)) = ledger.unbind(&pending.key) {
                 shared.release_content(&integrity);
             }
@@ -286,22 +306,29 @@ impl StreamingCache {
         result
     }
 
-    /// Removes every entry and all stored content.
+    /// Removes every entry stored before the call (by any process) and the content no
+    /// remaining entry points at. Entries other processes store while it runs survive; their
+    /// writes are never disturbed (nothing is removed from under a bucket or directory they
+    /// may be writing to). While other processes have the directory open, content younger than
+    /// `SHARED_GRACE` is left to a later garbage pass (it may be their write in progress).
     pub fn clear(&self) -> Result<()> {
         let shared = &self.shared;
         let mut ledger = shared.ledger.lock();
+        let until = now_millis();
         shared.index.invalidate_all();
         shared.hot.invalidate_all();
-        for sub in ["index-v5", "content-v2"] {
-            match std::fs::remove_dir_all(shared.dir.join(sub)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(CacheError::io(&e, format!("clearing {sub}")))
-                }
-                _ => {}
-            }
-        }
         ledger.clear();
+        let removed = disk::remove_stored_until(&shared.dir, until);
         shared.hot.note_disk_change();
+        removed?;
+        let (entries, _) = disk::load_all(&shared.dir)?;
+        let referenced = entries.iter().map(|e| content_path(&shared.dir, &e.integrity)).collect();
+        let grace = shared.garbage_grace();
+        garbage::collect(&shared.dir, &referenced, grace, None, None)
+            .map_err(|e| CacheError::io(&e, "removing cleared content"))?;
+        if !grace.is_zero() {
+            shared.cleanup.request_garbage_pass();
+        }
         drop(ledger);
         shared.index.run_pending_tasks();
         Ok(())
@@ -321,59 +348,80 @@ impl StreamingCache {
     }
 
     /// Reads every entry's content and checks its hash, removing corrupt entries, temp files
-    /// and content no entry points at. Safe while other processes use the directory: then
-    /// only files untouched for `SHARED_GRACE` count as garbage.
-    pub fn verify(&self) -> VerifyReport {
+    /// and content no entry points at. Only a hash mismatch, a short read or missing content
+    /// is corruption: a file that could not be read (EMFILE, EIO, EACCES...) stops the pass
+    /// with that error and nothing more is removed. Puts that commit while it runs are kept
+    /// (their content is newer than the pass). Safe while other processes use the directory:
+    /// then only files untouched for `SHARED_GRACE` count as garbage.
+    pub fn verify(&self) -> Result<VerifyReport> {
         let shared = &self.shared;
+        let started = SystemTime::now();
         let mut report = VerifyReport::default();
-        let (entries, _) = disk::load_all(&shared.dir);
-        let mut referenced = HashSet::new();
+        let (entries, _) = disk::load_all(&shared.dir)?;
         let mut buffer = vec![0u8; content::CHUNK_SIZE];
         for entry in entries {
             report.entries += 1;
-            let path = content_path(&shared.dir, &entry.integrity);
-            if content_is_intact(&shared.dir, &entry, &mut buffer) {
-                report.verified += 1;
-                referenced.insert(path);
-            } else {
-                report.corrupt += 1;
-                let integrity = entry.integrity_string();
-                let _ = content::remove(&shared.dir, &integrity);
-                shared.hot.invalidate_integrity(&integrity);
-                shared.drop_disk_entry(&entry.key, &integrity);
+            match check_content(&shared.dir, &entry, &mut buffer) {
+                Checked::Intact => report.verified += 1,
+                Checked::Corrupt => {
+                    report.corrupt += 1;
+                    let integrity = entry.integrity_string();
+                    let _ = content::remove(&shared.dir, &integrity);
+                    shared.hot.invalidate_integrity(&integrity);
+                    shared.drop_disk_entry(&entry.key, &integrity);
+                }
+                Checked::Unreadable(err) => return Err(err),
             }
         }
-        let _ledger = shared.ledger.lock();
+        // The referenced set is taken under the lock, after the checks: this process commits
+        // under the same lock, so every put that finished is in it. Files written since the
+        // pass began are spared whatever the set says.
+        let ledger = shared.ledger.lock();
+        let referenced = shared.referenced_content(&ledger)?;
         let grace = shared.garbage_grace();
-        // Our own writes in progress keep their temp files until they finish.
         let tmp_grace = if shared.active_writers.load(Ordering::Acquire) > 0 { SHARED_GRACE } else { grace };
-        let reclaimed = garbage::collect(&shared.dir, &referenced, grace, Some(tmp_grace));
+        let reclaimed = garbage::collect(&shared.dir, &referenced, grace, Some(tmp_grace), Some(started))
+            .map_err(|e| CacheError::io(&e, "collecting garbage"))?;
         report.orphans_removed = reclaimed.files;
         report.bytes_reclaimed = reclaimed.bytes;
-        report
+        Ok(report)
     }
 
     /// Brings the in-memory index in line with the disk: adopts entries other processes
-    /// stored, forgets keys they deleted.
-    pub fn refresh(&self) {
+    /// stored, forgets keys they deleted. What the snapshot suggests is confirmed per key under
+    /// the lock, so a put committed meanwhile is neither forgotten nor replaced by its past.
+    pub fn refresh(&self) -> Result<()> {
         let shared = &self.shared;
-        let (entries, _) = disk::load_all(&shared.dir);
+        let (entries, _) = disk::load_all(&shared.dir)?;
         let mut ledger = shared.ledger.lock();
-        let on_disk: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
-        let gone: Vec<String> =
+        let on_disk: HashSet<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        let maybe_gone: Vec<String> =
             ledger.keys().filter(|(k, _)| !on_disk.contains(*k)).map(|(k, _)| k.to_owned()).collect();
-        for key in gone {
+        for key in maybe_gone {
+            if disk::find(&shared.dir, &key)?.is_some() {
+                continue;
+            }
             if let Some((integrity, true)) = ledger.unbind(&key) {
                 shared.release_content(&integrity);
             }
             shared.index.remove(&key);
         }
         for entry in entries {
-            let known = shared.index.get(&entry.key).is_some_and(|e| e.stored_at == entry.stored_at);
-            if !known {
-                shared.adopt(&mut ledger, entry);
+            let known = match shared.index.get(&entry.key) {
+                Some(live) => live.stored_at == entry.stored_at,
+                None => ledger.integrity_of(&entry.key) == Some(entry.integrity_string().as_str()),
+            };
+            if known {
+                continue;
+            }
+            if let Some(current) = disk::find(&shared.dir, &entry.key)? {
+                let newer_here = shared.index.get(&current.key).is_some_and(|e| e.stored_at >= current.stored_at);
+                if !newer_here {
+                    shared.adopt(&mut ledger, current);
+                }
             }
         }
+        Ok(())
     }
 
     /// Finishes pending cleanup and lets go of the directory: other processes no longer count
@@ -404,19 +452,43 @@ impl StreamingCache {
     }
 }
 
-fn content_is_intact(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> bool {
+enum Checked {
+    Intact,
+    /// Missing, truncated, not a regular file, or not matching its hash.
+    Corrupt,
+    /// Could not be read: says nothing about the content.
+    Unreadable(CacheError),
+}
+
+fn check_content(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> Checked {
+    use crate::error::ErrorKind;
+    let judge = |err: CacheError| match err.kind() {
+        ErrorKind::Integrity => Checked::Corrupt,
+        _ if err.is_not_found() => Checked::Corrupt,
+        _ => Checked::Unreadable(err),
+    };
     // The full cryptographic check, not the fast one reads use: verify is the thorough pass.
-    let Ok(mut reader) = BodyReader::open(dir, &entry.integrity, &entry.integrity, entry.size) else {
-        return false;
+    let mut reader = match BodyReader::open(dir, &entry.integrity, &entry.integrity, entry.size) {
+        Ok(reader) => reader,
+        Err(err) => return judge(err),
     };
     loop {
         match reader.read(buffer) {
-            Ok(0) => return true,
-            Ok(_) if reader.is_done() => return true,
+            Ok(0) => return Checked::Intact,
+            Ok(_) if reader.is_done() => return Checked::Intact,
             Ok(_) => {}
-            Err(_) => return false,
+            Err(err) => return judge(err),
         }
     }
+}
+
+/// The open-time sweep, run only after an unclean shutdown (a dead process's owner file was
+/// found) and only while alone with the directory: temp files and unreferenced content are
+/// then a crashed writer's leftovers. An error anywhere stops it; nothing is judged unseen.
+fn sweep_after_crash(dir: &Path, entries: &[StoredEntry]) -> bool {
+    let referenced = entries.iter().map(|e| content_path(dir, &e.integrity)).collect();
+    garbage::collect(dir, &referenced, Duration::ZERO, Some(Duration::ZERO), None).is_ok()
+        && garbage::prune_empty_dirs(dir).is_ok()
 }
 
 /// Counts a live body writer for as long as it exists.
@@ -454,6 +526,20 @@ impl Shared {
         } else {
             let _ = content::remove(&self.dir, integrity);
         }
+    }
+
+    /// Content every index entry on disk and every key bound here points at. Called under the
+    /// ledger lock, so this process's commits cannot interleave.
+    fn referenced_content(&self, ledger: &Ledger) -> Result<HashSet<PathBuf>> {
+        let (entries, _) = disk::load_all(&self.dir)?;
+        let mut referenced: HashSet<PathBuf> = entries.iter().map(|e| content_path(&self.dir, &e.integrity)).collect();
+        referenced.extend(
+            ledger
+                .keys()
+                .filter_map(|(_, i)| crate::index::bucket::parse_integrity(i))
+                .map(|i| content_path(&self.dir, &i)),
+        );
+        Ok(referenced)
     }
 
     fn lookup_or_adopt(&self, key: &str) -> Option<Arc<StoredEntry>> {
@@ -494,11 +580,13 @@ impl Shared {
             self.index.remove(key);
         } else {
             // Not bound here (another process's entry, found by `verify`).
-            let current = disk::find(&self.dir, key).ok().flatten();
-            if current.is_some_and(|e| e.integrity_string() == integrity) {
-                let _ = disk::remove(&self.dir, key);
-                self.hot.note_disk_change();
-            }
+            let _ = disk::with_bucket(&self.dir, key, |bucket| {
+                if bucket.current()?.is_some_and(|e| e.integrity_string() == integrity) {
+                    bucket.remove()?;
+                }
+                Ok(())
+            });
+            self.hot.note_disk_change();
         }
     }
 
@@ -538,7 +626,7 @@ impl Shared {
             }
             return Err(err);
         }
-        if let Some(released) = ledger.bind(key.to_owned(), integrity) {
+        if let Some(released) = ledger.bind_own(key.to_owned(), integrity) {
             self.release_content(&released);
         }
         let entry = Arc::new(entry);
@@ -546,16 +634,37 @@ impl Shared {
         Ok(entry)
     }
 
-    fn update_metadata(&self, key: &str, meta: EntryMeta) -> Result<bool> {
+    fn update_metadata(&self, key: &str, meta: EntryMeta, expected: Option<&str>) -> Result<bool> {
         let mut ledger = self.ledger.lock();
-        let Some(current) = self.index.get(key) else { return Ok(false) };
-        let seq = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
-        let entry = StoredEntry { meta, stored_at: now_millis(), seq, ..(*current).clone() };
-        let inserted = disk::insert(&self.dir, &entry);
+        // The disk entry is the truth (another process may have replaced the key); it is read
+        // and rewritten under the key's index lock, so nothing lands in between.
+        let updated = disk::with_bucket(&self.dir, key, |bucket| {
+            let current = match bucket.current()? {
+                Some(current) => current,
+                None => return Ok(None),
+            };
+            if expected.is_some_and(|want| want != current.integrity_string()) {
+                return Ok(None);
+            }
+            let seq = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
+            let entry = StoredEntry { meta, stored_at: now_millis(), seq, ..current };
+            bucket.put(&entry)?;
+            Ok(Some(entry))
+        });
         self.hot.note_disk_change();
-        inserted?;
-        // Same content: binding again moves no reference count.
-        ledger.bind(key.to_owned(), entry.integrity_string());
+        let updated = updated?;
+        let Some(entry) = updated else { return Ok(false) };
+        // Same content: binding again moves no reference count. Whoever stored the body
+        // still owns it for capacity purposes.
+        let own = ledger.is_own(key) && ledger.integrity_of(key) == Some(entry.integrity_string().as_str());
+        let released = if own {
+            ledger.bind_own(key.to_owned(), entry.integrity_string())
+        } else {
+            ledger.bind(key.to_owned(), entry.integrity_string())
+        };
+        if let Some(released) = released {
+            self.release_content(&released);
+        }
         self.index.insert(key.to_owned(), Arc::new(entry));
         Ok(true)
     }
@@ -564,13 +673,15 @@ impl Shared {
     /// entry is tombstoned only while it is still the one this process knows: another process
     /// may have stored a newer one, which must survive this process evicting its old view.
     fn unbind(&self, ledger: &mut Ledger, key: &str) -> Result<()> {
-        let Some(ours) = ledger.integrity_of(key) else { return Ok(()) };
-        let current = disk::find(&self.dir, key)?;
-        if current.is_some_and(|e| e.integrity_string() == ours) {
-            let removed = disk::remove(&self.dir, key);
-            self.hot.note_disk_change();
-            removed?;
-        }
+        let Some(ours) = ledger.integrity_of(key).map(str::to_owned) else { return Ok(()) };
+        let removed = disk::with_bucket(&self.dir, key, |bucket| {
+            if bucket.current()?.is_some_and(|e| e.integrity_string() == ours) {
+                bucket.remove()?;
+            }
+            Ok(())
+        });
+        self.hot.note_disk_change();
+        removed?;
         if let Some((integrity, true)) = ledger.unbind(key) {
             self.release_content(&integrity);
         }
@@ -591,21 +702,20 @@ impl Cleaner for Shared {
     fn collect_garbage(&self) -> bool {
         // Under the lock: this process's commits (rename, then index) cannot interleave.
         let ledger = self.ledger.lock();
-        let (entries, _) = disk::load_all(&self.dir);
-        let mut referenced: HashSet<PathBuf> =
-            entries.iter().map(|e| content_path(&self.dir, &e.integrity)).collect();
-        referenced.extend(
-            ledger.keys().filter_map(|(_, i)| i.parse().ok()).map(|i| content_path(&self.dir, &i)),
-        );
+        // A pass that cannot read the whole index cannot tell garbage: it is skipped (and
+        // retried with the next request).
+        let Ok(referenced) = self.referenced_content(&ledger) else { return false };
         let grace = self.garbage_grace();
-        garbage::collect(&self.dir, &referenced, grace, None);
-        grace.is_zero()
+        garbage::collect(&self.dir, &referenced, grace, None, None).is_ok() && grace.is_zero()
     }
 
     fn clean_evicted(&self, key: &str, integrity: &str) {
         let mut ledger = self.ledger.lock();
-        // Put back since the eviction, or already cleaned: nothing to do.
-        if self.index.contains_key(key) || ledger.integrity_of(key) != Some(integrity) {
+        // Put back since the eviction, or already cleaned: nothing to do. An entry this
+        // process did not store stays on disk: count capacity bounds this process's memory and
+        // its own writes, never other processes' entries (they stay findable through
+        // `lookup_or_adopt`, and bound in the ledger so their content is kept).
+        if self.index.contains_key(key) || ledger.integrity_of(key) != Some(integrity) || !ledger.is_own(key) {
             return;
         }
         let _ = self.unbind(&mut ledger, key);
@@ -615,7 +725,7 @@ impl Cleaner for Shared {
         let mut ledger = self.ledger.lock();
         let stale: Vec<String> = ledger
             .keys()
-            .filter(|(key, _)| !self.index.contains_key(*key))
+            .filter(|(key, _)| !self.index.contains_key(*key) && ledger.is_own(key))
             .map(|(key, _)| key.to_owned())
             .collect();
         for key in stale {

@@ -34,6 +34,27 @@ impl HeaderValue {
 /// Header names are lower-case keys.
 pub type HeaderMap = BTreeMap<String, HeaderValue>;
 
+/// Deepest nesting accepted in stored fields (serde_json reads back at most 128, and the
+/// index line adds a few levels around them).
+pub const MAX_NESTING: usize = 100;
+
+/// How deeply `value` nests arrays and objects (a scalar is 0). Iterative: the input may be
+/// deep enough to overflow a recursive walk's stack.
+fn nesting_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
 /// The response fields stored with a body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntryMeta {
@@ -59,6 +80,13 @@ impl EntryMeta {
     }
 
     pub fn from_value(value: Value) -> Result<EntryMeta> {
+        // The index line wraps these fields a few levels deeper, and serde_json refuses to
+        // read back anything nested past 128 levels: refuse here what could not be read back.
+        if nesting_depth(&value) > MAX_NESTING {
+            return Err(CacheError::out_of_range(format!(
+                "entry fields are nested more than {MAX_NESTING} levels deep and could not be read back"
+            )));
+        }
         let Value::Object(mut fields) = value else {
             return Err(CacheError::invalid_type("entry must be an object"));
         };

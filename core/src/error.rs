@@ -93,8 +93,13 @@ impl CacheError {
     }
 }
 
-/// The POSIX name Node would put in `err.code` for this I/O error.
+/// The POSIX name Node would put in `err.code` for this I/O error. The errno is looked for
+/// through wrapped errors too (`tempfile` wraps its own with the path), so `EMFILE` from
+/// creating a temp file stays `EMFILE`.
 fn errno_name(err: &io::Error) -> &'static str {
+    if let Some(name) = raw_os_error(err).and_then(errno_by_number) {
+        return name;
+    }
     use io::ErrorKind as K;
     match err.kind() {
         K::NotFound => "ENOENT",
@@ -111,11 +116,7 @@ fn errno_name(err: &io::Error) -> &'static str {
         K::Interrupted => "EINTR",
         K::InvalidInput => "EINVAL",
         K::TimedOut => "ETIMEDOUT",
-        _ => match err.raw_os_error() {
-            Some(24) => "EMFILE",
-            Some(5) => "EIO",
-            _ => "ERR_CACHE_IO",
-        },
+        _ => "ERR_CACHE_IO",
     }
 }
 
@@ -140,6 +141,58 @@ impl From<cacache::Error> for CacheError {
     }
 }
 
+fn raw_os_error(err: &io::Error) -> Option<i32> {
+    if let Some(code) = err.raw_os_error() {
+        return Some(code);
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.get_ref().map(|e| e as _);
+    while let Some(inner) = source {
+        if let Some(code) = inner.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
+            return Some(code);
+        }
+        source = inner.source();
+    }
+    None
+}
+
+#[cfg(unix)]
+fn errno_by_number(code: i32) -> Option<&'static str> {
+    use libc::*;
+    Some(match code {
+        x if x == ENOENT => "ENOENT",
+        x if x == EACCES => "EACCES",
+        x if x == EPERM => "EPERM",
+        x if x == EEXIST => "EEXIST",
+        x if x == ENOSPC => "ENOSPC",
+        x if x == EDQUOT => "EDQUOT",
+        x if x == EROFS => "EROFS",
+        x if x == EISDIR => "EISDIR",
+        x if x == ENOTDIR => "ENOTDIR",
+        x if x == ENOTEMPTY => "ENOTEMPTY",
+        x if x == EBUSY => "EBUSY",
+        x if x == EFBIG => "EFBIG",
+        x if x == EINTR => "EINTR",
+        x if x == EINVAL => "EINVAL",
+        x if x == ETIMEDOUT => "ETIMEDOUT",
+        x if x == EMFILE => "EMFILE",
+        x if x == ENFILE => "ENFILE",
+        x if x == EIO => "EIO",
+        x if x == EFAULT => "EFAULT",
+        x if x == ELOOP => "ELOOP",
+        x if x == ENAMETOOLONG => "ENAMETOOLONG",
+        x if x == EAGAIN => "EAGAIN",
+        x if x == ENOMEM => "ENOMEM",
+        x if x == EXDEV => "EXDEV",
+        x if x == EBADF => "EBADF",
+        _ => return None,
+    })
+}
+
+#[cfg(not(unix))]
+fn errno_by_number(_code: i32) -> Option<&'static str> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +212,13 @@ mod tests {
         let err: CacheError = cacache::Error::SizeMismatch(3, 2).into();
         assert_eq!(err.kind(), ErrorKind::Integrity);
         assert_eq!(err.code(), "ERR_CACHE_INTEGRITY");
+    }
+
+    #[test]
+    fn wrapped_errnos_keep_their_name() {
+        let inner = io::Error::from_raw_os_error(libc::EMFILE);
+        let wrapped = io::Error::new(inner.kind(), Box::new(inner) as Box<dyn std::error::Error + Send + Sync>);
+        assert_eq!(CacheError::io(&wrapped, "x").code(), "EMFILE");
+        assert_eq!(CacheError::io(&io::Error::from_raw_os_error(libc::EFAULT), "x").code(), "EFAULT");
     }
 }

@@ -3,10 +3,12 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-pub use crate::content::content_path;
+use crate::{files, layout};
+pub use crate::layout::content_path;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reclaimed {
@@ -16,40 +18,51 @@ pub struct Reclaimed {
 
 /// Removes content not in `referenced` and, when `tmp_grace` is given, files under `tmp/`;
 /// in both cases only files last modified more than their grace ago (so a write in progress
-/// elsewhere is left alone).
+/// elsewhere is left alone) and before `not_after` when given (so what was written since a
+/// pass began is never its garbage). Symlinks are never followed. A directory that cannot be
+/// listed or a file whose age cannot be read stops the pass with that error: nothing it could
+/// not see is judged.
 pub fn collect(
     dir: &Path,
     referenced: &HashSet<PathBuf>,
     grace: Duration,
     tmp_grace: Option<Duration>,
-) -> Reclaimed {
+    not_after: Option<SystemTime>,
+) -> io::Result<Reclaimed> {
     let mut reclaimed = Reclaimed::default();
-    let roots = [("content-v2", Some(grace)), ("tmp", tmp_grace)];
+    let roots = [(layout::CONTENT_DIR, Some(grace)), (layout::TMP_DIR, tmp_grace)];
     for (root, grace) in roots {
         let Some(grace) = grace else { continue };
-        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
-        walk(&dir.join(root), &mut |path, meta| {
-            let old_enough = grace.is_zero() || meta.modified().is_ok_and(|m| m <= cutoff);
-            if old_enough && !referenced.contains(path) && fs::remove_file(path).is_ok() {
-                reclaimed.files += 1;
-                reclaimed.bytes += meta.len();
+        let mut cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        if let Some(limit) = not_after {
+            cutoff = cutoff.min(limit);
+        }
+        files::walk_files(&dir.join(root), &mut |path, meta| {
+            if referenced.contains(path) {
+                return Ok(());
             }
-        });
+            let old_enough = meta.modified()? < cutoff || (grace.is_zero() && not_after.is_none());
+            if old_enough {
+                match fs::remove_file(path) {
+                    Ok(()) => {
+                        reclaimed.files += 1;
+                        reclaimed.bytes += meta.len();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })?;
     }
-    reclaimed
+    Ok(reclaimed)
 }
 
-fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, &fs::Metadata)) {
-    let Ok(listing) = fs::read_dir(dir) else { return };
-    for item in listing.flatten() {
-        let path = item.path();
-        let Ok(meta) = item.metadata() else { continue };
-        if meta.is_dir() {
-            walk(&path, visit);
-        } else {
-            visit(&path, &meta);
-        }
-    }
+/// Removes empty directories left under `content-v2/` (and `tmp/`) by removed files. Only
+/// while no other process uses the directory: one may be about to rename a file into them.
+pub fn prune_empty_dirs(dir: &Path) -> io::Result<()> {
+    files::prune_empty_dirs(&dir.join(layout::CONTENT_DIR))?;
+    files::prune_empty_dirs(&dir.join(layout::INDEX_DIR))
 }
 
 #[cfg(test)]
@@ -65,12 +78,43 @@ mod tests {
         fs::write(dir.path().join("tmp/partial"), b"xyz").unwrap();
         let referenced: HashSet<_> = [content_path(dir.path(), &kept)].into();
 
-        let nothing = collect(dir.path(), &referenced, Duration::from_secs(3600), Some(Duration::from_secs(3600)));
+        let nothing =
+            collect(dir.path(), &referenced, Duration::from_secs(3600), Some(Duration::from_secs(3600)), None).unwrap();
         assert_eq!(nothing, Reclaimed::default());
 
-        let all = collect(dir.path(), &referenced, Duration::ZERO, Some(Duration::ZERO));
+        let all = collect(dir.path(), &referenced, Duration::ZERO, Some(Duration::ZERO), None).unwrap();
         assert_eq!(all, Reclaimed { files: 2, bytes: 11 });
         assert!(content_path(dir.path(), &kept).exists());
         assert!(!content_path(dir.path(), &dropped).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_follows_a_symlinked_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("precious"), b"keep me").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("tmp")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("content-v2")).unwrap();
+        let none = collect(dir.path(), &HashSet::new(), Duration::ZERO, Some(Duration::ZERO), None).unwrap();
+        assert_eq!(none, Reclaimed::default());
+        assert!(outside.path().join("precious").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unreadable_directory_stops_the_pass() {
+        use std::os::unix::fs::PermissionsExt;
+        if unsafe { libc::geteuid() } == 0 {
+            return; // root reads everything: the fault cannot be injected
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let kept = cacache::write_hash_sync(dir.path(), b"unreferenced").unwrap();
+        let sub = content_path(dir.path(), &kept).parent().unwrap().to_path_buf();
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o000)).unwrap();
+        let result = collect(dir.path(), &HashSet::new(), Duration::ZERO, None, None);
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+        assert!(content_path(dir.path(), &kept).exists());
     }
 }

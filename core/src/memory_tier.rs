@@ -27,10 +27,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use memmap2::MmapMut;
-use ssri::{Algorithm, IntegrityOpts};
 
 use crate::error::{CacheError, Result};
 use crate::index::StoredEntry;
+use crate::layout::bucket_path;
 
 /// 64 MiB in all.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -322,12 +322,6 @@ impl MemoryTier {
             b.entry_count()
         })
     }
-}
-
-/// Where cacache keeps the index bucket for `key` (`index-v5`, SHA-1 of the key).
-fn bucket_path(dir: &Path, key: &str) -> PathBuf {
-    let (_, hex) = IntegrityOpts::new().algorithm(Algorithm::Sha1).chain(key.as_bytes()).result().to_hex();
-    dir.join("index-v5").join(&hex[0..2]).join(&hex[2..4]).join(&hex[4..])
 }
 
 #[cfg(test)]

@@ -77,15 +77,15 @@ fn another_process_replacing_or_deleting_the_key_sends_the_next_lookup_to_disk()
     assert!(warm(&ours, "k"));
     assert_eq!(hot(&ours, "k").unwrap(), b"first");
 
-    theirs.refresh();
+    theirs.refresh().unwrap();
     theirs.put_bytes("k", meta(200), b"second").unwrap();
     assert!(hot(&ours, "k").is_none(), "their replace is seen at once");
 
-    ours.refresh();
+    ours.refresh().unwrap();
     assert_eq!(get(&ours, "k").unwrap().unwrap(), b"second");
     assert!(warm(&ours, "k"));
     assert_eq!(hot(&ours, "k").unwrap(), b"second");
-    theirs.refresh();
+    theirs.refresh().unwrap();
     assert!(theirs.delete("k").unwrap());
     assert!(hot(&ours, "k").is_none(), "their delete is seen at once");
 }

@@ -4,33 +4,36 @@ mod hasher;
 pub mod reader;
 pub mod writer;
 
-use std::path::{Path, PathBuf};
-
-use cacache::Integrity;
+use std::path::Path;
 
 use crate::error::{CacheError, Result};
 
 /// Largest chunk moved in one read or write call, so memory stays bounded by it.
 pub const CHUNK_SIZE: usize = 64 * 1024;
 
-/// Where cacache keeps the content for `integrity`: the layout stays cacache's, so its own
-/// tools (and `remove_hash`) find every file.
-pub fn content_path(dir: &Path, integrity: &Integrity) -> PathBuf {
-    let (algorithm, hex) = integrity.to_hex();
-    dir.join("content-v2")
-        .join(algorithm.to_string())
-        .join(&hex[0..2])
-        .join(&hex[2..4])
-        .join(&hex[4..])
-}
+pub use crate::layout::content_path;
 
-/// Removes a content file; content that is already gone is not an error.
+/// Removes a content file; content that is already gone is not an error. Refuses to act
+/// through a symlinked directory: the file removed is always inside the cache directory.
 pub fn remove(dir: &Path, integrity: &str) -> Result<()> {
-    let Ok(sri) = integrity.parse::<Integrity>() else {
+    let Some(sri) = crate::index::bucket::parse_integrity(integrity) else {
         return Err(CacheError::internal(format!("not an integrity string: {integrity:?}")));
     };
-    match cacache::remove_hash_sync(dir, &sri) {
-        Err(cacache::Error::IoError(e, _)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => Ok(other?),
+    let path = content_path(dir, &sri);
+    let mut parent = path.parent();
+    while let Some(p) = parent {
+        if p == dir {
+            break;
+        }
+        match crate::files::is_real_dir(p) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => return Err(CacheError::io(&e, "checking content directory")),
+        }
+        parent = p.parent();
+    }
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CacheError::io(&e, "removing content")),
+        _ => Ok(()),
     }
 }

@@ -13,6 +13,24 @@ use crate::error::{CacheError, Result};
 /// Called once when the content turns out to be corrupt, so the cache can drop the entry.
 pub type CorruptionHook = Box<dyn FnOnce() + Send>;
 
+/// Opens content that must be a regular file. Something else where content should be (a
+/// FIFO, a directory, a symlink) is damage, reported as an integrity error so the entry is
+/// dropped; it is opened without blocking and never followed, so it cannot stall the caller.
+fn open_regular(path: &Path) -> Result<File> {
+    let file = crate::files::open_nofollow_nonblocking(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return CacheError::integrity("cached content is a symlink");
+        }
+        CacheError::io(&e, "opening cached content")
+    })?;
+    let meta = file.metadata().map_err(|e| CacheError::io(&e, "reading cached content's type"))?;
+    if !meta.file_type().is_file() {
+        return Err(CacheError::integrity("cached content is not a regular file"));
+    }
+    Ok(file)
+}
+
 pub struct BodyReader {
     file: Option<File>,
     hash: Option<IncrementalHash>,
@@ -25,8 +43,7 @@ impl BodyReader {
     /// Opens the content stored at `address`, expected to hold exactly `size` bytes whose
     /// hash is `verify_with` (the address itself, or a faster checksum taken when written).
     pub fn open(dir: &Path, address: &Integrity, verify_with: &Integrity, size: u64) -> Result<BodyReader> {
-        let file = File::open(content_path(dir, address))
-            .map_err(|e| CacheError::io(&e, "opening cached content"))?;
+        let file = open_regular(&content_path(dir, address))?;
         Ok(BodyReader {
             file: Some(file),
             hash: Some(IncrementalHash::checking(verify_with.clone())),

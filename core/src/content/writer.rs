@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use cacache::{Algorithm, Integrity};
 use ssri::IntegrityOpts;
-use tempfile::NamedTempFile;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tempfile::{NamedTempFile, TempPath};
 
 use super::hasher::{HashOutcome, HashState, IncrementalHash};
 use super::{content_path, CHUNK_SIZE};
@@ -33,14 +36,23 @@ impl Finished {
     /// under the cache's lock).
     pub(crate) fn persist(self) -> Result<Written> {
         let Finished { file, target, written } = self;
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| CacheError::io(&e, "creating content directory"))?;
-        }
-        // Same content already there (dedup) is fine: the rename replaces it with equal bytes.
-        if let Err(e) = file.persist(&target) {
-            if !target.exists() {
-                return Err(CacheError::io(&e.error, "moving content into place"));
+        // Another process's garbage pass may prune an empty directory between our creating it
+        // and renaming into it: create again and retry a few times.
+        let mut file = file;
+        for attempt in 0.. {
+            if let Some(parent) = target.parent() {
+                crate::files::create_private_dir(parent)
+                    .map_err(|e| CacheError::io(&e, "creating content directory"))?;
+            }
+            // Same content already there (dedup) is fine: the rename replaces it with equal bytes.
+            match file.persist(&target) {
+                Ok(_) => break,
+                Err(e) if e.error.kind() == std::io::ErrorKind::NotFound && attempt < 3 => file = e.file,
+                Err(e) if target.is_file() => {
+                    drop(e);
+                    break;
+                }
+                Err(e) => return Err(CacheError::io(&e.error, "moving content into place")),
             }
         }
         Ok(written)
@@ -157,9 +169,24 @@ impl BodyWriter {
     }
 
     fn create(&self) -> Result<NamedTempFile> {
-        let tmp = self.dir.join("tmp");
-        std::fs::create_dir_all(&tmp).map_err(|e| CacheError::io(&e, "creating temp directory"))?;
-        NamedTempFile::new_in(&tmp).map_err(|e| CacheError::io(&e, "creating temp file"))
+        let tmp = crate::layout::tmp_dir(&self.dir);
+        crate::files::create_private_dir(&tmp).map_err(|e| CacheError::io(&e, "creating temp directory"))?;
+        // Created here rather than by `NamedTempFile::new_in`, whose errors hide the errno
+        // (EMFILE, ENOSPC must reach the caller as themselves).
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = tmp.join(format!(".tmp-{}-{nanos:09}-{n}", std::process::id()));
+            match crate::files::private_file_options().create_new(true).read(true).write(true).open(&path) {
+                Ok(file) => {
+                    let path = TempPath::try_from_path(path).map_err(|e| CacheError::io(&e, "naming temp file"))?;
+                    return Ok(NamedTempFile::from_parts(file, path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(CacheError::io(&e, "creating temp file")),
+            }
+        }
     }
 
     fn fail(&mut self, err: CacheError) -> CacheError {

@@ -5,13 +5,16 @@
 //! when its count drops to zero. The cache mutates the ledger and the disk under one lock, so
 //! the two never disagree about what is referenced.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Default)]
 pub struct Ledger {
     /// Ordered, so every key sharing a prefix (the variants of one URL) is one range away.
     keys: BTreeMap<String, String>,
     refs: HashMap<String, usize>,
+    /// Keys whose current entry this process stored. Count capacity evicts only these from
+    /// disk: entries other processes (or earlier runs) stored are theirs to keep.
+    own: HashSet<String>,
 }
 
 impl Ledger {
@@ -22,13 +25,29 @@ impl Ledger {
     /// Points `key` at `integrity`. Returns content that no key references any more (the
     /// content `key` pointed at before, unless another key still shares it or it is the same).
     pub fn bind(&mut self, key: String, integrity: String) -> Option<String> {
+        // The same body bound again (a metadata update, a re-adoption) keeps its owner.
+        if self.keys.get(&key) != Some(&integrity) {
+            self.own.remove(&key);
+        }
         *self.refs.entry(integrity.clone()).or_insert(0) += 1;
         let previous = self.keys.insert(key, integrity)?;
         self.release(previous)
     }
 
+    /// `bind` for an entry this process stored.
+    pub fn bind_own(&mut self, key: String, integrity: String) -> Option<String> {
+        let released = self.bind(key.clone(), integrity);
+        self.own.insert(key);
+        released
+    }
+
+    pub fn is_own(&self, key: &str) -> bool {
+        self.own.contains(key)
+    }
+
     /// Forgets `key`. Returns the content it pointed at and whether that is now unreferenced.
     pub fn unbind(&mut self, key: &str) -> Option<(String, bool)> {
+        self.own.remove(key);
         let integrity = self.keys.remove(key)?;
         let unreferenced = self.release(integrity.clone()).is_some();
         Some((integrity, unreferenced))
@@ -76,6 +95,7 @@ impl Ledger {
     pub fn clear(&mut self) {
         self.keys.clear();
         self.refs.clear();
+        self.own.clear();
     }
 }
 

@@ -2,6 +2,7 @@
 //! index buckets), `ledger` the in-memory truth about references, so content is removed only
 //! when no key points at it any more.
 
+pub mod bucket;
 pub mod disk;
 pub mod ledger;
 
