@@ -25,6 +25,11 @@ export interface StreamingCacheOptions {
    * is reached first evicts; a body larger than `maxSize` is refused (`ERR_BODY_TOO_LARGE`).
    */
   maxSize?: number
+  /**
+   * The RAM tier for hot bodies: 64 MiB in all and bodies up to and including 1 MiB by
+   * default; `0` or `false` (or `maxSize: 0`) turns it off.
+   */
+  memory?: false | 0 | { maxSize?: number, maxEntrySize?: number }
 }
 
 /** Why entries left the cache, other than `delete`, `clear` or a replacing `put`. */
@@ -223,6 +228,8 @@ export declare class StreamingCache {
   verify(): Promise<VerifyReport>
   /** Re-reads the disk index: entries other processes stored or deleted since this one looked. */
   refresh(): Promise<void>
+  /** The RAM tier's limits and the bytes and bodies it holds now. */
+  memoryUsage(): { maxSize: number, maxEntrySize: number, bytes: number, entries: number }
   /** Finishes pending cleanup and releases the directory; later calls reject/throw `ERR_CACHE_CLOSED`. */
   close(): Promise<void>
   /** Runs pending eviction work and waits for the disk cleanup it queued. */

@@ -56,7 +56,17 @@ async function runScenario (scenario, ctx) {
   const started = Date.now()
   log(`# ${scenario.title} (${runs} run${runs > 1 ? 's' : ''})`)
   const state = await scenario.setup(ctx)
-  const cases = state.cases.map((c) => ({ ...c, samples: [] }))
+  const cases = state.cases.map((c) => ({ ...c, samples: [], extra: {} }))
+  // A run may resolve with { value, extra: { 'metric (unit)': n } }: the extras become rows
+  // of their own (same group and system, the metric in the case column).
+  const record = (c, sample) => {
+    if (typeof sample === 'number' || sample == null) {
+      c.samples.push(sample)
+      return
+    }
+    c.samples.push(sample.value)
+    for (const [name, n] of Object.entries(sample.extra ?? {})) (c.extra[name] ??= []).push(n)
+  }
   try {
     // One untimed round first (JIT, page cache), unless the scenario opts out: 'full' means
     // only outside --quick, where the large-body runs are long enough not to need it.
@@ -72,7 +82,7 @@ async function runScenario (scenario, ctx) {
       for (const c of cases) {
         if (c.na) continue
         await settle()
-        c.samples.push(await c.run())
+        record(c, await c.run())
       }
       log(`  run ${r + 1}/${runs} done (${((Date.now() - started) / 1000).toFixed(1)} s)`)
     }
@@ -80,6 +90,12 @@ async function runScenario (scenario, ctx) {
     await state.teardown?.()
   }
   const results = cases.map(({ group, system, na, samples }) => ({ group, system, na: na ?? null, samples, ...summarize(samples) }))
+  for (const c of cases) {
+    for (const [name, samples] of Object.entries(c.extra)) {
+      const [, metric, unit] = /^(.*) \((.*)\)$/.exec(name) ?? [null, name, '']
+      results.push({ group: `${c.group}, ${metric}`, system: c.system, unit, na: null, samples, ...summarize(samples) })
+    }
+  }
   const medianOf = (group, system) => results.find((c) => c.group === group && c.system === system)?.median ?? null
   const targets = (state.targets?.(medianOf) ?? []).map(judge)
   return {
@@ -102,7 +118,12 @@ function judge (t) {
   let measured = null
   let required = null
   let met = null
-  if (t.max != null) {
+  if ('atMost' in t) {
+    // An absolute figure that may equal the limit; atMost null: reported, not judged.
+    measured = t.value
+    required = t.atMost == null ? '(report)' : `<= ${t.atMost} ${t.unit ?? ''}`.trim()
+    met = measured == null || t.atMost == null ? null : measured <= t.atMost
+  } else if (t.max != null) {
     measured = t.value
     required = `< ${t.max} ${t.unit ?? ''}`.trim()
     met = measured == null ? null : measured < t.max
@@ -115,7 +136,7 @@ function judge (t) {
     required = t.min == null ? '(report)' : `>= ${t.min}x`
     met = measured == null || t.min == null ? null : measured >= t.min
   }
-  return { label: t.label, kind: t.max != null ? 'absolute' : t.difference ? 'difference' : 'ratio', value: t.value ?? null, base: t.base ?? null, measured, required, met }
+  return { label: t.label, kind: t.max != null || 'atMost' in t ? 'absolute' : t.difference ? 'difference' : 'ratio', value: t.value ?? null, base: t.base ?? null, measured, required, met }
 }
 
 function formatMeasured (t) {
@@ -128,14 +149,15 @@ function formatMeasured (t) {
 function markdown (report) {
   const lines = []
   lines.push(`Node ${report.machine.node}, ${report.machine.cpus} x ${report.machine.cpuModel}, ${report.machine.platform}; ` +
-    `${report.quick ? 'quick' : 'full'} mode; medians of ${report.runs} runs (min-max); data dir ${report.dir}`)
+    `${report.quick ? 'quick' : 'full'} mode; medians of ${report.runs} runs (min-max); data dir ${report.dir}; ` +
+    `load average (1/5/15 min) ${report.machine.loadBefore} before, ${report.machine.loadAfter} after`)
   lines.push('')
   lines.push('| Scenario | Case | System | Median | Min-max | Unit |')
   lines.push('|---|---|---|---:|---:|---|')
   for (const s of report.scenarios) {
     for (const c of s.cases) {
       const spread = c.median == null ? (c.na ? c.na : 'n/a') : `${fmt(c.min)}-${fmt(c.max)}`
-      lines.push(`| ${s.id} | ${c.group} | ${c.system} | ${c.median == null ? 'n/a' : fmt(c.median)} | ${spread} | ${s.unit} |`)
+      lines.push(`| ${s.id} | ${c.group} | ${c.system} | ${c.median == null ? 'n/a' : fmt(c.median)} | ${spread} | ${c.unit ?? s.unit} |`)
     }
   }
   lines.push('')
@@ -225,6 +247,9 @@ async function main () {
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model?.trim() ?? 'unknown',
       totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+      // The machine may be shared: what else was running shows here.
+      loadBefore: os.loadavg().map((n) => n.toFixed(2)).join(' '),
+      loadAfter: null,
     },
     tree: treeState(),
     undici: {
@@ -235,6 +260,7 @@ async function main () {
   }
   for (const scenario of modules) report.scenarios.push(await runScenario(scenario, ctx))
   report.seconds = (Date.now() - started) / 1000
+  report.machine.loadAfter = os.loadavg().map((n) => n.toFixed(2)).join(' ')
 
   const table = markdown(report)
   process.stdout.write('\n' + table)

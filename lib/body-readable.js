@@ -1,41 +1,94 @@
 'use strict'
 // A Readable that pulls a cached body from Rust one chunk per _read(): nothing is read from
 // disk until the consumer asks, so a slow consumer stops the reads (backpressure).
+//
+// Two sources, one stream:
+// - whole: the body in one Buffer, already verified. Either it came from the RAM tier (a hit
+//   costs no read at all), or the body is small enough (<= WHOLE_READ_MAX) to be read from disk
+//   in one read sized to it, which also offers it to the RAM tier. Chunks are views of that
+//   Buffer (no copies, no garbage but the views).
+// - chunked: larger bodies, read CHUNK_SIZE per native call into a fresh Buffer (the consumer
+//   owns what is pushed). 64 KiB stays under glibc's mmap threshold (128 KiB), so the memory
+//   is reused from the heap instead of being mapped and faulted in afresh for every read.
 const { Readable } = require('node:stream')
 const { fromNative } = require('./errors')
 
 const CHUNK_SIZE = 64 * 1024
-// Bodies up to this size are read on the JS thread: one read of a page-cached file costs a
+// Whole reads up to this size go on the JS thread: one read of a page-cached file costs a
 // few microseconds, the round trip through the libuv pool 50-150.
 const SYNC_READ_MAX = CHUNK_SIZE
-// Larger bodies are read 128 KiB per native call (half the round trips), pushed as chunks of at
-// most 64 KiB.
-const READ_SIZE = 2 * CHUNK_SIZE
+// Bodies up to this size are read whole, in one read (and may enter the RAM tier, whose
+// default entry limit is the same).
+const WHOLE_READ_MAX = 1024 * 1024
+// Larger bodies: this many 64 KiB chunks per trip to the thread pool (one trip per chunk
+// costs more than the read itself on a page-cached file).
+const CHUNKS_PER_READ = 4
 // Internal, for readers that bypass the stream (the undici interceptor): `body[kReadAll]()`
 // reads the whole body into one Buffer, `body[kReadChunk](max)` the next chunk of any size.
 // Either only on a body nobody has read from through the stream, one call at a time.
 const kReadAll = Symbol('streaming-cache.readAll')
 const kReadChunk = Symbol('streaming-cache.readChunk')
 
+const NO_NATIVE = {
+  close () {},
+}
+
 class CacheBodyReadable extends Readable {
   #native
   #size
   #position = 0
+  /** The whole body once known (RAM hit, or after the one whole read). */
+  #whole = null
+  /** Called with the native body once it has been read whole (the cache remembers hot ones). */
+  #onWhole
   /** Chunks read but not pushed yet: one push per _read keeps them apart. */
   #pending = []
   #started = false
   /** Read through kReadAll / kReadChunk rather than the stream. */
   #direct = false
 
-  constructor (native, size) {
+  /**
+   * `native` is the open native body, or null when `whole` (a Buffer of the entire body,
+   * verified) is given. `onWhole(native, buffer)` is called after a whole read from disk.
+   */
+  constructor (native, size, whole = null, onWhole = null) {
     // Two chunks of read-ahead keep the disk busy while the consumer handles the last one.
     super({ highWaterMark: 2 * CHUNK_SIZE })
-    this.#native = native
+    this.#native = native ?? NO_NATIVE
     this.#size = size
+    this.#whole = whole
+    this.#onWhole = onWhole
+  }
+
+  /** Reads whole bodies on the first read, and bigger ones chunk by chunk. */
+  get #readsWhole () {
+    return this.#whole !== null || this.#size <= WHOLE_READ_MAX
   }
 
   _read () {
     this.#started = true
+    if (this.#readsWhole) {
+      if (this.#whole !== null) {
+        this.#pushWhole()
+        return
+      }
+      if (this.#size <= SYNC_READ_MAX) {
+        try {
+          this.#tookWhole(this.#native.readWholeSync())
+        } catch (err) {
+          this.destroy(fromNative(err))
+          return
+        }
+        this.#pushWhole()
+        return
+      }
+      this.#native.readWhole().then((buffer) => {
+        if (this.destroyed) return
+        this.#tookWhole(buffer)
+        this.#pushWhole()
+      }, (err) => this.destroy(fromNative(err)))
+      return
+    }
     if (this.#pending.length > 0) {
       // Not synchronously: a push inside _read joins what read() returns, and read() then
       // concatenates it with what was buffered (a copy, and a chunk over 64 KiB).
@@ -48,30 +101,40 @@ class CacheBodyReadable extends Readable {
       this.push(null)
       return
     }
-    // A fresh buffer per read: the chunks pushed belong to the consumer from then on.
-    if (this.#size <= SYNC_READ_MAX) {
-      const buffer = Buffer.allocUnsafeSlow(remaining)
-      let n
-      try {
-        n = this.#native.readSync(buffer)
-      } catch (err) {
-        this.destroy(fromNative(err))
-        return
-      }
-      this.#position += n
-      this.push(n === buffer.length ? buffer : buffer.subarray(0, n))
-      if (this.#position === this.#size) this.push(null)
-      return
+    const batch = []
+    for (let left = remaining; left > 0 && batch.length < CHUNKS_PER_READ; left -= CHUNK_SIZE) {
+      batch.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))
     }
-    const batch = Buffer.allocUnsafeSlow(Math.min(READ_SIZE, remaining))
-    this.#native.read(batch).then((n) => {
+    this.#native.readBatch(batch).then((n) => {
       if (this.destroyed) return
       this.#position += n
-      for (let offset = 0; offset < n; offset += CHUNK_SIZE) {
-        this.#pending.push(batch.subarray(offset, Math.min(offset + CHUNK_SIZE, n)))
+      for (let i = 0; n > 0; i++) {
+        const chunk = batch[i]
+        this.#pending.push(n >= chunk.length ? chunk : chunk.subarray(0, n))
+        n -= chunk.length
       }
       this.#pushPending()
     }, (err) => this.destroy(fromNative(err)))
+  }
+
+  #tookWhole (buffer) {
+    this.#whole = buffer
+    this.#native.close()
+    if (this.#onWhole !== null) this.#onWhole(this.#native, buffer)
+  }
+
+  /** The next view of the whole body; the end once it is all out. */
+  #pushWhole () {
+    const whole = this.#whole
+    const at = this.#position
+    if (at === whole.length) {
+      this.push(null)
+      return
+    }
+    const end = Math.min(at + CHUNK_SIZE, whole.length)
+    this.#position = end
+    this.push(at === 0 && end === whole.length ? whole : whole.subarray(at, end))
+    if (end === whole.length) this.push(null)
   }
 
   #pushPending () {
@@ -83,10 +146,16 @@ class CacheBodyReadable extends Readable {
    * Resolves with the whole body in one Buffer of exactly its size, its hash checked: read
    * straight into it, without the stream's chunking. The stream is left empty (it ends).
    * Rejects if the content is corrupt or unreadable (the stream is destroyed then), or if the
-   * stream was already read from.
+   * stream was already read from. A body from the RAM tier resolves with the Buffer the tier
+   * shares: read it, do not write to it.
    */
   async [kReadAll] () {
     this.#claim()
+    if (this.#readsWhole) {
+      const whole = await this.#wholeBody()
+      this.#position = whole.length
+      return whole
+    }
     const size = this.#size
     const buffer = Buffer.allocUnsafeSlow(size)
     while (this.#position < size) {
@@ -97,11 +166,20 @@ class CacheBodyReadable extends Readable {
   }
 
   /**
-   * Resolves with the next bytes (at most `max`) in a fresh Buffer, or null at the end; the
-   * last chunk resolves only once the whole body checked out. Rejects as `kReadAll` does.
+   * Resolves with the next bytes (at most `max`) in a fresh Buffer (a view of the shared one
+   * for whole bodies), or null at the end; the last chunk resolves only once the whole body
+   * checked out. Rejects as `kReadAll` does.
    */
   async [kReadChunk] (max) {
     this.#claim()
+    if (this.#readsWhole) {
+      const whole = await this.#wholeBody()
+      const at = this.#position
+      if (at === whole.length) return null
+      const end = Math.min(at + max, whole.length)
+      this.#position = end
+      return at === 0 && end === whole.length ? whole : whole.subarray(at, end)
+    }
     const remaining = this.#size - this.#position
     if (remaining === 0) {
       this.#native.close()
@@ -113,6 +191,19 @@ class CacheBodyReadable extends Readable {
     return n === buffer.length ? buffer : buffer.subarray(0, n)
   }
 
+  async #wholeBody () {
+    if (this.#whole !== null) return this.#whole
+    try {
+      const buffer = this.#size <= SYNC_READ_MAX ? this.#native.readWholeSync() : await this.#native.readWhole()
+      this.#tookWhole(buffer)
+      return buffer
+    } catch (err) {
+      const error = fromNative(err)
+      this.destroy()
+      throw error
+    }
+  }
+
   #claim () {
     if (this.destroyed || (this.#started && !this.#direct)) throw new Error('the body is already being read')
     this.#started = true
@@ -122,7 +213,7 @@ class CacheBodyReadable extends Readable {
   async #readInto (buffer) {
     let n
     try {
-      n = this.#size <= SYNC_READ_MAX ? this.#native.readSync(buffer) : await this.#native.read(buffer)
+      n = await this.#native.read(buffer)
       if (n === 0) throw new Error('the cached body ended early')
     } catch (err) {
       const error = fromNative(err)
@@ -139,4 +230,4 @@ class CacheBodyReadable extends Readable {
   }
 }
 
-module.exports = { CacheBodyReadable, CHUNK_SIZE, kReadAll, kReadChunk }
+module.exports = { CacheBodyReadable, CHUNK_SIZE, WHOLE_READ_MAX, kReadAll, kReadChunk }

@@ -11,6 +11,7 @@ const { makeTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
+const { memoryOptions, HotRecords } = require('./memory-tier')
 
 /** The caching policy to store: given, or built from the request the response answered. */
 function policyOf (entry) {
@@ -78,10 +79,46 @@ function remember (memo, key, json, policy) {
   memo.set(key, { json, policy })
 }
 
-function toHit (native, memo) {
-  const fields = toFields(native.entry, memo)
-  fields.body = new CacheBodyReadable(native, fields.size)
+function toHit (native, memo, hot, key) {
+  const json = native.entry
+  const fields = toFields(json, memo)
+  // Bodies the RAM tier may take are read whole; once admitted, later hits come from RAM.
+  const onWhole = hot !== null && native.fitsMemory
+    ? (body, buffer) => {
+        const generation = body.generation
+        if (generation > 0) hot.remember(key, generation, JSON.parse(json), buffer)
+      }
+    : null
+  fields.body = new CacheBodyReadable(native, fields.size, null, onWhole)
   return fields
+}
+
+/** A hit from the RAM tier: the record's fields (shared: read-only) and a stream over its body. */
+function toHotHit (record) {
+  const f = record.fields
+  const hit = {
+    key: f.key,
+    status: f.status,
+    headers: f.headers,
+    url: f.url,
+    metadata: f.metadata,
+    size: f.size,
+    integrity: f.integrity,
+    storedAt: f.storedAt,
+    policy: null,
+    body: new CacheBodyReadable(null, f.size, record.buffer),
+  }
+  if (f.policy != null) {
+    if (record.policy !== undefined) {
+      hit.policy = record.policy
+    } else {
+      Object.defineProperty(hit, 'policy', {
+        enumerable: true,
+        get: () => (record.policy ??= CachePolicy.fromJSON(f.policy)),
+      })
+    }
+  }
+  return hit
 }
 
 class StreamingCache {
@@ -89,6 +126,8 @@ class StreamingCache {
   #closed = false
   /** key -> { json, policy }: see toFields. */
   #policies = new Map()
+  /** The JS half of the RAM tier (null when it is off). */
+  #hot = null
 
   constructor (dir, options) {
     validateString(dir, 'dir')
@@ -97,7 +136,11 @@ class StreamingCache {
     const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries', { min: 1 })
     const maxBodySize = validateCount(options?.maxBodySize, 'options.maxBodySize')
     const maxSize = validateCount(options?.maxSize, 'options.maxSize', { min: 1 })
-    this.#native = callNative(() => new NativeCache(dir, { maxEntries, maxBodySize, maxSize }))
+    const memory = memoryOptions(options?.memory)
+    this.#native = callNative(() => new NativeCache(dir, {
+      maxEntries, maxBodySize, maxSize, memoryMaxSize: memory.maxSize, memoryMaxEntrySize: memory.maxEntrySize,
+    }))
+    if (memory.maxSize > 0) this.#hot = new HotRecords(memory.maxSize)
     Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
   }
 
@@ -164,10 +207,37 @@ class StreamingCache {
 
   getSync (key) {
     validateKey(key)
-    const native = callNative(() => this.#open().get(key))
-    const hit = native === null ? null : toHit(native, this.#policies)
+    const cache = this.#open()
+    const hot = this.#hot
+    if (hot !== null) {
+      // One native call: the generation of a current hot body, or 0.
+      const generation = cache.hotGeneration(key)
+      if (generation !== 0) {
+        let record = hot.get(key, generation)
+        if (record === undefined) {
+          const fresh = cache.hotHit(key)
+          if (fresh !== null) record = hot.remember(key, fresh.generation, JSON.parse(fresh.entry), fresh.body)
+        }
+        if (record !== undefined) {
+          const hit = toHotHit(record)
+          diagnostics.publishLookup(this, key, hit)
+          return hit
+        }
+      } else {
+        hot.forget(key)
+      }
+    }
+    const native = callNative(() => cache.get(key))
+    const hit = native === null ? null : toHit(native, this.#policies, hot, key)
     diagnostics.publishLookup(this, key, hit)
     return hit
+  }
+
+  /** The RAM tier: its limits, and the bytes and bodies it holds now. */
+  memoryUsage () {
+    const native = this.#open()
+    const [bytes, entries] = native.memoryUsage()
+    return { maxSize: native.memoryMaxSize, maxEntrySize: native.memoryMaxEntrySize, bytes, entries }
   }
 
   async get (key) {
@@ -224,6 +294,7 @@ class StreamingCache {
 
   async delete (key) {
     validateKey(key)
+    this.#hot?.forget(key)
     const deleted = await this.#await(() => this.#open().delete(key))
     diagnostics.publishDelete(this, key, deleted)
     return deleted
@@ -243,6 +314,7 @@ class StreamingCache {
   }
 
   async clear () {
+    this.#hot?.clear()
     await this.#await(() => this.#open().clear())
   }
 

@@ -1,13 +1,15 @@
 //! `NativeBody`: an open cached body that JS pulls chunk by chunk into buffers it allocates.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Buffer};
+use bytes::Bytes;
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice};
 use napi::{Env, Task};
 use napi_derive::napi;
 use parking_lot::Mutex;
 use serde::Serialize;
-use streaming_cache_core::{BodyReader, HeaderMap, StoredEntry};
+use streaming_cache_core::{BodyReader, CacheError, HeaderMap, HotBody, StoredEntry, StreamingCache};
 
 use crate::errors::guard;
 
@@ -15,6 +17,9 @@ use crate::errors::guard;
 pub struct NativeBody {
     entry: Arc<StoredEntry>,
     reader: Arc<Mutex<BodyReader>>,
+    cache: StreamingCache,
+    /// The RAM tier's generation for this body once `readWhole` admitted it, else 0.
+    generation: Arc<AtomicU64>,
 }
 
 /// The stored fields as JSON: one string crossing the boundary is cheaper than an object
@@ -49,8 +54,8 @@ pub fn entry_json(entry: &StoredEntry) -> String {
 }
 
 impl NativeBody {
-    pub fn new(entry: Arc<StoredEntry>, reader: BodyReader) -> Self {
-        NativeBody { entry, reader: Arc::new(Mutex::new(reader)) }
+    pub fn new(entry: Arc<StoredEntry>, reader: BodyReader, cache: StreamingCache) -> Self {
+        NativeBody { entry, reader: Arc::new(Mutex::new(reader)), cache, generation: Arc::new(AtomicU64::new(0)) }
     }
 }
 
@@ -73,6 +78,14 @@ impl NativeBody {
         AsyncTask::new(ReadTask { reader: self.reader.clone(), buffer })
     }
 
+    /// `read` into several buffers in one trip to the thread pool, each filled in turn; resolves
+    /// with the total count. Lets JS hand out chunks it allocates small (under the allocator's
+    /// mmap threshold) while paying one pool round trip per several of them.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn read_batch(&self, buffers: Vec<Buffer>) -> AsyncTask<ReadBatchTask> {
+        AsyncTask::new(ReadBatchTask { reader: self.reader.clone(), buffers })
+    }
+
     /// `read` on the calling thread: for small bodies (one chunk), where the hop to the
     /// thread pool and back costs far more than reading a page-cached file.
     #[napi]
@@ -81,10 +94,157 @@ impl NativeBody {
         guard(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
     }
 
+    /// Whether `readWhole` would offer this body to the RAM tier (it is on and the body fits).
+    #[napi(getter)]
+    pub fn fits_memory(&self) -> bool {
+        self.cache.fits_hot(self.entry.size)
+    }
+
+    /// The RAM tier's generation for this body after `readWhole` admitted it, else 0.
+    #[napi(getter)]
+    pub fn generation(&self) -> f64 {
+        self.generation.load(Ordering::Acquire) as f64
+    }
+
+    /// The whole body (none of it read yet) in one read sized to it, on a libuv thread, its
+    /// hash checked; offered to the RAM tier. The Buffer shares the bytes the tier keeps.
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn read_whole(&self) -> AsyncTask<ReadWholeTask> {
+        AsyncTask::new(ReadWholeTask { whole: self.whole_read() })
+    }
+
+    /// `readWhole` on the calling thread, for bodies small enough that the pool hop costs more.
+    #[napi]
+    pub fn read_whole_sync<'env>(&self, env: &'env Env) -> napi::Result<BufferSlice<'env>> {
+        let bytes = self.whole_read().run()?;
+        shared_buffer(env, bytes)
+    }
+
     /// Releases the file handle (the consumer stopped early).
     #[napi]
     pub fn close(&self) -> napi::Result<()> {
         crate::errors::guard_infallible(|| self.reader.lock().close())
+    }
+}
+
+impl NativeBody {
+    fn whole_read(&self) -> WholeRead {
+        WholeRead {
+            entry: self.entry.clone(),
+            reader: self.reader.clone(),
+            cache: self.cache.clone(),
+            generation: self.generation.clone(),
+        }
+    }
+}
+
+/// Reads a whole body into one allocation and offers it to the RAM tier.
+struct WholeRead {
+    entry: Arc<StoredEntry>,
+    reader: Arc<Mutex<BodyReader>>,
+    cache: StreamingCache,
+    generation: Arc<AtomicU64>,
+}
+
+impl WholeRead {
+    fn run(&self) -> napi::Result<Bytes> {
+        guard(|| {
+            let mut reader = self.reader.lock();
+            if reader.position() != 0 {
+                return Err(CacheError::internal("readWhole on a body already read from"));
+            }
+            let size = usize::try_from(reader.size())
+                .map_err(|_| CacheError::out_of_range("the body is too large to read whole"))?;
+            let mut data = vec![0u8; size];
+            let mut filled = 0;
+            while filled < size {
+                match reader.read(&mut data[filled..])? {
+                    0 => return Err(CacheError::integrity("the cached body ended early")),
+                    n => filled += n,
+                }
+            }
+            if size == 0 {
+                // The zero-length read is what checks an empty body's hash.
+                reader.read(&mut [])?;
+            }
+            drop(reader);
+            let bytes = Bytes::from(data);
+            if let Some(hot) = self.cache.offer_hot(&self.entry, bytes.clone()) {
+                // This Buffer is the tier's one uncopied export (see `HotBody::take_export`).
+                hot.take_export();
+                self.generation.store(hot.generation(), Ordering::Release);
+            }
+            Ok(bytes)
+        })
+    }
+}
+
+/// A JS Buffer over `bytes` without copying them; the bytes live until JS lets go of it.
+pub fn shared_buffer(env: &Env, bytes: Bytes) -> napi::Result<BufferSlice<'_>> {
+    if bytes.is_empty() {
+        return BufferSlice::copy_from(env, []);
+    }
+    let (ptr, len) = (bytes.as_ptr() as *mut u8, bytes.len());
+    // SAFETY: `bytes` owns the memory and is dropped by the finalizer, after JS let go of it.
+    unsafe { BufferSlice::from_external(env, ptr, len, bytes, |_env, bytes| drop(bytes)) }
+}
+
+/// A Buffer for a hot body: shared the first time it leaves the tier, a copy after that.
+pub fn hot_buffer<'env>(env: &'env Env, hot: &HotBody) -> napi::Result<BufferSlice<'env>> {
+    if hot.take_export() {
+        shared_buffer(env, hot.body().clone())
+    } else {
+        BufferSlice::copy_from(env, hot.body())
+    }
+}
+
+pub struct ReadWholeTask {
+    whole: WholeRead,
+}
+
+impl Task for ReadWholeTask {
+    type Output = Bytes;
+    type JsValue = BufferSlice<'static>;
+
+    fn compute(&mut self) -> napi::Result<Bytes> {
+        self.whole.run()
+    }
+
+    fn resolve(&mut self, env: Env, bytes: Bytes) -> napi::Result<BufferSlice<'static>> {
+        let buffer = shared_buffer(&env, bytes)?;
+        // SAFETY: the slice holds raw handles only; it is turned into a JS value right away,
+        // inside the scope `env` belongs to.
+        Ok(unsafe { std::mem::transmute::<BufferSlice<'_>, BufferSlice<'static>>(buffer) })
+    }
+}
+
+pub struct ReadBatchTask {
+    reader: Arc<Mutex<BodyReader>>,
+    buffers: Vec<Buffer>,
+}
+
+impl Task for ReadBatchTask {
+    type Output = u32;
+    type JsValue = u32;
+
+    fn compute(&mut self) -> napi::Result<u32> {
+        let (reader, buffers) = (&self.reader, &mut self.buffers);
+        guard(|| {
+            let mut reader = reader.lock();
+            let mut total = 0u32;
+            for buffer in buffers.iter_mut() {
+                let n = reader.read(buffer.as_mut())?;
+                total += n as u32;
+                if n < buffer.len() {
+                    break;
+                }
+            }
+            Ok(total)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: u32) -> napi::Result<u32> {
+        Ok(output)
     }
 }
 

@@ -15,6 +15,9 @@ pub struct NativeOptions {
     pub max_entries: Option<f64>,
     pub max_body_size: Option<f64>,
     pub max_size: Option<f64>,
+    /// RAM tier: bytes in all (0 turns it off) and the largest body admitted.
+    pub memory_max_size: Option<f64>,
+    pub memory_max_entry_size: Option<f64>,
 }
 
 #[napi(object)]
@@ -46,6 +49,7 @@ impl NativeCache {
         if let Some(n) = options.max_size {
             opts = opts.with_max_size(n as u64);
         }
+        opts = opts.with_memory(crate::hot::memory_options(options.memory_max_size, options.memory_max_entry_size));
         let cache = guard(|| StreamingCache::open(&dir, opts))?;
         Ok(NativeCache { cache })
     }
@@ -75,7 +79,7 @@ impl NativeCache {
     #[napi]
     pub fn get(&self, key: String) -> napi::Result<Option<NativeBody>> {
         let opened = guard(|| self.cache.open_body(&key))?;
-        Ok(opened.map(|(entry, reader)| NativeBody::new(entry, reader)))
+        Ok(opened.map(|(entry, reader)| NativeBody::new(entry, reader, self.cache.clone())))
     }
 
     /// The stored fields of `key` as JSON (no body, no disk access), or null.

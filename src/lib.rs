@@ -4,6 +4,8 @@
 mod body;
 mod cache;
 mod errors;
+mod floor;
+mod hot;
 mod policy;
 mod stats;
 mod writer;

@@ -9,6 +9,11 @@ const bodies = new Map()
 let served = 0
 
 const server = http.createServer((req, res) => {
+  if (req.url === '/count') {
+    // For clients in other processes: how many requests were served (this one not counted).
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ served }))
+    return
+  }
   served++
   const match = /^\/bytes\/(\d+)$/.exec(req.url)
   if (!match) {

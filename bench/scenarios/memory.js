@@ -11,6 +11,8 @@ const run = promisify(execFile)
 const CHILD = path.join(__dirname, '../lib/rss-child.js')
 const SYSTEMS = ['http-streaming-cache', 'fs', 'cacache', 'MemoryCacheStore']
 const LIMIT_MIB = 32
+// Issue 12: a get streams through 64 KiB reads and must stay well under fs's ~34 MiB.
+const GET_LIMIT_MIB = 16
 
 async function child (system, op, size, dir) {
   const { stdout } = await run(process.execPath, ['--expose-gc', CHILD, system, op, String(size), dir], {
@@ -56,7 +58,7 @@ module.exports = {
       notes: ['MemoryCacheStore keeps bodies in memory: its get child stores the body first and its peak counts it.'],
       targets: (m) => [
         { label: `peak RSS, ${g('put')}: http-streaming-cache`, value: m(g('put'), 'http-streaming-cache'), max: LIMIT_MIB, unit: 'MiB' },
-        { label: `peak RSS, ${g('get')}: http-streaming-cache`, value: m(g('get'), 'http-streaming-cache'), max: LIMIT_MIB, unit: 'MiB' },
+        { label: `peak RSS, ${g('get')}: http-streaming-cache`, value: m(g('get'), 'http-streaming-cache'), max: GET_LIMIT_MIB, unit: 'MiB' },
         { label: `peak RSS, ${g('put')}: http-streaming-cache / fs`, value: m(g('put'), 'http-streaming-cache'), base: m(g('put'), 'fs'), min: null },
         { label: `peak RSS, ${g('get')}: http-streaming-cache / fs`, value: m(g('get'), 'http-streaming-cache'), base: m(g('get'), 'fs'), min: null },
       ],

@@ -1,115 +1,117 @@
 'use strict'
 // undici fetch of a cached response from a local node:http origin (its own process, on
-// 127.0.0.1): our cacheInterceptor, our StreamingCacheStore in undici's cache interceptor,
-// undici's MemoryCacheStore, and no cache at all (every request goes to the origin).
+// 127.0.0.1). Every system runs in a process of its own (lib/fetch-child.js), so none shares a
+// heap or garbage with another: our cacheInterceptor (RAM tier on, and off), our
+// StreamingCacheStore in undici's cache interceptor, undici's MemoryCacheStore, and no cache
+// (every request goes to the origin). Each sample is a window of at least 1 s with 4 requests
+// in flight; beside req/s it reports CPU per request and major GCs per 100 requests.
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { once } = require('node:events')
-const { Agent, fetch, interceptors } = require('undici')
-const { MemoryCacheStore } = require('undici').cacheStores
 const { formatSize, KiB, MiB } = require('../lib/data')
 const { tempDir, removeDir } = require('../lib/io')
-const { concurrentOpsPerSecond } = require('../lib/measure')
-const { makeStore, makeInterceptor } = require('../lib/undici-ours')
+const { load } = require('../lib/undici-ours')
 
 const SIZES = [1 * KiB, 1 * MiB]
 const CONCURRENCY = 4
+const SYSTEMS = [
+  { system: 'cacheInterceptor (ours)', needs: 'cacheInterceptor', cached: true },
+  { system: 'cacheInterceptor, memory off', needs: 'cacheInterceptor', cached: true },
+  { system: 'StreamingCacheStore', needs: 'StreamingCacheStore', cached: true },
+  { system: 'MemoryCacheStore', cached: true },
+  { system: 'no cache', cached: false },
+]
+const CPU = 'CPU per request (µs)'
+const GC = 'major GCs per 100 requests (n)'
 
 async function startOrigin () {
   const child = fork(path.join(__dirname, '../lib/origin.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const [msg] = await once(child, 'message')
-  const served = async () => {
-    child.send({ type: 'count' })
+  return { url: `http://127.0.0.1:${msg.port}`, close: () => child.kill() }
+}
+
+/** A system's child: `ask(msg)` resolves with its answer. */
+async function startChild (system, dir, origin) {
+  const child = fork(path.join(__dirname, '../lib/fetch-child.js'), [system, dir, origin], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const [ready] = await once(child, 'message')
+  if (!ready.ready) throw new Error(`${system}: child did not start`)
+  const ask = async (msg) => {
+    child.send(msg)
     const [reply] = await once(child, 'message')
-    return reply.served
+    if (reply.error) throw new Error(`${system}: ${reply.error}`)
+    return reply
   }
-  return { url: `http://127.0.0.1:${msg.port}`, served, close: () => child.kill() }
-}
-
-async function fetchLength (url, dispatcher) {
-  const res = await fetch(url, { dispatcher })
-  if (res.status !== 200) throw new Error(`status ${res.status} for ${url}`)
-  let n = 0
-  for await (const chunk of res.body) n += chunk.length
-  return n
-}
-
-/** Fetches until the origin stops seeing requests (the response is cached), or gives up. */
-async function prime (url, dispatcher, origin) {
-  for (let i = 0; i < 50; i++) {
-    const before = await origin.served()
-    await fetchLength(url, dispatcher)
-    if ((await origin.served()) === before) return true
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  return false
+  return { ask, close: () => child.kill() }
 }
 
 module.exports = {
   id: 'fetch',
-  title: 'undici fetch, cached response',
+  title: 'undici fetch, cached response (each system in its own process)',
   unit: 'req/s',
 
   async setup ({ quick }) {
-    const seconds = quick ? 0.15 : 0.75
+    const seconds = quick ? 1 : 1.5
     const dir = tempDir('fetch')
     const origin = await startOrigin()
-    const agents = []
-    const agent = () => { const a = new Agent({ connections: CONCURRENCY }); agents.push(a); return a }
-
-    const systems = []
-    const ours = makeInterceptor(path.join(dir, 'interceptor'))
-    systems.push({ system: 'cacheInterceptor (ours)', dispatcher: ours.interceptor && agent().compose(ours.interceptor), na: ours.reason, cached: true })
-    const store = makeStore(path.join(dir, 'store'))
-    systems.push({ system: 'StreamingCacheStore', dispatcher: store.store && agent().compose(interceptors.cache({ store: store.store })), na: store.reason, cached: true })
-    systems.push({ system: 'MemoryCacheStore', dispatcher: agent().compose(interceptors.cache({ store: new MemoryCacheStore() })), cached: true })
-    systems.push({ system: 'no cache', dispatcher: agent(), cached: false })
-
+    const exports = load().module ?? {}
+    const children = []
     const notes = []
     const cases = []
-    for (const size of SIZES) {
-      const group = formatSize(size)
-      const url = `${origin.url}/bytes/${size}`
-      for (const s of systems) {
-        let na = s.na
-        if (!na && s.cached && !(await prime(url, s.dispatcher, origin))) na = 'response never served from cache'
-        if (na) notes.push(`${s.system}, ${group}: ${na}`)
+    for (const [i, s] of SYSTEMS.entries()) {
+      let na = s.needs && typeof exports[s.needs] !== 'function' ? `no ${s.needs} export` : null
+      const child = na ? null : await startChild(s.system, path.join(dir, String(i)), origin.url)
+      if (child) children.push(child)
+      for (const size of SIZES) {
+        const group = formatSize(size)
+        const url = `${origin.url}/bytes/${size}`
+        let caseNa = na
+        if (!caseNa && s.cached && !(await child.ask({ prime: url })).primed) caseNa = 'response never served from cache'
+        if (caseNa) notes.push(`${s.system}, ${group}: ${caseNa}`)
         cases.push({
           group,
           system: s.system,
-          na,
+          na: caseNa,
           run: async () => {
-            const before = await origin.served()
-            const rate = await concurrentOpsPerSecond(async () => {
-              const n = await fetchLength(url, s.dispatcher)
-              if (n !== size) throw new Error(`read ${n} of ${size} bytes`)
-            }, { seconds, concurrency: CONCURRENCY })
-            const misses = (await origin.served()) - before
-            if (s.cached && misses > 0) notes.push(`${s.system}, ${group}: ${misses} requests reached the origin while measuring`)
-            return rate
+            const { result } = await child.ask({ measure: url, size, seconds, concurrency: CONCURRENCY })
+            if (s.cached && result.misses > 0) notes.push(`${s.system}, ${group}: ${result.misses} requests reached the origin while measuring`)
+            return { value: result.rate, extra: { [CPU]: result.cpuUsPerRequest, [GC]: result.majorGcsPer100 } }
           },
         })
       }
     }
+    const ratioTo = (m, system, size, min) => ({
+      label: `fetch ${formatSize(size)}: ${system} / MemoryCacheStore`,
+      value: m(formatSize(size), system),
+      base: m(formatSize(size), 'MemoryCacheStore'),
+      min,
+    })
     return {
       cases,
       notes,
       targets: (m) => [
-        ...SIZES.map((size) => ({
-          label: `fetch ${formatSize(size)}: cacheInterceptor (ours) / MemoryCacheStore`,
-          value: m(formatSize(size), 'cacheInterceptor (ours)'),
-          base: m(formatSize(size), 'MemoryCacheStore'),
-          min: size === MiB ? 1 : null,
-        })),
-        ...SIZES.map((size) => ({
-          label: `fetch ${formatSize(size)}: StreamingCacheStore / MemoryCacheStore`,
-          value: m(formatSize(size), 'StreamingCacheStore'),
-          base: m(formatSize(size), 'MemoryCacheStore'),
-          min: size === MiB ? 1 : null,
+        ratioTo(m, 'cacheInterceptor (ours)', MiB, 0.9),
+        ratioTo(m, 'cacheInterceptor, memory off', MiB, 0.5),
+        ratioTo(m, 'StreamingCacheStore', MiB, 0.9),
+        ratioTo(m, 'cacheInterceptor (ours)', KiB, 0.95),
+        ratioTo(m, 'cacheInterceptor, memory off', KiB, null),
+        ratioTo(m, 'StreamingCacheStore', KiB, 0.95),
+        // CPU per request is steadier than req/s on a loaded machine (lower is better here).
+        ...['cacheInterceptor (ours)', 'cacheInterceptor, memory off', 'StreamingCacheStore'].flatMap((system) => SIZES.map((size) => ({
+          label: `CPU per cached ${formatSize(size)} fetch: ${system} / MemoryCacheStore (lower is better)`,
+          value: m(`${formatSize(size)}, CPU per request`, system),
+          base: m(`${formatSize(size)}, CPU per request`, 'MemoryCacheStore'),
+          min: null,
+        }))),
+        ...['cacheInterceptor (ours)', 'cacheInterceptor, memory off', 'StreamingCacheStore', 'MemoryCacheStore'].map((system) => ({
+          label: `major GCs per 100 cached 1 MiB fetches: ${system}`,
+          value: m(`${formatSize(MiB)}, major GCs per 100 requests`, system),
+          atMost: system === 'cacheInterceptor (ours)' || system === 'StreamingCacheStore' ? 0.5 : null,
         })),
       ],
       teardown: async () => {
-        await Promise.all(agents.map((a) => a.close()))
+        for (const c of children) c.close()
         origin.close()
         removeDir(dir)
       },

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::capacity::Index;
@@ -18,6 +19,7 @@ use crate::eviction::{Cleaner, CleanupQueue};
 use crate::files;
 use crate::garbage::{self, content_path};
 use crate::index::{disk, Ledger, StoredEntry};
+use crate::memory_tier::{HotBody, MemoryTier};
 use crate::presence::Presence;
 use crate::options::{validate_key, CacheOptions};
 use crate::stats::{Counters, Stats};
@@ -48,6 +50,9 @@ struct Shared {
     /// The directory's byte budget, shared with other processes.
     usage: Usage,
     counters: Arc<Counters>,
+    /// Hot bodies in RAM. Only serves an entry the index still holds, so dropping an entry
+    /// from `index` is enough for correctness; the eviction listener frees its memory.
+    hot: Arc<MemoryTier>,
 }
 
 /// A delete whose in-memory half is done (see `StreamingCache::begin_delete`).
@@ -89,12 +94,17 @@ impl StreamingCache {
 
         let (cleanup, receiver) = CleanupQueue::new(options.cleanup_queue);
         let listener_queue = cleanup.clone();
+        let hot = Arc::new(MemoryTier::new(&dir, options.memory));
+        let listener_hot = hot.clone();
         let counters = Arc::new(Counters::default());
         let evictions = counters.clone();
         let index = Index::new(
             options.max_entries,
             options.max_size,
             Arc::new(move |key, integrity| {
+                // An evicted entry's hot body goes too (replacements and deletes drop theirs
+                // where they happen; a hot body is only served while the index holds it).
+                listener_hot.invalidate(&key);
                 evictions.evicted_by_size();
                 listener_queue.offer(key, integrity);
             }),
@@ -125,6 +135,7 @@ impl StreamingCache {
             clock: AtomicU64::new(0),
             usage,
             counters,
+            hot,
         });
         let weak: Weak<dyn Cleaner> = Arc::downgrade(&shared) as Weak<dyn Cleaner>;
         receiver.spawn(weak);
@@ -193,6 +204,35 @@ impl StreamingCache {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// The body of `key` from the RAM tier, if it holds the one this process's index names and
+    /// no process changed the key on disk since (see `memory_tier`). Memory only.
+    pub fn hot_body(&self, key: &str) -> Option<Arc<HotBody>> {
+        self.shared.hot.get(key, || self.shared.index.get(key))
+    }
+
+    /// Whether a body of `size` bytes may go to the RAM tier (it is on and the body fits).
+    pub fn fits_hot(&self, size: u64) -> bool {
+        self.shared.hot.fits(size)
+    }
+
+    /// Offers the whole body of `entry`, just read from disk and verified, to the RAM tier.
+    /// Admitted only while both this process's index and the disk index still name `entry`.
+    pub fn offer_hot(&self, entry: &Arc<StoredEntry>, body: Bytes) -> Option<Arc<HotBody>> {
+        let shared = &self.shared;
+        shared.hot.admit(&shared.dir, entry, body, || {
+            shared.index.get(&entry.key).is_some_and(|current| Arc::ptr_eq(&current, entry))
+                && disk::find(&shared.dir, &entry.key)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|on_disk| on_disk.integrity == entry.integrity && on_disk.size == entry.size)
+        })
+    }
+
+    /// Bytes and bodies the RAM tier holds, after pending admissions and evictions.
+    pub fn hot_usage(&self) -> (u64, u64) {
+        (self.shared.hot.weighted_size(), self.shared.hot.entry_count())
     }
 
     /// A writer for a new body, bounded by `max_body_size`.
@@ -270,7 +310,9 @@ impl StreamingCache {
                     bucket.remove()?;
                 }
                 Ok(Some(on_disk))
-            })?;
+            });
+            shared.hot.note_disk_change();
+            let on_disk = on_disk?;
             let Some(on_disk) = on_disk else { return Ok(pending.was_live) };
             if let Some((integrity, true)) = ledger.unbind(&pending.key) {
                 shared.release_content(&integrity);
@@ -298,8 +340,11 @@ impl StreamingCache {
         let mut ledger = shared.ledger.lock();
         let until = now_millis();
         shared.index.invalidate_all();
+        shared.hot.invalidate_all();
         ledger.clear();
-        disk::remove_stored_until(&shared.dir, until)?;
+        let removed = disk::remove_stored_until(&shared.dir, until);
+        shared.hot.note_disk_change();
+        removed?;
         let (entries, _) = disk::load_all(&shared.dir)?;
         let referenced = entries.iter().map(|e| content_path(&shared.dir, &e.integrity)).collect();
         let grace = shared.garbage_grace();
@@ -347,6 +392,7 @@ impl StreamingCache {
                     report.corrupt += 1;
                     let integrity = entry.integrity_string();
                     shared.usage.release(&shared.dir, &integrity, false);
+                    shared.hot.invalidate_integrity(&integrity);
                     shared.drop_disk_entry(&entry.key, &integrity);
                 }
                 Checked::Unreadable(err) => return Err(err),
@@ -641,6 +687,7 @@ impl Shared {
                 }
                 Ok(())
             });
+            self.hot.note_disk_change();
         }
     }
 
@@ -681,6 +728,7 @@ impl Shared {
             Ok((entry, indexed))
         })?;
         let integrity = entry.integrity_string();
+        self.hot.note_disk_change();
         if let Err(err) = indexed {
             if ledger.references(&integrity) == 0 {
                 self.release_content(&integrity);
@@ -712,7 +760,9 @@ impl Shared {
             let entry = StoredEntry { meta, stored_at: now_millis(), seq, ..current };
             bucket.put(&entry)?;
             Ok(Some(entry))
-        })?;
+        });
+        self.hot.note_disk_change();
+        let updated = updated?;
         let Some(entry) = updated else { return Ok(false) };
         // Same content: binding again moves no reference count. Whoever stored the body
         // still owns it for capacity purposes.
@@ -734,12 +784,14 @@ impl Shared {
     /// may have stored a newer one, which must survive this process evicting its old view.
     fn unbind(&self, ledger: &mut Ledger, key: &str) -> Result<()> {
         let Some(ours) = ledger.integrity_of(key).map(str::to_owned) else { return Ok(()) };
-        disk::with_bucket(&self.dir, key, |bucket| {
+        let removed = disk::with_bucket(&self.dir, key, |bucket| {
             if bucket.current()?.is_some_and(|e| e.integrity_string() == ours) {
                 bucket.remove()?;
             }
             Ok(())
-        })?;
+        });
+        self.hot.note_disk_change();
+        removed?;
         if let Some((integrity, true)) = ledger.unbind(key) {
             self.release_content(&integrity);
         }
@@ -751,6 +803,8 @@ impl Shared {
         // misses on its next open instead of failing mid-stream.
         self.counters.corrupt();
         self.usage.release(&self.dir, integrity, false);
+        // Keys sharing the content miss on disk from now on; their hot copies go too.
+        self.hot.invalidate_integrity(integrity);
         self.drop_disk_entry(key, integrity);
     }
 }

@@ -3,6 +3,7 @@
 use cacache::Algorithm;
 
 use crate::error::{CacheError, Result};
+use crate::memory_tier::MemoryTierOptions;
 
 pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
 pub const DEFAULT_MAX_BODY_SIZE: u64 = 100 * 1024 * 1024;
@@ -21,6 +22,8 @@ pub struct CacheOptions {
     pub max_size: u64,
     pub algorithm: Algorithm,
     pub cleanup_queue: usize,
+    /// The RAM tier for hot bodies (see `memory_tier`).
+    pub memory: MemoryTierOptions,
 }
 
 impl Default for CacheOptions {
@@ -31,6 +34,7 @@ impl Default for CacheOptions {
             max_size: DEFAULT_MAX_SIZE,
             algorithm: Algorithm::Sha256,
             cleanup_queue: DEFAULT_CLEANUP_QUEUE,
+            memory: MemoryTierOptions::default(),
         }
     }
 }
@@ -62,7 +66,13 @@ impl CacheOptions {
         self
     }
 
+    pub fn with_memory(mut self, memory: MemoryTierOptions) -> Self {
+        self.memory = memory;
+        self
+    }
+
     pub fn validate(&self) -> Result<()> {
+        self.memory.validate()?;
         if self.cleanup_queue == 0 {
             return Err(CacheError::out_of_range("the cleanup queue needs room for one task"));
         }

@@ -1,0 +1,89 @@
+'use strict'
+// The JS half of the RAM tier. The native tier decides what is hot and whether it is still
+// current (one call returning a number); this side keeps, per hot entry, what a hit needs on
+// the JS side: the parsed fields, the CachePolicy once built, and the Buffer over the body.
+// So a RAM hit parses no JSON, wraps no native object and registers no finalizer.
+//
+// Records are only ever used under the generation the native tier names right now, so a
+// stale record cannot be served; they are bounded by the same byte budget as the native tier
+// (oldest out first) and dropped as soon as the native tier no longer names them. The bodies
+// are the same memory as the native tier's (no copy) unless the native tier dropped a body
+// that a record still holds: at most twice the budget in the worst case.
+const { validateCount } = require('./validate')
+const { invalidArgType, outOfRange } = require('./errors')
+
+const DEFAULT_MAX_SIZE = 64 * 1024 * 1024
+const DEFAULT_MAX_ENTRY_SIZE = 1024 * 1024
+/** Matches the native tier's per-entry cost, so tiny bodies are not free. */
+const ENTRY_OVERHEAD = 256
+
+/**
+ * `options.memory` as the native options: undefined (defaults), `false` or `0` (off), or
+ * `{ maxSize, maxEntrySize }` (either may be left out; `maxSize: 0` is off too).
+ */
+function memoryOptions (memory) {
+  if (memory === undefined) return { maxSize: DEFAULT_MAX_SIZE, maxEntrySize: DEFAULT_MAX_ENTRY_SIZE }
+  if (memory === false || memory === 0) return { maxSize: 0, maxEntrySize: 0 }
+  if (memory === null || typeof memory !== 'object' || Array.isArray(memory)) {
+    throw invalidArgType('options.memory', 'false, 0 or an object { maxSize, maxEntrySize }', memory)
+  }
+  const maxSize = validateCount(memory.maxSize, 'options.memory.maxSize') ?? DEFAULT_MAX_SIZE
+  if (maxSize === 0) return { maxSize: 0, maxEntrySize: 0 }
+  let maxEntrySize = validateCount(memory.maxEntrySize, 'options.memory.maxEntrySize')
+  if (maxEntrySize === undefined) {
+    maxEntrySize = Math.min(DEFAULT_MAX_ENTRY_SIZE, maxSize)
+  } else if (maxEntrySize > maxSize) {
+    throw outOfRange('options.memory.maxEntrySize', `at most options.memory.maxSize (${maxSize})`, maxEntrySize)
+  } else if (maxEntrySize >= 2 ** 32 - ENTRY_OVERHEAD) {
+    throw outOfRange('options.memory.maxEntrySize', 'below 4 GiB', maxEntrySize)
+  }
+  return { maxSize, maxEntrySize }
+}
+
+class HotRecords {
+  /** key -> { generation, fields, buffer, policy, cost } */
+  #records = new Map()
+  #bytes = 0
+  #maxBytes
+
+  constructor (maxBytes) {
+    this.#maxBytes = maxBytes
+  }
+
+  /** The record for `key` under `generation`, or undefined. */
+  get (key, generation) {
+    const record = this.#records.get(key)
+    return record !== undefined && record.generation === generation ? record : undefined
+  }
+
+  /** Forgets `key` (the native tier no longer holds a current body for it). */
+  forget (key) {
+    const record = this.#records.get(key)
+    if (record === undefined) return
+    this.#records.delete(key)
+    this.#bytes -= record.cost
+  }
+
+  /** Remembers the fields (`fields`, parsed) and body of `key`'s hot entry `generation`. */
+  remember (key, generation, fields, buffer) {
+    this.forget(key)
+    const cost = buffer.length + ENTRY_OVERHEAD
+    if (cost > this.#maxBytes) return undefined
+    const record = { generation, fields, buffer, policy: undefined, cost }
+    while (this.#bytes + cost > this.#maxBytes) {
+      const [oldest, old] = this.#records.entries().next().value
+      this.#records.delete(oldest)
+      this.#bytes -= old.cost
+    }
+    this.#records.set(key, record)
+    this.#bytes += cost
+    return record
+  }
+
+  clear () {
+    this.#records.clear()
+    this.#bytes = 0
+  }
+}
+
+module.exports = { memoryOptions, HotRecords, DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRY_SIZE }
