@@ -7,7 +7,7 @@ const { CacheWriteStream } = require('./write-stream')
 const { writeStream } = require('./body-stream')
 const { inMemoryBody, checkBody } = require('./body-source')
 const { callNative, fromNative, outOfRange, withCode } = require('./errors')
-const { makeTempDir } = require('./temp-dirs')
+const { makeTempDir, retainTempDir, releaseTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
 
@@ -97,6 +97,7 @@ class StreamingCache {
     const maxBodySize = validateCount(options?.maxBodySize, 'options.maxBodySize')
     this.#native = callNative(() => new NativeCache(dir, { maxEntries, maxBodySize }))
     Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
+    retainTempDir(dir)
   }
 
   static async withTempDir (maxEntries, options) {
@@ -240,6 +241,8 @@ class StreamingCache {
     if (this.#closed) return
     this.#closed = true
     await this.#native.close()
+    // A withTempDir directory goes with the last cache of this process using it.
+    await releaseTempDir(this.dir)
   }
 
   async runPendingTasks () {

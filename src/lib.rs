@@ -4,5 +4,6 @@
 mod body;
 mod cache;
 mod errors;
+mod inspect;
 mod policy;
 mod writer;

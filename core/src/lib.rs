@@ -10,6 +10,7 @@ pub mod error;
 mod eviction;
 pub mod garbage;
 pub mod index;
+pub mod inspect;
 pub mod options;
 pub mod policy;
 mod presence;
