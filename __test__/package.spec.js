@@ -64,7 +64,7 @@ test('the main package depends on every platform package at its own version', (t
   }
 })
 
-test('a fresh app installs both tarballs offline and puts/gets with no Rust on PATH', async (t) => {
+test('a fresh app installs both tarballs offline, runs the README Quick start and the CLI, with no Rust on PATH', async (t) => {
   const app = path.join(packed.work, 'app')
   fs.mkdirSync(app)
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }))
@@ -90,6 +90,20 @@ test('a fresh app installs both tarballs offline and puts/gets with no Rust on P
   t.is(result.status, 200)
   t.true(result.addon.startsWith(path.join(app, 'node_modules')))
   t.false(fs.existsSync(path.join(app, 'node_modules', 'http-streaming-cache', 'Cargo.toml')))
+
+  // The README's Quick start, pasted into a CommonJS file as it says, runs as is.
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const quickStart = /## Quick start[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)[1]
+  fs.writeFileSync(path.join(app, 'quick-start.js'), quickStart)
+  const started = await run(process.execPath, ['quick-start.js'], { cwd: app, env })
+  t.regex(started.stdout, /size: 21,\s+integrity: 'sha256-/)
+  t.regex(started.stdout, /hello from the cache\n$/)
+  t.true(fs.existsSync(path.join(app, 'http-cache', 'index-v5')))
+  // ...and as ESM, with the named import the README mentions.
+  fs.writeFileSync(path.join(app, 'esm.mjs'), "import { StreamingCache } from 'http-streaming-cache'\n" +
+    "const cache = new StreamingCache('./http-cache')\nconst hit = await cache.get('https://example.com/hello.txt')\n" +
+    'let text = ""\nfor await (const chunk of hit.body) text += chunk\nconsole.log(text.trim())\nawait cache.close()\n')
+  t.is((await run(process.execPath, ['esm.mjs'], { cwd: app, env })).stdout.trim(), 'hello from the cache')
 
   const version = await run(path.join(app, 'node_modules', '.bin', 'http-streaming-cache'), ['--version'], { cwd: app, env })
   t.is(version.stdout.trim(), pkg.version)
