@@ -52,15 +52,18 @@ test('the main tarball ships the JS, types, CLI, LICENSE and examples, and no bi
   t.true(platformFiles.some((f) => /^package\/http-streaming-cache\.[\w-]+\.node$/.test(f)), platformFiles.join(', '))
 })
 
-test('the main package depends on every platform package at its own version', (t) => {
+test('the packed main package depends on every platform package at its own version', async (t) => {
+  const { stdout } = await run('tar', ['xzf', packed.main, '-O', 'package/package.json'])
+  const manifest = JSON.parse(stdout)
   const platforms = fs.readdirSync(path.join(ROOT, 'npm'))
   t.is(platforms.length, pkg.napi.targets.length)
+  t.is(Object.keys(manifest.optionalDependencies).length, platforms.length)
   for (const platform of platforms) {
-    const manifest = require(path.join(ROOT, 'npm', platform, 'package.json'))
-    t.is(manifest.name, `${pkg.name}-${platform}`)
-    t.is(manifest.version, pkg.version)
-    t.is(pkg.optionalDependencies[manifest.name], pkg.version)
-    t.deepEqual(manifest.files, [`${pkg.napi.binaryName}.${platform}.node`])
+    const platformManifest = require(path.join(ROOT, 'npm', platform, 'package.json'))
+    t.is(platformManifest.name, `${pkg.name}-${platform}`)
+    t.is(platformManifest.version, pkg.version)
+    t.is(manifest.optionalDependencies[platformManifest.name], pkg.version)
+    t.deepEqual(platformManifest.files, [`${pkg.napi.binaryName}.${platform}.node`])
   }
 })
 

@@ -2,6 +2,9 @@
 'use strict'
 // npm run pack:local: builds the addon for this machine and packs the two tarballs a user on
 // this platform would install: the main package and its platform package (npm/<platform>/).
+// The main package is packed as `napi prepublish` publishes it: with an optionalDependency on
+// every platform package under npm/ at its own version. (The repository's package.json does
+// not list them: npm ci would fail on packages the registry does not have yet.)
 //
 //   node scripts/pack-local.js [--out DIR] [--profile NAME | --no-build]
 //
@@ -35,6 +38,23 @@ function hostPlatform () {
   }
   if (platform === 'win32') return `win32-${arch}-msvc`
   return `${platform}-${arch}`
+}
+
+/** A copy of the files `npm pack` would take from ROOT, with optionalDependencies added. */
+function stageMainPackage (stage) {
+  const [{ files }] = JSON.parse(run(NPM, ['pack', '--dry-run', '--json']))
+  for (const { path: file } of files) {
+    fs.mkdirSync(path.dirname(path.join(stage, file)), { recursive: true })
+    fs.copyFileSync(path.join(ROOT, file), path.join(stage, file))
+  }
+  const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+  manifest.optionalDependencies = { ...manifest.optionalDependencies }
+  for (const platform of fs.readdirSync(path.join(ROOT, 'npm')).sort()) {
+    const { name, version } = require(path.join(ROOT, 'npm', platform, 'package.json'))
+    manifest.optionalDependencies[name] = version
+  }
+  fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n')
+  return stage
 }
 
 /** `npm pack` of `dir` into `out`; returns the tarball's path. */
@@ -73,7 +93,13 @@ function main () {
   fs.copyFileSync(built, path.join(platformDir, binary))
   const out = path.resolve(values.out)
   fs.mkdirSync(out, { recursive: true })
-  const tarballs = { main: pack(ROOT, out), platform: pack(platformDir, out) }
+  const stage = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'pack-local-'))
+  let tarballs
+  try {
+    tarballs = { main: pack(stageMainPackage(stage), out), platform: pack(platformDir, out) }
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true })
+  }
   console.error(`packed ${tarballs.main}\n       ${tarballs.platform}`)
   console.log(JSON.stringify(tarballs))
 }
