@@ -213,12 +213,19 @@ async function verify (dir, dryRun) {
     const { inspectDir } = require('../lib/inspect')
     const before = inspectDir(dir)
     await withCache(dir, checked.entries, async (cache) => {
+      if (broken.length === 0) return
+      // The cache's own verify removes corrupt entries and their content at once, also while
+      // other processes use the directory (re-hashing: only when there is something to remove).
+      await cache.verify()
       for (const p of broken) {
-        // Only the entry that was checked: a key stored again since then keeps its new body.
-        if (cache.peek(p.key)?.integrity === p.integrity && await cache.delete(p.key)) report.removed.push(p.key)
+        // Missing content, if verify left the entry: only the entry that was checked goes, a
+        // key stored again since then keeps its new body.
+        if (cache.peek(p.key)?.integrity === p.integrity) await cache.delete(p.key)
       }
     })
     const after = inspectDir(dir)
+    const live = new Set(after.entries.map((e) => `${e.key}\n${e.integrity}`))
+    report.removed = broken.filter((p) => !live.has(`${p.key}\n${p.integrity}`)).map((p) => p.key)
     report.garbage = { temp: difference(before.temp, after.temp), unreferenced: difference(before.unreferenced, after.unreferenced) }
   }
   const human = [`${report.verified} of ${report.entries} entries verified`]
