@@ -50,7 +50,10 @@ test('content released while another user has the directory open waits for it; a
 })
 
 test('a closed cache throws ERR_CACHE_CLOSED and close is idempotent', async (t) => {
-  const cache = await StreamingCache.withTempDir()
+  // A directory of the caller's: closing a withTempDir cache would remove it (temp-dir.spec.js).
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'close-spec-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const cache = new StreamingCache(dir)
   await cache.put('k', { status: 200, body: 'x' })
   await cache.close()
   await cache.close()

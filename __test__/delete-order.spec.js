@@ -3,6 +3,7 @@
 // stored after it was called, whatever order the disk work finishes in.
 const test = require('ava')
 const { StreamingCache } = require('..')
+const { tempDir } = require('./helpers/util')
 
 async function text (hit) {
   let out = ''
@@ -22,7 +23,8 @@ test('lookups miss as soon as delete is called, before its promise settles', asy
 })
 
 test('a put issued after a delete survives it', async (t) => {
-  const cache = await StreamingCache.withTempDir()
+  // A directory of the test's own: closing a withTempDir cache would remove it.
+  const cache = new StreamingCache(await tempDir(t))
   for (let i = 0; i < 50; i++) {
     await cache.put('k', { status: 200, body: `old ${i}` })
     const deleted = cache.delete('k')

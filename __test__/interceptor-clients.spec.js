@@ -78,11 +78,13 @@ test('a Pool and a Client composed with the interceptor', async (t) => {
   const viaClient = await client.request({ origin: origin.base, path: '/p', method: 'GET' })
   t.is(viaClient.headers['x-cache'], 'HIT')
   t.is(await viaClient.body.text(), 'payload')
-  // Without an origin in the options the request goes through uncached.
+  // Without an origin in the options: undici 7 does not tell interceptors the Pool's origin,
+  // so the request goes through uncached; undici 8 fills it in, so it is a hit.
   const unknown = await pool.request({ path: '/p', method: 'GET' })
-  t.is(unknown.headers['x-cache'], undefined)
+  const undici8 = require('undici/package.json').version.startsWith('8.')
+  t.is(unknown.headers['x-cache'], undici8 ? 'HIT' : undefined)
   await unknown.body.dump()
-  t.is(origin.hits(), 2)
+  t.is(origin.hits(), undici8 ? 1 : 2)
 })
 
 for (const style of ['new-style (onResponseStart...)', 'old-style (onHeaders...)']) {

@@ -123,7 +123,7 @@ test('verify counts missing and truncated content as corrupt, including every ke
   t.is((await readHit(await cache.get('fine'))).sha, sha256(BODIES.small))
 })
 
-test('CLI `http-streaming-cache verify <dir>` prints the JSON report; old garbage goes, recent files stay while another process is alive', async (t) => {
+test('CLI `http-streaming-cache verify <dir> --json` prints the report; old garbage goes, recent files stay while another process is alive', async (t) => {
   const dir = tempDir(t)
   // The entries are written by a process that keeps the directory open during the CLI run.
   const peer = await startPeer(dir)
@@ -140,10 +140,12 @@ test('CLI `http-streaming-cache verify <dir>` prints the JSON report; old garbag
   const recentStray = writeStrayTemp(dir, 'recent-stray', 555) // could be a write in progress
   const recentOrphan = writeOrphanContent(dir, seededBytes('recent-orphan', 321)) // could be about to be indexed
 
-  const run = await runCli(['verify', dir])
+  const run = await runCli(['verify', dir, '--json'])
   t.is(run.code, 1, `exit code 1 when corruption was found\n${run.stderr}`)
   const report = JSON.parse(run.stdout)
-  t.deepEqual(report, { entries: 3, verified: 2, corrupt: 1, orphansRemoved: 2, bytesReclaimed: 4321 + 999 })
+  t.like(report, { entries: 3, verified: 2, removed: ['corrupted'] })
+  t.deepEqual(report.corrupt.map((p) => [p.key, p.problem]), [['corrupted', 'corrupt']])
+  t.deepEqual(report.garbage, { temp: { files: 1, bytes: 4321 }, unreferenced: { files: 1, bytes: 999 } })
   t.false(fs.existsSync(oldStray))
   t.false(fs.existsSync(oldOrphan))
   t.true(fs.existsSync(recentStray), 'a recent temp file is left alone while another owner is alive')
@@ -153,22 +155,23 @@ test('CLI `http-streaming-cache verify <dir>` prints the JSON report; old garbag
   t.is(await peer.call('get', 'corrupted'), null)
   t.is((await peer.call('get', 'intact')).sha, sha256('intact body'))
 
-  const again = await runCli(['verify', dir])
+  const again = await runCli(['verify', dir, '--json'])
   t.is(again.code, 0, again.stderr)
-  t.deepEqual(JSON.parse(again.stdout), { entries: 2, verified: 2, corrupt: 0, orphansRemoved: 0, bytesReclaimed: 0 })
+  t.like(JSON.parse(again.stdout), { entries: 2, verified: 2, corrupt: [], removed: [] })
+  t.deepEqual(JSON.parse(again.stdout).garbage, { temp: { files: 0, bytes: 0 }, unreferenced: { files: 0, bytes: 0 } })
 
   // Alone (the peer gone), the CLI's own open sweeps what is left: the recent files go.
   t.deepEqual(await peer.stop(), { code: 0, signal: null })
-  const alone = await runCli(['verify', dir])
+  const alone = await runCli(['verify', dir, '--json'])
   t.is(alone.code, 0, alone.stderr)
-  t.like(JSON.parse(alone.stdout), { entries: 2, verified: 2, corrupt: 0 })
+  t.like(JSON.parse(alone.stdout), { entries: 2, verified: 2, corrupt: [] })
   t.false(fs.existsSync(recentStray))
   t.false(fs.existsSync(recentOrphan))
   t.deepEqual(tmpFiles(dir), [])
 
   const usage = await runCli(['frobnicate'])
   t.is(usage.code, 2)
-  t.regex(usage.stderr, /usage: http-streaming-cache verify <dir>/)
+  t.regex(usage.stderr, /usage: http-streaming-cache <command> <dir>/)
 })
 
 test('verify while another process is writing: nothing it committed or is writing is removed', async (t) => {

@@ -7,7 +7,7 @@ const { CacheWriteStream } = require('./write-stream')
 const { writeStream } = require('./body-stream')
 const { inMemoryBody, checkBody } = require('./body-source')
 const { callNative, fromNative, outOfRange, withCode } = require('./errors')
-const { makeTempDir } = require('./temp-dirs')
+const { makeTempDir, retainTempDir, releaseTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
@@ -142,6 +142,7 @@ class StreamingCache {
     }))
     if (memory.maxSize > 0) this.#hot = new HotRecords(memory.maxSize)
     Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
+    retainTempDir(dir)
   }
 
   static async withTempDir (maxEntries, options) {
@@ -340,6 +341,8 @@ class StreamingCache {
     if (this.#closed) return
     this.#closed = true
     await this.#await(() => this.#native.close())
+    // A withTempDir directory goes with the last cache of this process using it.
+    await releaseTempDir(this.dir)
   }
 
   async runPendingTasks () {

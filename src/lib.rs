@@ -6,6 +6,7 @@ mod cache;
 mod errors;
 mod floor;
 mod hot;
+mod inspect;
 mod policy;
 mod stats;
 mod writer;

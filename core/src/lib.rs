@@ -14,6 +14,7 @@ pub mod garbage;
 pub mod index;
 pub mod layout;
 pub mod memory_tier;
+pub mod inspect;
 pub mod options;
 pub mod policy;
 mod presence;

@@ -1,0 +1,50 @@
+'use strict'
+// Read-only look at a cache directory for the CLI: what the index and the files say, without
+// opening the cache (no owner file, no sweep, nothing created), so it is safe on a directory
+// other processes are using and on directories that are not caches at all.
+const fs = require('node:fs')
+const path = require('node:path')
+const native = require('./native')
+const { callNative, withCode } = require('./errors')
+
+// A directory some StreamingCache has used has at least one of these (cacache's layout plus
+// the owner locks).
+const CACHE_MARKERS = ['index-v5', 'content-v2', 'owners']
+
+/** Throws a coded error unless `dir` exists and looks like a cache directory. */
+function assertCacheDir (dir) {
+  let stat
+  try {
+    stat = fs.statSync(dir)
+  } catch (err) {
+    if (err.code === 'ENOENT') throw withCode(Error, 'ENOENT', `${dir} does not exist`)
+    throw err
+  }
+  if (!stat.isDirectory()) throw withCode(Error, 'ENOTDIR', `${dir} is not a directory`)
+  if (!CACHE_MARKERS.some((name) => fs.existsSync(path.join(dir, name)))) {
+    throw withCode(Error, 'ERR_NOT_A_CACHE',
+      `${dir} is not an http-streaming-cache directory (it has none of ${CACHE_MARKERS.join(', ')})`)
+  }
+}
+
+/**
+ * `{ entries, skippedIndexLines, content, unreferenced, temp, missingContent, logicalBytes,
+ * dedupSavedBytes }`: entries sorted by key, each `{ key, size, integrity, storedAt, status,
+ * url, headers, metadata, policy }`; file counts as `{ files, bytes }`.
+ */
+function inspectDir (dir) {
+  assertCacheDir(dir)
+  return JSON.parse(callNative(() => native.inspectCacheDir(dir)))
+}
+
+/**
+ * Hashes every entry's content (each shared file once): `{ entries, problems }`, each problem
+ * `{ key, integrity, problem: 'corrupt' | 'missing' | 'unreadable', detail }`. Unreadable
+ * files (permissions, I/O errors) are listed but are not evidence of corruption.
+ */
+function checkDirContent (dir) {
+  assertCacheDir(dir)
+  return JSON.parse(callNative(() => native.checkCacheDirContent(dir)))
+}
+
+module.exports = { assertCacheDir, inspectDir, checkDirContent }
