@@ -49,7 +49,9 @@ pub fn derive(stored: &Stored) -> Derived {
     };
     let vary_star = members(headers, "vary").iter().any(|m| m == "*");
     let explicit = (stored.shared && cc.has("s-maxage")) || cc.has("max-age") || headers.contains_key("expires");
-    let storable = is_storable(stored, &cc, explicit);
+    // RFC 9111 4.1: a response that varies on `*` never matches a request; storing it would
+    // only take the place of a useful one.
+    let storable = !vary_star && is_storable(stored, &cc, explicit);
     let date = first(headers, "date").and_then(parse_http_date);
     let lifetime = if !storable || no_cache || vary_star {
         0
