@@ -508,28 +508,39 @@ fn a_304_without_validators_updates_the_stored_response() {
 }
 
 #[test]
-fn a_304_for_another_representation_does_not_update() {
-    let req = get(URL, &[]);
+fn a_304_about_the_clients_own_copy_does_not_update() {
     let p = policy(&[("cache-control", "max-age=1"), ("etag", "\"v1\"")]);
-    assert!(p.after_response(&req, 304, &headers(&[("etag", "\"v2\"")]), t0()).unwrap().modified);
-    assert!(!p.after_response(&req, 304, &headers(&[("etag", "W/\"v1\"")]), t0()).unwrap().modified, "weak match");
-    let weak = policy(&[("cache-control", "max-age=1"), ("etag", "W/\"v1\"")]);
-    assert!(weak.after_response(&req, 304, &headers(&[("etag", "\"v1\"")]), t0()).unwrap().modified, "strong needs strong");
+    // The client asked about its own copy "v2"; the 304 names it: not about the stored "v1".
+    let client = get(URL, &[("if-none-match", "\"v2\"")]);
+    assert!(p.after_response(&client, 304, &headers(&[("etag", "\"v2\"")]), t0()).unwrap().modified);
+    assert!(!p.after_response(&client, 304, &headers(&[("etag", "\"v1\"")]), t0()).unwrap().modified);
+    assert!(!p.after_response(&get(URL, &[]), 304, &headers(&[("etag", "W/\"v1\"")]), t0()).unwrap().modified, "weak match");
     let lm = policy(&[("cache-control", "max-age=1"), ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT")]);
-    assert!(!lm.after_response(&req, 304, &headers(&[("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT")]), t0()).unwrap().modified);
-    assert!(lm.after_response(&req, 304, &headers(&[("last-modified", "Mon, 07 Nov 1994 08:49:37 GMT")]), t0()).unwrap().modified);
+    let newer = headers(&[("last-modified", "Mon, 07 Nov 1994 08:49:37 GMT")]);
+    assert!(!lm.after_response(&get(URL, &[]), 304, &headers(&[("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT")]), t0()).unwrap().modified);
+    assert!(lm.after_response(&get(URL, &[("if-modified-since", "Mon, 07 Nov 1994 08:49:37 GMT")]), 304, &newer, t0()).unwrap().modified);
+}
+
+#[test]
+fn a_304_with_another_etag_validates_but_keeps_the_stored_etag() {
+    // http-cache-tests 304-etag-update-response-ETag (required).
+    let p = policy(&[("cache-control", "max-age=1"), ("etag", "\"abcdef\"")]);
+    let after = p.after_response(&get(URL, &[]), 304, &headers(&[("etag", "\"ghijkl\""), ("cache-control", "max-age=2")]), t0()).unwrap();
+    assert!(!after.modified);
+    assert_eq!(value(&after.headers, "etag"), Some("\"abcdef\""));
 }
 
 #[test]
 fn a_304_replaces_fields_but_not_those_describing_the_body() {
     let req = get(URL, &[]);
     let p = policy(&[("cache-control", "max-age=1"), ("etag", "\"v1\""), ("content-length", "5"), ("content-encoding", "gzip"), ("content-type", "text/plain")]);
-    let update = headers(&[("etag", "\"v1\""), ("content-length", "10"), ("content-encoding", "br"), ("content-type", "text/html"), ("x-new", "1")]);
+    let update = headers(&[("etag", "W/\"v1\""), ("content-length", "10"), ("content-encoding", "br"), ("content-type", "text/html"), ("x-new", "1")]);
     let after = p.after_response(&req, 304, &update, t0()).unwrap();
     assert_eq!(value(&after.headers, "content-length"), Some("5"));
     assert_eq!(value(&after.headers, "content-encoding"), Some("gzip"));
     assert_eq!(value(&after.headers, "content-type"), Some("text/html"));
     assert_eq!(value(&after.headers, "x-new"), Some("1"));
+    assert_eq!(value(&after.headers, "etag"), Some("\"v1\""));
 }
 
 #[test]
