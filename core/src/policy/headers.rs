@@ -20,8 +20,8 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Fields a 304 must not change in the stored response: they describe the stored body
 /// (RFC 9111 3.2 names Content-Length; encoding, range and the entity tag describe the bytes
-/// we hold; http-cache-tests requires `ETag` and `Content-Encoding` to be kept).
-const KEPT_ON_UPDATE: &[&str] = &["content-length", "content-encoding", "content-range", "etag"];
+/// we hold; http-cache-tests requires `ETag`, `Content-MD5` and `Content-Encoding` to be kept).
+const KEPT_ON_UPDATE: &[&str] = &["content-length", "content-encoding", "content-range", "content-md5", "etag"];
 
 /// Every field line of `name` (lower-case), in order.
 pub fn lines<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {

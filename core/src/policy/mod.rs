@@ -373,7 +373,10 @@ impl Policy {
             return false;
         }
         let age = self.age_millis(now);
-        if asked.max_age.is_some_and(|max_age| age > seconds_to_millis(max_age)) {
+        // RFC 8246: a fresh `immutable` response is not revalidated on a reload (a request
+        // `max-age`, as the Fetch API's "no-cache" mode sends); only `no-cache` forces it.
+        let immutable_fresh = self.derived.cc.has("immutable") && !self.is_stale_at(now);
+        if !immutable_fresh && asked.max_age.is_some_and(|max_age| age > seconds_to_millis(max_age)) {
             return false;
         }
         let ttl = self.derived.lifetime.saturating_sub(age);

@@ -459,6 +459,15 @@ fn request_no_cache_max_age_and_min_fresh_force_revalidation() {
 }
 
 #[test]
+fn immutable_fresh_responses_are_not_revalidated_on_reload() {
+    let p = policy(&[("cache-control", "max-age=100, immutable")]);
+    let now = t0() + secs(10);
+    assert!(is_fresh_for(&p, &get(URL, &[("cache-control", "max-age=0")]), now));
+    assert!(!is_fresh_for(&p, &get(URL, &[("cache-control", "no-cache")]), now), "a forced reload still revalidates");
+    assert!(!is_fresh_for(&p, &get(URL, &[("cache-control", "max-age=0")]), t0() + secs(101)), "once stale, as any other");
+}
+
+#[test]
 fn request_max_stale_accepts_stale_responses_within_its_limit() {
     let p = policy(&[("cache-control", "max-age=10")]);
     let now = t0() + secs(30);
