@@ -179,6 +179,8 @@ export declare class CachePolicy {
   responseDirectives(): ResponseDirectives
   /** Whether `request` selects this stored response (URL, method, host, `Vary`). */
   matches(request: CachePolicyRequest): boolean
+  /** Whether `request`'s own `If-None-Match` / `If-Modified-Since` match the stored response (answer it with a 304). */
+  notModifiedFor(request: CachePolicyRequest): boolean
   /** `request`'s headers for a conditional request: hop-by-hop removed, `if-none-match`/`if-modified-since` added. */
   revalidationHeaders(request: CachePolicyRequest): Headers
   beforeRequest(request: CachePolicyRequest, now?: number): BeforeRequestResult

@@ -292,6 +292,9 @@ test('a 304 without validators updates the selected stored response', (t) => {
   t.false(other.modified)
   t.is(other.headers.etag, '"v1"')
   t.deepEqual(p.revalidationHeaders(req({ accept: '*/*' })), { accept: '*/*', 'if-none-match': '"v1"' })
+  // The client's own conditional request, answered from the stored response.
+  t.true(p.notModifiedFor(req({ 'if-none-match': 'W/"v1"' })))
+  t.false(p.notModifiedFor(req({ 'if-none-match': '"v0"' })))
 })
 
 test('hits serve the stored Date with a current Age, and multi-valued fields whole', (t) => {

@@ -159,6 +159,15 @@ class CachePolicy {
     return callNative(() => this.#native.matches(text))
   }
 
+  /**
+   * Whether `request`'s own `If-None-Match` (or, without it, `If-Modified-Since`) matches the
+   * stored response: a cache serving it answers 304 instead (RFC 9110 13.2.2).
+   */
+  notModifiedFor (request) {
+    const text = requestJson(request)
+    return callNative(() => this.#native.notModifiedFor(text))
+  }
+
   /** The headers to revalidate with: `request`'s, hop-by-hop removed, `if-none-match`/`if-modified-since` added. */
   revalidationHeaders (request) {
     const text = requestJson(request)

@@ -206,6 +206,12 @@ impl NativePolicy {
         guard(|| Ok(self.policy.matches(&request(&request_json)?)))
     }
 
+    /// Whether the request's own conditional headers match the stored response (answer 304).
+    #[napi]
+    pub fn not_modified_for(&self, request_json: String) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.not_modified_for(&request(&request_json)?)))
+    }
+
     /// JSON of the request headers for revalidating the stored response.
     #[napi]
     pub fn revalidation_headers(&self, request_json: String) -> napi::Result<String> {

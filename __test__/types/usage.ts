@@ -65,6 +65,7 @@ async function withUndici (url: string): Promise<void> {
     policy.canStaleIfError({ url }),
     policy.canStaleIfError(),
     policy.matches({ url, headers }),
+    policy.notModifiedFor({ url, headers: { 'if-none-match': '"v1"' } }),
     policy.isStorable(),
   ]
   const texts: string[] = [policy.url, policy.method]

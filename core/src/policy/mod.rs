@@ -433,6 +433,27 @@ impl Policy {
         out
     }
 
+    /// Whether `request`'s own conditional headers say the client already has this stored
+    /// response (RFC 9110 13.2.2): `If-None-Match` naming its `ETag` (weak comparison) or `*`;
+    /// without `If-None-Match`, an `If-Modified-Since` on a GET/HEAD no earlier than its
+    /// `Last-Modified`. A cache answering from this response then sends 304 instead of it.
+    pub fn not_modified_for(&self, request: &RequestInfo) -> bool {
+        let opaque = |tag: &str| tag.trim_matches([' ', '\t']).strip_prefix("W/").unwrap_or(tag.trim_matches([' ', '\t'])).to_owned();
+        let stored = &self.stored.response_headers;
+        if request.headers.contains_key("if-none-match") {
+            let asked = members(&request.headers, "if-none-match");
+            let Some(etag) = first(stored, "etag") else { return asked.iter().any(|t| t == "*") };
+            return asked.iter().any(|t| t == "*" || opaque(t) == opaque(etag));
+        }
+        let method = if request.method.is_empty() { "GET".to_owned() } else { request.method.to_ascii_uppercase() };
+        if method != "GET" && method != "HEAD" {
+            return false;
+        }
+        let since = first(&request.headers, "if-modified-since").and_then(dates::parse_http_date);
+        let modified = first(stored, "last-modified").and_then(dates::parse_http_date);
+        matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
+    }
+
     /// After asking the origin: a 304 that selects this stored response (RFC 9111 4.3.4)
     /// updates it (4.3.3: the 304's fields replace the stored ones, the body is kept);
     /// anything else is a new response.

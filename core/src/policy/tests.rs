@@ -575,6 +575,20 @@ fn revalidation_headers_follow_the_request() {
     assert!(!sent.contains_key("if-none-match") && !sent.contains_key("if-modified-since"));
 }
 
+#[test]
+fn the_clients_own_conditionals_are_evaluated_against_the_stored_response() {
+    let p = policy(&[("cache-control", "max-age=60"), ("etag", "\"v1\""), ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+    assert!(p.not_modified_for(&get(URL, &[("if-none-match", "\"v0\", W/\"v1\"")])));
+    assert!(p.not_modified_for(&get(URL, &[("if-none-match", "*")])));
+    assert!(!p.not_modified_for(&get(URL, &[("if-none-match", "\"v2\"")])));
+    // If-None-Match takes precedence over If-Modified-Since.
+    assert!(!p.not_modified_for(&get(URL, &[("if-none-match", "\"v2\""), ("if-modified-since", "Mon, 07 Nov 1994 08:49:37 GMT")])));
+    assert!(p.not_modified_for(&get(URL, &[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")])));
+    assert!(!p.not_modified_for(&get(URL, &[("if-modified-since", "Sat, 05 Nov 1994 08:49:37 GMT")])));
+    assert!(!p.not_modified_for(&get(URL, &[("if-modified-since", "garbage")])));
+    assert!(!p.not_modified_for(&get(URL, &[])));
+}
+
 // ---- RFC 9111 4 and 5.1: constructing the served response ------------------------------------------
 
 #[test]
