@@ -93,6 +93,43 @@ test('put({ request }) with hostile delta-seconds, then hit.policy after a resta
   t.deepEqual(JSON.parse(read.stdout), [true, 2147483650, 0, true, true, false, false])
 })
 
+test('through cacheInterceptor: a 2^64-1 Age with stale-if-error, then an origin error, never aborts Node', (t) => {
+  const run = child(`
+    const http = require('node:http')
+    const { Agent, request } = require('undici')
+    const { cacheInterceptor } = require(${JSON.stringify(path.join(ROOT, 'undici.js'))})
+    ;(async () => {
+      let n = 0
+      const server = http.createServer((req, res) => {
+        n++
+        if (n > 1) { res.statusCode = 500; res.end('down'); return }
+        res.setHeader('cache-control', 'max-age=1, stale-if-error=${HUGE_AGE}, stale-while-revalidate=${HUGE_AGE}')
+        res.setHeader('age', '${HUGE_AGE}')
+        res.setHeader('etag', '"v1"')
+        res.end('body')
+      })
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+      const cache = await pkg.StreamingCache.withTempDir()
+      const agent = new Agent().compose(cacheInterceptor({ cache }))
+      const url = 'http://127.0.0.1:' + server.address().port + '/x'
+      const statuses = []
+      for (let i = 0; i < 3; i++) {
+        const res = await request(url, { dispatcher: agent, headers: { 'cache-control': 'max-stale=${HUGE_AGE}, min-fresh=${HUGE_AGE}' } })
+        statuses.push(res.statusCode)
+        await res.body.text()
+      }
+      await agent.close()
+      server.close()
+      await cache.close()
+      console.log(JSON.stringify(statuses))
+    })().catch((err) => { console.error(err); process.exit(1) })
+  `, { NODE_PATH: path.join(ROOT, 'node_modules') })
+  t.is(run.signal, null, run.stderr)
+  t.is(run.status, 0, run.stderr)
+  t.is(run.stderr, '')
+  t.is(JSON.parse(run.stdout).length, 3)
+})
+
 test('stored policies damaged on disk or written by older versions are read safely', async (t) => {
   const cache = new StreamingCache(tempDir(t))
   t.teardown(() => cache.close())
