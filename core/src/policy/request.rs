@@ -54,9 +54,8 @@ impl RequestDirectives {
             max_age: seconds("max-age"),
             min_fresh: seconds("min-fresh"),
             // An invalid max-stale value accepts no staleness rather than any.
-            max_stale: cc.get("max-stale").map(|d| match &d.value {
-                None => None,
-                Some(_) => Some(cc.delta("max-stale").and_then(|d| d.seconds()).unwrap_or(0)),
+            max_stale: cc.get("max-stale").map(|d| {
+                d.value.as_ref().map(|_| cc.delta("max-stale").and_then(|d| d.seconds()).unwrap_or(0))
             }),
             stale_if_error: cc.delta("stale-if-error").and_then(|d| d.seconds()),
         }
