@@ -30,4 +30,4 @@ pub use index::StoredEntry;
 pub use memory_tier::{HotBody, MemoryTierOptions};
 pub use options::CacheOptions;
 pub use stats::{Evictions, Stats};
-pub use policy::{Freshness, Policy, PolicyOptions, RequestInfo, Revalidated};
+pub use policy::{Freshness, Policy, PolicyOptions, RequestDirectives, RequestInfo, ResponseDirectives, Revalidated};
