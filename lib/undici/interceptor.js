@@ -8,14 +8,14 @@
 //   fresh hit   -> serveEntry      (serve-cached.js): cache -> caller
 //   stale       -> RevalidateHandler (revalidate.js): conditional request, 304 -> cache
 //   POST/PUT... -> InvalidateHandler (invalidate.js): 2xx/3xx drop the stored entries
-const { Downstream } = require('./downstream')
+const { Downstream } = require('../engine/downstream')
 const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
 const { InvalidateHandler } = require('./invalidate')
-const { serveEntry, gatewayTimeout, releaseBody } = require('./serve-cached')
+const { serveEntry, gatewayTimeout } = require('./serve-cached')
 const { findEntry } = require('./lookup')
-const { requestUrl } = require('./cache-key')
-const { normalizeRequestHeaders, restoreMultiValues } = require('./headers')
+const { requestUrl } = require('../engine/keys')
+const { normalizeRequestHeaders, restoreMultiValues } = require('../engine/headers')
 const { buildContext } = require('./options')
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
@@ -67,23 +67,31 @@ function handle (ctx, dispatch, r, downstream) {
     return miss()
   }
 
+  // Whatever path answers, a body the lookup opened and nobody took is closed here.
+  try {
+    return answerWith(ctx, dispatch, r, downstream, found, now, miss)
+  } finally {
+    found.release()
+  }
+}
+
+/**
+ * Answers `r` given the entry `found`: served from the cache (fresh, or stale where the mode
+ * allows), else revalidated. A body `found` holds open is taken by the path that serves it.
+ * @param {import('./lookup').InterceptorFound} found
+ */
+function answerWith (ctx, dispatch, r, downstream, found, now, miss) {
   // maxTtl: an entry is never used without asking the origin once this old.
-  const receivedAt = found.fields.metadata?.receivedAt ?? found.fields.storedAt
-  const expired = ctx.maxTtl !== undefined && now - receivedAt >= ctx.maxTtl
+  const { result } = found.verdict
+  const expired = ctx.maxTtl !== undefined && now - found.fields.metadata.receivedAt >= ctx.maxTtl
   const serve = r.mode === 'default'
-    ? found.result.fresh && !expired
+    ? result.fresh && !expired
     : r.mode !== 'no-cache' && !expired // force-cache, only-if-cached, ignore-rules: stale is fine
 
   if (serve) {
-    let headers
-    try {
-      headers = found.result.fresh
-        ? restoreMultiValues(found.result.headers, found.fields.headers)
-        : staleHeaders(found, now)
-    } catch (err) {
-      releaseBody(found)
-      throw err
-    }
+    const headers = result.fresh
+      ? restoreMultiValues(result.headers, found.fields.headers)
+      : staleHeaders(found, now)
     if (r.mode === 'only-if-cached') discardRequestBody(r.opts)
     const unavailable = r.mode === 'only-if-cached' ? () => gatewayTimeout(ctx, downstream) : () => miss()
     serveEntry(ctx, r, downstream, found, headers, unavailable)
@@ -91,7 +99,7 @@ function handle (ctx, dispatch, r, downstream) {
   }
   // Not served from the cache now: a body the lookup opened is not needed (after a 304 the
   // entry is opened again, as the revalidation left it).
-  releaseBody(found)
+  found.release()
   if (r.mode === 'only-if-cached') {
     discardRequestBody(r.opts)
     gatewayTimeout(ctx, downstream)

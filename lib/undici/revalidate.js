@@ -5,12 +5,14 @@
 //   200 (or anything else) -> handed to a TeeHandler: streamed to the caller, replacing the entry.
 //   5xx or a connection error -> the stale entry is served when its `stale-if-error` allows.
 const { TeeHandler } = require('./tee-handler')
-const { upstreamSource } = require('./downstream')
-const { serveEntry, replay, dropEntry } = require('./serve-cached')
-const { varyNames, policyRequest } = require('./cache-key')
+const { upstreamSource } = require('../engine/downstream')
+const { replay, bodySource } = require('../engine/replay')
+const { serveEntry } = require('./serve-cached')
+const { varyNames, policyRequest } = require('../engine/keys')
+const { interceptorMeta, deleteAtFor } = require('../engine/record')
 const {
   withoutHopByHop, omit, restoreMultiValues, parseCacheControl, seconds, servedHeaders,
-} = require('./headers')
+} = require('../engine/headers')
 
 /**
  * The request headers for revalidating `found`. When the policy would serve it without asking
@@ -18,10 +20,10 @@ const {
  * request, and the caller's own Cache-Control is put back.
  */
 function revalidationHeaders (found, now) {
-  if (!found.result.fresh) return found.result.headers
-  const req = found.req
+  const { result, req, policy } = found.verdict
+  if (!result.fresh) return result.headers
   const own = req.headers['cache-control']
-  const { headers } = found.policy.beforeRequest({ ...req, headers: { ...req.headers, 'cache-control': 'no-cache' } }, now)
+  const { headers } = policy.beforeRequest({ ...req, headers: { ...req.headers, 'cache-control': 'no-cache' } }, now)
   if (own === undefined) delete headers['cache-control']
   else headers['cache-control'] = own
   return headers
@@ -39,13 +41,13 @@ function staleIfErrorAllows (ctx, found, req, now) {
   const window = seconds(res.get('stale-if-error')) ??
     seconds(parseCacheControl(req.headers['cache-control']).get('stale-if-error'))
   if (window === undefined) return false
-  const freshUntil = found.fields.metadata?.freshUntil ?? found.fields.storedAt
+  const freshUntil = found.fields.metadata.freshUntil
   return now - freshUntil <= window
 }
 
 /** The stored headers of `found`, as served stale (its current `age` set). */
 function staleHeaders (found, now) {
-  return { ...found.fields.headers, age: String(found.policy.age(now)) }
+  return { ...found.fields.headers, age: String(found.verdict.policy.age(now)) }
 }
 
 class RevalidateHandler {
@@ -119,23 +121,20 @@ class RevalidateHandler {
   #serveStale () {
     const ctx = this.#ctx
     const found = this.#found
-    let body = null
+    let source = null
     if (this.#r.method !== 'HEAD') {
-      try {
-        body = ctx.cache.getSync(found.key)?.body ?? null
-      } catch {
-        body = null
-      }
-      if (body === null) return false
+      const opened = ctx.engine.openBody(found)
+      if (opened === null) return false
+      source = bodySource(opened.body, opened.size)
     }
     this.#state = 'cache'
     this.#downstream.detach()
     const headers = servedHeaders(staleHeaders(found, Date.now()), {
       size: found.fields.size,
-      hasBody: found.fields.metadata?.method !== 'HEAD',
+      hasBody: found.fields.metadata.method !== 'HEAD',
       status: ctx.statusHeaders ? ['HIT', 'HIT'] : null,
     })
-    replay(this.#downstream, found.fields.status, headers, body)
+    replay(this.#downstream, found.fields.status, headers, source)
     return true
   }
 
@@ -148,7 +147,7 @@ class RevalidateHandler {
     const names = varyNames(origin.vary ?? found.fields.headers.vary)
     let after
     try {
-      if (names !== null) after = found.policy.afterResponse(policyRequest(r.req, names), { status: 304, headers: origin }, now)
+      if (names !== null) after = found.verdict.policy.afterResponse(policyRequest(r.req, names), { status: 304, headers: origin }, now)
     } catch {}
     // The 304 does not validate what is stored (other validator, Vary: *): ask again in full.
     if (after === undefined || after.modified) return this.#refetch()
@@ -156,15 +155,18 @@ class RevalidateHandler {
     const merged = restoreMultiValues(after.headers, origin, found.fields.headers)
     const stored = omit(merged, 'age', 'set-cookie')
     const keep = r.mode === 'ignore-rules' || after.policy.isStorable()
-    const metadata = { ...found.fields.metadata, receivedAt: now, freshUntil: now + after.policy.timeToLive(now) }
+    const freshUntil = now + after.policy.timeToLive(now)
+    const metadata = interceptorMeta({
+      ...found.fields.metadata, receivedAt: now, freshUntil, deleteAt: deleteAtFor(stored, freshUntil),
+    })
     if (keep) {
       try {
-        await ctx.cache.updateMetadata(found.key, { headers: stored, url: r.url, policy: after.policy, metadata })
+        await ctx.engine.refresh(found.key, { headers: stored, url: r.url, policy: after.policy, metadata })
       } catch {}
     }
     serveEntry(ctx, r, this.#downstream, found, merged, () => this.#refetch())
     // No longer storable (the 304 said no-store): served this once, from the body opened above.
-    if (!keep) dropEntry(ctx.cache, found.key)
+    if (!keep) ctx.engine.drop(found.key)
   }
 
   /** The cached body cannot be used after all: the full request, unconditionally. */

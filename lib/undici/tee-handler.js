@@ -12,9 +12,10 @@
 // stream (the cache discards it). The caller's `onResponseEnd` waits for the commit (bounded
 // by `cacheWriteTimeout`), so a request made after a response finished finds it cached.
 const { CachePolicy } = require('../cache-policy')
-const { upstreamSource } = require('./downstream')
-const { varyNames, variantKey, policyRequest } = require('./cache-key')
-const { withoutHopByHop, omit, hasValidator, withStatusHeaders } = require('./headers')
+const { upstreamSource } = require('../engine/downstream')
+const { varyNames, varyMapOf, policyRequest } = require('../engine/keys')
+const { interceptorMeta, deleteAtFor } = require('../engine/record')
+const { withoutHopByHop, omit, hasValidator, withStatusHeaders } = require('../engine/headers')
 
 function settleWithin (promise, ms) {
   let timer
@@ -22,16 +23,6 @@ function settleWithin (promise, ms) {
     timer = setTimeout(() => reject(new Error('timed out')), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-/** Deletes `baseKey` and every variant of it; resolves when done. */
-function deleteAll (cache, baseKey, except) {
-  const keys = []
-  try {
-    if (baseKey !== except && cache.peek(baseKey) !== null) keys.push(baseKey)
-    for (const key of cache.keys(baseKey + '\n')) if (key !== except) keys.push(key)
-  } catch {}
-  return Promise.allSettled(keys.map((key) => cache.delete(key)))
 }
 
 class TeeHandler {
@@ -81,7 +72,7 @@ class TeeHandler {
   }
 
   onResponseStart (controller, statusCode, headers, statusMessage) {
-    if (statusCode >= 200) this.#startStoring(statusCode, headers)
+    if (statusCode >= 200) this.#startStoring(statusCode, headers, statusMessage)
     const out = withStatusHeaders(headers, this.#ctx.statusHeaders, 'MISS', this.#options.lookup)
     return this.#downstream.responseStart(statusCode, out, statusMessage)
   }
@@ -122,10 +113,9 @@ class TeeHandler {
     this.#downstream.error(err)
   }
 
-  #startStoring (status, headers) {
+  #startStoring (status, headers, statusMessage) {
     const ctx = this.#ctx
     const r = this.#r
-    const { cache } = ctx
     if (!this.#options.store) return
     const names = varyNames(headers.vary)
     if (names === null) return this.#supersede() // Vary: * is never served from a cache
@@ -150,15 +140,23 @@ class TeeHandler {
     } catch {
       return this.#supersede()
     }
-    const key = variantKey(r.baseKey, names, r.req.headers)
-    const metadata = { method: r.method, receivedAt: now, freshUntil: now + policy.timeToLive(now) }
-    let ws
+    const freshUntil = now + policy.timeToLive(now)
+    const metadata = interceptorMeta({
+      method: r.method,
+      vary: varyMapOf(names, r.headers),
+      receivedAt: now,
+      freshUntil,
+      deleteAt: deleteAtFor(responseHeaders, freshUntil),
+      statusMessage,
+    })
+    let writer
     try {
-      ws = cache.createWriteStream(key, { status, headers: kept, url: r.url, metadata, policy: stored })
+      const { key, ws } = ctx.engine.createWriter(r.baseKey, { status, headers: kept, url: r.url, metadata, policy: stored })
+      writer = { ws, key, bytes: 0 }
     } catch {
       return this.#supersede()
     }
-    const writer = { ws, key, bytes: 0 }
+    const { ws } = writer
     ws.on('error', () => {
       if (this.#writer === writer) this.#abandon()
     })
@@ -171,7 +169,7 @@ class TeeHandler {
   /** The response will not be stored: the entry it answers for must not outlive it. */
   #supersede () {
     const key = this.#options.replaceKey
-    if (key !== undefined) this.#pending.push(Promise.resolve().then(() => this.#ctx.cache.delete(key)))
+    if (key !== undefined) this.#pending.push(Promise.resolve().then(() => this.#ctx.engine.cache.delete(key)))
   }
 
   /** The cache caught up: let the origin go on unless the caller still holds it back. */
@@ -194,7 +192,7 @@ class TeeHandler {
   }
 
   async #commit (writer) {
-    const { cache, cacheWriteTimeout } = this.#ctx
+    const { engine, cacheWriteTimeout } = this.#ctx
     writer.ws.end()
     try {
       await settleWithin(writer.ws.committed, cacheWriteTimeout)
@@ -203,25 +201,15 @@ class TeeHandler {
       this.#supersede()
       return
     }
-    // One URL is stored either plainly or as variants, never both; and a variant stored
-    // under a new discriminator supersedes the entry it replaces.
-    const base = this.#r.baseKey
-    const cleanup = [writer.key === base ? deleteAll(cache, base, base) : deleteIf(cache, base)]
+    // The entries this response replaces: all other variants when it has no Vary, else those
+    // its request selected (and the entry it revalidated, whatever its variant).
+    const cleanup = [engine.supersede(this.#r.baseKey, writer.key, this.#r.headers)]
     const replaced = this.#options.replaceKey
-    if (replaced !== undefined && replaced !== writer.key && replaced !== base) {
-      cleanup.push(Promise.resolve().then(() => cache.delete(replaced)))
+    if (replaced !== undefined && replaced !== writer.key) {
+      cleanup.push(Promise.resolve().then(() => engine.cache.delete(replaced)))
     }
     await Promise.allSettled(cleanup)
   }
 }
 
-function deleteIf (cache, key) {
-  try {
-    if (cache.peek(key) === null) return Promise.resolve()
-    return cache.delete(key)
-  } catch (err) {
-    return Promise.reject(err)
-  }
-}
-
-module.exports = { TeeHandler, deleteAll }
+module.exports = { TeeHandler }

@@ -176,12 +176,10 @@ function toRawHeaders (headers) {
 }
 
 module.exports = {
-  HOP_BY_HOP,
   normalizeRequestHeaders,
   withoutHopByHop,
   omit,
   restoreMultiValues,
-  imfDate,
   servedHeaders,
   withStatusHeaders,
   parseCacheControl,
