@@ -139,4 +139,4 @@ class CacheBodyReadable extends Readable {
   }
 }
 
-module.exports = { CacheBodyReadable, CHUNK_SIZE, kReadAll, kReadChunk }
+module.exports = { CacheBodyReadable, kReadAll, kReadChunk }
