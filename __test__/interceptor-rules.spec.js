@@ -2,7 +2,8 @@
 // cacheInterceptor: what is stored and what is fresh, as http-cache-semantics decides.
 const test = require('ava')
 const { request } = require('undici')
-const { startOrigin, cachingAgent, sleep } = require('./helpers/interceptor-origin')
+const fs = require('node:fs')
+const { startOrigin, cachingAgent, sleep, walk } = require('./helpers/interceptor-origin')
 
 const httpDate = (offsetMs) => new Date(Date.now() + offsetMs).toUTCString()
 
@@ -23,7 +24,7 @@ async function twice (t, { response, requestHeaders = {}, options = {}, pause = 
   if (pause) await sleep(pause)
   const second = await request(origin.url('/r'), { headers: requestHeaders, dispatcher: agent })
   const body = await second.body.text()
-  return { xcache: second.headers['x-cache'], lookup: second.headers['x-cache-lookup'], hits: origin.hits(), stored, body, origin, cache }
+  return { xcache: second.headers['x-cache'], lookup: second.headers['x-cache-lookup'], hits: origin.hits(), stored, body, origin, cache, second }
 }
 
 const cases = [
@@ -77,13 +78,25 @@ test('maxTtl: an entry over maxTtl is revalidated with its validators', async (t
   t.is(got.body, 'body 1')
 })
 
-test('Set-Cookie is never replayed from the cache nor written to disk in a private cache', async (t) => {
+test('a private cache stores Set-Cookie and replays it on hits, as a browser cache does', async (t) => {
   const got = await twice(t, { response: { 'cache-control': 'max-age=60', 'set-cookie': ['a=1', 'b=2'] } })
   t.is(got.xcache, 'HIT')
-  const [key] = got.cache.keys()
-  const stored = got.cache.peek(key)
+  t.deepEqual(got.second.headers['set-cookie'], ['a=1', 'b=2'])
+  t.deepEqual(got.cache.peek(got.cache.keys()[0]).headers['set-cookie'], ['a=1', 'b=2'])
+})
+
+test('a shared cache stores a response with Set-Cookie but never the cookie: not on disk, not replayed', async (t) => {
+  const got = await twice(t, {
+    response: { 'cache-control': 'max-age=60', 'set-cookie': ['a=secret-1', 'b=secret-2'] },
+    options: { shared: true },
+  })
+  t.is(got.xcache, 'HIT')
+  t.is(got.second.headers['set-cookie'], undefined)
+  const stored = got.cache.peek(got.cache.keys()[0])
   t.is(stored.headers['set-cookie'], undefined)
-  t.false(JSON.stringify(stored.policy.toJSON()).includes('a=1'))
+  t.false(JSON.stringify(stored.policy.toJSON()).includes('secret'))
+  // Nothing under the cache directory holds the cookie values.
+  for (const file of walk(got.cache.dir)) t.false(fs.readFileSync(file).includes('secret'), file)
 })
 
 test('credentials in the request are not written into the stored policy', async (t) => {

@@ -32,7 +32,7 @@ test('the HTTP caching test suite: no regression against the baseline, score tab
   if (report.improvements.length > 0) t.log(`${report.improvements.length} tests now pass that the baseline has failing (node __test__/conformance/run.js --update)`)
   t.deepEqual(report.regressions, [], 'tests that passed in the baseline still pass')
   for (const run of report.runs) t.true(run.score.total >= 290, `${run.name}: the whole suite ran (${run.score.total} tests)`)
-  for (const id of Object.keys(EXCEPTIONS)) {
+  for (const id of Object.keys(EXCEPTIONS).filter((id) => typeof EXCEPTIONS[id] === 'string')) {
     const everyone = report.runs.filter((run) => !run.ours).every((run) => run.results[id] !== true)
     t.true(everyone, `exception ${id} fails for undici + MemoryCacheStore too`)
   }

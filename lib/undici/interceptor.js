@@ -76,6 +76,17 @@ function handle (ctx, dispatch, r, downstream) {
 }
 
 /**
+ * The headers of a fresh hit: the policy's (with `age`), multi-valued fields restored, and
+ * the stored `Date` (RFC 9111 section 4: the stored response is served as it was received).
+ */
+function freshHeaders (found) {
+  const stored = found.fields.headers
+  const headers = restoreMultiValues(found.verdict.result.headers, stored)
+  if (stored.date !== undefined) headers.date = stored.date
+  return headers
+}
+
+/**
  * Answers `r` given the entry `found`: served from the cache (fresh, or stale where the mode
  * allows), else revalidated. A body `found` holds open is taken by the path that serves it.
  * @param {import('./lookup').InterceptorFound} found
@@ -89,9 +100,7 @@ function answerWith (ctx, dispatch, r, downstream, found, now, miss) {
     : r.mode !== 'no-cache' && !expired // force-cache, only-if-cached, ignore-rules: stale is fine
 
   if (serve) {
-    const headers = result.fresh
-      ? restoreMultiValues(result.headers, found.fields.headers)
-      : staleHeaders(found, now)
+    const headers = result.fresh ? freshHeaders(found) : staleHeaders(found, now)
     if (r.mode === 'only-if-cached') discardRequestBody(r.opts)
     const unavailable = r.mode === 'only-if-cached' ? () => gatewayTimeout(ctx, downstream) : () => miss()
     serveEntry(ctx, r, downstream, found, headers, unavailable)

@@ -10,8 +10,9 @@ const { replay, bodySource } = require('../engine/replay')
 const { serveEntry } = require('./serve-cached')
 const { varyNames, policyRequest } = require('../engine/keys')
 const { interceptorMeta, deleteAtFor } = require('../engine/record')
+const { CachePolicy } = require('../cache-policy')
 const {
-  withoutHopByHop, omit, restoreMultiValues, parseCacheControl, seconds, servedHeaders,
+  withoutHopByHop, omit, parseCacheControl, seconds, servedHeaders, updatedHeaders, storedResponseHeaders,
 } = require('../engine/headers')
 
 /**
@@ -48,6 +49,23 @@ function staleIfErrorAllows (ctx, found, req, now) {
 /** The stored headers of `found`, as served stale (its current `age` set). */
 function staleHeaders (found, now) {
   return { ...found.fields.headers, age: String(found.verdict.policy.age(now)) }
+}
+
+/** An entity tag without its weakness marker (weak comparison, RFC 9110 section 8.8.3.2). */
+function opaqueTag (etag) {
+  const tag = String(etag).trim()
+  return tag.startsWith('W/') ? tag.slice(2) : tag
+}
+
+/** Whether a 304's validators say it is about another representation than the stored one. */
+function contradicts (stored, notModified) {
+  if (notModified.etag !== undefined) {
+    return stored.etag === undefined || opaqueTag(stored.etag) !== opaqueTag(notModified.etag)
+  }
+  if (notModified['last-modified'] !== undefined && stored['last-modified'] !== undefined) {
+    return Date.parse(stored['last-modified']) !== Date.parse(notModified['last-modified'])
+  }
+  return false
 }
 
 class RevalidateHandler {
@@ -138,33 +156,39 @@ class RevalidateHandler {
     return true
   }
 
+  /**
+   * A 304 answers the conditional request sent for this one entry: it validates it unless it
+   * carries a validator that contradicts the stored one (RFC 9111 section 4.3.4; a 304 with
+   * no validator at all still selects the entry whose validators were sent). The stored
+   * headers are updated with the 304's (section 3.2) and the body is served from the cache.
+   */
   async #notModified (responseHeaders) {
     const ctx = this.#ctx
     const r = this.#r
     const found = this.#found
     const now = Date.now()
     const origin = withoutHopByHop(responseHeaders)
-    const names = varyNames(origin.vary ?? found.fields.headers.vary)
-    let after
+    if (contradicts(found.fields.headers, origin)) return this.#refetch()
+    // Served now: the 304's own Set-Cookie reaches the caller that triggered it, in any mode.
+    const merged = updatedHeaders(found.fields.headers, origin)
+    const stored = storedResponseHeaders(omit(merged, 'age'), ctx.shared)
+    const names = varyNames(merged.vary)
+    if (names === null) return this.#refetch() // Vary: * is never served from a cache
+    let policy
     try {
-      if (names !== null) after = found.verdict.policy.afterResponse(policyRequest(r.req, names), { status: 304, headers: origin }, now)
-    } catch {}
-    // The 304 does not validate what is stored (other validator, Vary: *): ask again in full.
-    if (after === undefined || after.modified) return this.#refetch()
-
-    const merged = restoreMultiValues(after.headers, origin, found.fields.headers)
-    const stored = omit(merged, 'age', 'set-cookie')
-    const keep = r.mode === 'ignore-rules' || after.policy.isStorable()
-    const freshUntil = now + after.policy.timeToLive(now)
+      policy = new CachePolicy(policyRequest(r.req, names),
+        { status: found.fields.status, headers: origin.age === undefined ? stored : { ...stored, age: origin.age } },
+        { shared: ctx.shared, responseTime: now })
+    } catch {
+      return this.#refetch()
+    }
+    const keep = r.mode === 'ignore-rules' || policy.isStorable()
+    const freshUntil = now + policy.timeToLive(now)
     const metadata = interceptorMeta({
       ...found.fields.metadata, receivedAt: now, freshUntil, deleteAt: deleteAtFor(stored, freshUntil),
     })
-    if (keep) {
-      try {
-        await ctx.engine.refresh(found.key, { headers: stored, url: r.url, policy: after.policy, metadata })
-      } catch {}
-    }
-    serveEntry(ctx, r, this.#downstream, found, merged, () => this.#refetch())
+    if (keep) await ctx.engine.refresh(found.key, { headers: stored, url: r.url, policy, metadata })
+    serveEntry(ctx, r, this.#downstream, found, { ...merged, age: String(policy.age(now)) }, () => this.#refetch())
     // No longer storable (the 304 said no-store): served this once, from the body opened above.
     if (!keep) ctx.engine.drop(found.key)
   }

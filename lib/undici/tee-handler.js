@@ -15,7 +15,7 @@ const { CachePolicy } = require('../cache-policy')
 const { upstreamSource } = require('../engine/downstream')
 const { varyNames, varyMapOf, policyRequest } = require('../engine/keys')
 const { interceptorMeta, deleteAtFor } = require('../engine/record')
-const { withoutHopByHop, omit, hasValidator, withStatusHeaders } = require('../engine/headers')
+const { withoutHopByHop, storedResponseHeaders, hasValidator, withStatusHeaders } = require('../engine/headers')
 
 function settleWithin (promise, ms) {
   let timer
@@ -120,22 +120,21 @@ class TeeHandler {
     const names = varyNames(headers.vary)
     if (names === null) return this.#supersede() // Vary: * is never served from a cache
     const now = Date.now()
-    const responseHeaders = withoutHopByHop(headers)
-    const kept = omit(responseHeaders, 'set-cookie')
+    // Set-Cookie: a private cache stores and replays it, as a browser's does; a shared one
+    // stores the response but never the cookie (not on disk, not replayed to anyone else).
+    const stored = storedResponseHeaders(withoutHopByHop(headers), ctx.shared)
     let policy
-    let stored
+    let storedPolicy
     try {
-      policy = new CachePolicy(r.req, { status, headers: responseHeaders }, { shared: ctx.shared, responseTime: now })
+      policy = new CachePolicy(r.req, { status, headers: stored }, { shared: ctx.shared, responseTime: now })
       const storable = r.mode === 'ignore-rules'
         ? status >= 200 && status < 300 && status !== 206
         // Storable, and of some use: fresh for a while or able to be revalidated.
-        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(responseHeaders))
+        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(stored))
       if (!storable) return this.#supersede()
       if (r.method !== 'HEAD' && Number(headers['content-length']) > ctx.maxBodySize) return this.#supersede()
-      // What is kept on disk: the request reduced to what matching needs; in a private
-      // cache Set-Cookie plays no part in freshness, so it is left out too.
-      stored = new CachePolicy(policyRequest(r.req, names),
-        { status, headers: ctx.shared ? responseHeaders : kept },
+      // What is kept on disk: the request reduced to what matching needs.
+      storedPolicy = new CachePolicy(policyRequest(r.req, names), { status, headers: stored },
         { shared: ctx.shared, responseTime: now })
     } catch {
       return this.#supersede()
@@ -146,12 +145,12 @@ class TeeHandler {
       vary: varyMapOf(names, r.headers),
       receivedAt: now,
       freshUntil,
-      deleteAt: deleteAtFor(responseHeaders, freshUntil),
+      deleteAt: deleteAtFor(stored, freshUntil),
       statusMessage,
     })
     let writer
     try {
-      const { key, ws } = ctx.engine.createWriter(r.baseKey, { status, headers: kept, url: r.url, metadata, policy: stored })
+      const { key, ws } = ctx.engine.createWriter(r.baseKey, { status, headers: stored, url: r.url, metadata, policy: storedPolicy })
       writer = { ws, key, bytes: 0 }
     } catch {
       return this.#supersede()
