@@ -81,21 +81,24 @@ function normalizeVaryMap (vary) {
   return map
 }
 
-function sameValue (a, b) {
-  if (a == null || b == null) return a == null && b == null
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-    return true
-  }
-  return a === b
+/**
+ * A request header value as Vary compares it (RFC 9111 section 4.1 lets a cache normalize):
+ * its field lines combined, split into list members, whitespace around them dropped; for the
+ * `accept-*` headers members are also compared case-insensitively and in any order (members
+ * without weights are equally preferred). `null` for an absent header.
+ */
+function varyValue (name, value) {
+  if (value === null || value === undefined) return null
+  const members = [].concat(value).join(',').split(',').map((m) => m.trim()).filter((m) => m !== '')
+  if (name.startsWith('accept')) return members.map((m) => m.toLowerCase()).sort().join(',')
+  return members.join(',')
 }
 
 /** Whether a request with `headers` (lower-case names) selects a response stored with `vary`. */
 function varyMatches (vary, headers) {
   if (vary == null) return true
   for (const name of Object.keys(vary)) {
-    if (!sameValue(headers?.[name], vary[name])) return false
+    if (varyValue(name, headers?.[name]) !== varyValue(name, vary[name])) return false
   }
   return true
 }
@@ -105,17 +108,17 @@ const MAX_DISCRIMINATOR = 512
 /**
  * The key of the variant of `baseKey` that `vary` describes. Readable
  * (`accept-encoding=gzip&accept-language=en`) unless long, then a hash. A header the request
- * lacks is written as its bare name; an array value is distinguished from its joined string.
+ * lacks is written as its bare name; values as Vary compares them (varyValue), so requests
+ * that select the same variant name the same key.
  */
 function variantKey (baseKey, vary) {
   if (vary == null) return baseKey
   const names = Object.keys(vary).sort()
   if (names.length === 0) return baseKey
   const parts = names.map((name) => {
-    const value = vary[name]
-    if (value === null || value === undefined) return encodeURIComponent(name)
-    const text = Array.isArray(value) ? `[${value.map(encodeURIComponent).join(',')}]` : encodeURIComponent(value)
-    return `${encodeURIComponent(name)}=${text}`
+    const value = varyValue(name, vary[name])
+    if (value === null) return encodeURIComponent(name)
+    return `${encodeURIComponent(name)}=${encodeURIComponent(value)}`
   })
   let discriminator = parts.join('&')
   if (discriminator.length > MAX_DISCRIMINATOR) {

@@ -15,7 +15,7 @@ const { InvalidateHandler } = require('./invalidate')
 const { serveEntry, gatewayTimeout } = require('./serve-cached')
 const { findEntry } = require('./lookup')
 const { requestUrl } = require('../engine/keys')
-const { normalizeRequestHeaders, restoreMultiValues } = require('../engine/headers')
+const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl } = require('../engine/headers')
 const { buildContext } = require('./options')
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
@@ -28,7 +28,21 @@ function describe (ctx, opts, method, mode) {
   const url = requestUrl(opts)
   const headers = normalizeRequestHeaders(opts.headers)
   const baseKey = ctx.cacheKey({ ...opts, method })
-  return { opts, method, url, headers, baseKey, mode, req: { method, url, headers } }
+  // Request directives (RFC 9111 section 5.2.1): no-store bypasses the cache (nothing of this
+  // exchange is stored, and, as in undici and browsers, nothing stored answers it);
+  // only-if-cached answers from the cache or with a 504. max-age, min-fresh, max-stale and
+  // no-cache are the policy's (beforeRequest).
+  const directives = mode === 'ignore-rules' ? new Map() : parseCacheControl(headers['cache-control'])
+  return {
+    opts,
+    method,
+    url,
+    headers,
+    baseKey,
+    mode: directives.has('no-store') ? 'no-store' : mode,
+    onlyIfCached: mode === 'only-if-cached' || directives.has('only-if-cached'),
+    req: { method, url, headers },
+  }
 }
 
 /** A request answered without the origin: a streamed request body will never be sent. */
@@ -59,7 +73,7 @@ function handle (ctx, dispatch, r, downstream) {
   const now = Date.now()
   const found = findEntry(ctx, r, now)
   if (found === null) {
-    if (r.mode === 'only-if-cached') {
+    if (r.onlyIfCached) {
       discardRequestBody(r.opts)
       gatewayTimeout(ctx, downstream)
       return true
@@ -101,15 +115,15 @@ function answerWith (ctx, dispatch, r, downstream, found, now, miss) {
 
   if (serve) {
     const headers = result.fresh ? freshHeaders(found) : staleHeaders(found, now)
-    if (r.mode === 'only-if-cached') discardRequestBody(r.opts)
-    const unavailable = r.mode === 'only-if-cached' ? () => gatewayTimeout(ctx, downstream) : () => miss()
+    if (r.onlyIfCached) discardRequestBody(r.opts)
+    const unavailable = r.onlyIfCached ? () => gatewayTimeout(ctx, downstream) : () => miss()
     serveEntry(ctx, r, downstream, found, headers, unavailable)
     return true
   }
   // Not served from the cache now: a body the lookup opened is not needed (after a 304 the
   // entry is opened again, as the revalidation left it).
   found.release()
-  if (r.mode === 'only-if-cached') {
+  if (r.onlyIfCached) {
     discardRequestBody(r.opts)
     gatewayTimeout(ctx, downstream)
     return true

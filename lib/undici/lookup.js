@@ -19,6 +19,21 @@
  * @typedef {import('../engine/engine').Found<Judgement> & { viaGet?: boolean }} InterceptorFound
  */
 
+/**
+ * `headers` with the values the stored request had for the headers the response varies on:
+ * the engine already found them equivalent (lib/engine/keys.js varyValue), and the policy
+ * compares them byte for byte.
+ */
+function withStoredVary (headers, vary) {
+  if (vary == null) return headers
+  const out = { ...headers }
+  for (const name of Object.keys(vary)) {
+    if (vary[name] === null) delete out[name]
+    else out[name] = vary[name]
+  }
+  return out
+}
+
 /** A judge for `req` at `now`: the Judgement of stored fields, or null if they do not match. */
 function judgeFor (req, now) {
   return (fields) => {
@@ -26,7 +41,7 @@ function judgeFor (req, now) {
     if (!policy) return null
     // Requests with the same key are the same resource (a custom cacheKey may merge URLs):
     // the policy is asked about the URL the entry was stored for.
-    const asked = fields.url ? { ...req, url: fields.url } : req
+    const asked = { ...req, url: fields.url || req.url, headers: withStoredVary(req.headers, fields.metadata.vary) }
     const result = policy.beforeRequest(asked, now)
     if (!result.matches) return null
     return { policy, result, req: asked }

@@ -31,19 +31,23 @@ function revalidationHeaders (found, now) {
 }
 
 /**
- * Whether the stored response may be served stale because the origin failed (RFC 5861):
- * `stale-if-error=N` in the stored response (or the request), for at most N seconds past the
- * end of its freshness, and not when it must be revalidated.
+ * When the stored response may be served stale because the origin failed: never when it must
+ * be revalidated (must-revalidate, no-cache; proxy-revalidate and s-maxage in a shared
+ * cache); within `stale-if-error=N` (RFC 5861, in the stored response or the request) for an
+ * error status or a failed connection; and, without it, when the origin cannot be reached at
+ * all (RFC 9111 section 4.2.4: a disconnected cache may serve stale). Returns
+ * `{ onStatus, onConnectionError }`.
  */
 function staleIfErrorAllows (ctx, found, req, now) {
+  const never = { onStatus: false, onConnectionError: false }
   const res = parseCacheControl(found.fields.headers['cache-control'])
-  if (res.has('must-revalidate') || res.has('no-cache')) return false
-  if (ctx.shared && (res.has('proxy-revalidate') || res.has('s-maxage'))) return false
+  if (res.has('must-revalidate') || res.has('no-cache')) return never
+  if (ctx.shared && (res.has('proxy-revalidate') || res.has('s-maxage'))) return never
   const window = seconds(res.get('stale-if-error')) ??
     seconds(parseCacheControl(req.headers['cache-control']).get('stale-if-error'))
-  if (window === undefined) return false
-  const freshUntil = found.fields.metadata.freshUntil
-  return now - freshUntil <= window
+  if (window === undefined) return { onStatus: false, onConnectionError: true }
+  const allowed = now - found.fields.metadata.freshUntil <= window
+  return { onStatus: allowed, onConnectionError: allowed }
 }
 
 /** The stored headers of `found`, as served stale (its current `age` set). */
@@ -109,7 +113,7 @@ class RevalidateHandler {
       this.#notModified(headers).catch((err) => this.#downstream.error(err))
       return
     }
-    if (statusCode >= 500 && this.#staleIfError && this.#serveStale()) return
+    if (statusCode >= 500 && this.#staleIfError.onStatus && this.#serveStale()) return
     this.#state = 'origin'
     this.#tee = new TeeHandler(this.#ctx, this.#r, this.#downstream,
       { store: true, lookup: 'HIT', replaceKey: this.#found.key })
@@ -131,7 +135,7 @@ class RevalidateHandler {
     if (this.#state === 'origin') return this.#tee.onResponseError(controller, err)
     if (this.#state === 'cache') return // the 304's connection failed after it was used
     if (this.#downstream.aborted) return this.#downstream.error(this.#downstream.reason)
-    if (this.#staleIfError && this.#serveStale()) return
+    if (this.#staleIfError.onConnectionError && this.#serveStale()) return
     this.#downstream.error(err)
   }
 

@@ -74,6 +74,18 @@ class TeeHandler {
   onResponseStart (controller, statusCode, headers, statusMessage) {
     if (statusCode >= 200) this.#startStoring(statusCode, headers, statusMessage)
     const out = withStatusHeaders(headers, this.#ctx.statusHeaders, 'MISS', this.#options.lookup)
+    const writer = this.#writer
+    if (writer !== null && bodiless(this.#r.method, statusCode, headers)) {
+      // Nothing more will come: committed before the caller sees the response, so a request
+      // it makes as soon as this one resolves (fetch resolves on the headers) finds it.
+      this.#writer = null
+      controller.pause()
+      this.#pending.push(this.#commit(writer).then(() => {
+        this.#downstream.responseStart(statusCode, out, statusMessage)
+        if (!this.#downPaused && !this.#settled) controller.resume()
+      }))
+      return
+    }
     return this.#downstream.responseStart(statusCode, out, statusMessage)
   }
 
@@ -209,6 +221,11 @@ class TeeHandler {
     }
     await Promise.allSettled(cleanup)
   }
+}
+
+/** Whether a response has no body: to HEAD, 204, 304, or `content-length: 0`. */
+function bodiless (method, status, headers) {
+  return method === 'HEAD' || status === 204 || status === 304 || String(headers['content-length']).trim() === '0'
 }
 
 module.exports = { TeeHandler }
