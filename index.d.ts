@@ -21,11 +21,22 @@ export interface StreamingCacheOptions {
   maxBodySize?: number
 }
 
+/**
+ * Header fields as Node and undici hand them over: a plain object such as Node's
+ * `IncomingHttpHeaders`/`OutgoingHttpHeaders` or undici `request()`'s `headers` (absent values
+ * `undefined`), a raw `[name, value, name, value, ...]` array (Buffers are read as latin-1, as
+ * on the wire), or any iterable of `[name, value]` pairs such as the Fetch API's `Headers`.
+ */
+export type HeadersInput =
+  | { [name: string]: string | string[] | number | Buffer | Buffer[] | undefined | null }
+  | ReadonlyArray<string | Buffer | string[] | Buffer[]>
+  | Iterable<readonly [string, string | string[]]>
+
 /** The request a response answered: used to build and store the HTTP caching policy. */
 export interface CacheRequest {
   method?: string
   url?: string
-  headers?: Record<string, string | string[] | undefined>
+  headers?: HeadersInput
 }
 
 export interface EntryFields {
@@ -59,39 +70,121 @@ export interface MetadataUpdate extends Partial<EntryFields> {
 }
 
 export interface CachePolicyOptions {
-  /** Shared (proxy) cache semantics: `private` is not storable, `s-maxage` applies. Default true. */
+  /** Shared (proxy) cache semantics: `private` is not storable, `s-maxage` applies, `set-cookie` is never stored. Default true. */
   shared?: boolean
   /** When the response was received, in ms since the epoch. Default `Date.now()`. */
   responseTime?: number
+  /** When its request was sent, in ms since the epoch (its delay counts in the response's age). Default `responseTime`. */
+  requestTime?: number
 }
 
+/** The request a policy is built from or asked about: a URL, plus a method (default GET) and headers. */
+export type CachePolicyRequest = CacheRequest & { url: string }
+
+/** A response as `undici.request()` (`statusCode`) or the Fetch API and this package (`status`) give it. */
+export type CachePolicyResponse = ({ status: number } | { statusCode: number }) & { headers?: HeadersInput }
+
 export type BeforeRequestResult =
-  /** Serve the stored body with these response headers (`age` and `date` set). */
+  /** Serve the stored body with these response headers (the stored `date`, a current `age`). */
   | { fresh: true; matches: true; headers: Headers }
   /** Ask the origin with these request headers; `matches` is false if the stored response does not answer this request. */
   | { fresh: false; matches: boolean; headers: Headers }
 
 export interface AfterResponseResult {
-  /** `false` when the origin confirmed the stored body (304): keep it. */
+  /** `false` when the origin confirmed the stored body (a 304 that selects it): keep the body. */
   modified: boolean
   policy: CachePolicy
   /** Response headers to serve and store from now on. */
   headers: Headers
 }
 
-/** RFC 9111 freshness and revalidation, decided by `http-cache-semantics` in Rust. */
+/** A request's own `Cache-Control` (RFC 9111 5.2.1). Seconds, or `null` when absent. */
+export interface RequestDirectives {
+  noStore: boolean
+  /** `no-cache`, or `Pragma: no-cache` when there is no `Cache-Control`. */
+  noCache: boolean
+  onlyIfCached: boolean
+  maxAge: number | null
+  minFresh: number | null
+  /** `true`: any staleness is acceptable (`max-stale` without a value). */
+  maxStale: number | true | null
+  staleIfError: number | null
+}
+
+/** A response's `Cache-Control` as the policy understood it. Seconds (clamped to 2^31), or `null` when absent or invalid. */
+export interface ResponseDirectives {
+  maxAge: number | null
+  sMaxage: number | null
+  noStore: boolean
+  /** Unqualified `no-cache` (or `Pragma: no-cache` without `Cache-Control`): validate before every use. */
+  noCache: boolean
+  /** Fields a qualified `no-cache="..."` names: left out of responses served without validation. */
+  noCacheFields: string[]
+  /** Unqualified `private`. */
+  private: boolean
+  /** Fields a qualified `private="..."` names: a shared cache does not store them. */
+  privateFields: string[]
+  public: boolean
+  mustRevalidate: boolean
+  proxyRevalidate: boolean
+  mustUnderstand: boolean
+  immutable: boolean
+  noTransform: boolean
+  staleWhileRevalidate: number | null
+  staleIfError: number | null
+}
+
+/**
+ * RFC 9111 freshness and revalidation, decided in Rust. Every delta-seconds value is clamped
+ * to 2^31 before any arithmetic; a native failure is an `Error` with `code: 'ERR_CACHE_INTERNAL'`.
+ */
 export declare class CachePolicy {
-  constructor(request: CacheRequest & { url: string }, response: { status: number; headers?: Headers }, options?: CachePolicyOptions)
+  constructor(request: CachePolicyRequest, response: CachePolicyResponse, options?: CachePolicyOptions)
+  /** A policy from `toJSON()` output (also the format earlier versions stored). */
   static fromJSON(json: unknown): CachePolicy
+  /** Parses a request's `Cache-Control` (and `Pragma`). */
+  static requestDirectives(headers: HeadersInput | undefined): RequestDirectives
   toJSON(): unknown
+  /** Whether the response may be stored at all. */
   isStorable(): boolean
   isStale(now?: number): boolean
   /** Milliseconds of freshness left (0 when stale). */
   timeToLive(now?: number): number
-  /** Age in seconds. */
+  /** Current age in seconds (RFC 9111 4.2.3: `Age` and `Date` combined, plus time stored). */
   age(now?: number): number
-  beforeRequest(request: CacheRequest & { url: string }, now?: number): BeforeRequestResult
-  afterResponse(request: CacheRequest & { url: string }, response: { status: number; headers?: Headers }, now?: number): AfterResponseResult
+  /** Freshness lifetime in milliseconds (0 when the response must be validated before each use). */
+  freshnessLifetime(): number
+  /** Milliseconds since the response became stale (0 while fresh). */
+  staleness(now?: number): number
+  /** Whether the lifetime comes from `s-maxage`, `max-age` or `Expires` (not a heuristic). */
+  hasExplicitFreshness(): boolean
+  /** False when `must-revalidate`, `no-cache` or (shared) `proxy-revalidate`/`s-maxage` forbid serving it stale. */
+  mayServeStale(): boolean
+  /** Stale, but within `stale-while-revalidate`: serve it and revalidate in the background. */
+  canStaleWhileRevalidate(now?: number): boolean
+  /** May be served stale because the origin failed (`stale-if-error` of the response or of `request`). */
+  canStaleIfError(request?: CachePolicyRequest, now?: number): boolean
+  /** The response's status. */
+  readonly status: number
+  /** The URL of the request the response answered. */
+  readonly url: string
+  /** Its method, upper-case. */
+  readonly method: string
+  /** When the response was received (ms since the epoch). */
+  readonly responseTime: number
+  /** The response's fields as stored: no hop-by-hop fields; shared: no `set-cookie` and no `private="..."` fields. */
+  responseHeaders(): Headers
+  /** The fields a hit is served with: the stored `date`, a current `age`, no `no-cache="..."` fields. */
+  servedHeaders(now?: number): Headers
+  responseDirectives(): ResponseDirectives
+  /** Whether `request` selects this stored response (URL, method, host, `Vary`). */
+  matches(request: CachePolicyRequest): boolean
+  /** Whether `request`'s own `If-None-Match` / `If-Modified-Since` match the stored response (answer it with a 304). */
+  notModifiedFor(request: CachePolicyRequest): boolean
+  /** `request`'s headers for a conditional request: hop-by-hop removed, `if-none-match`/`if-modified-since` added. */
+  revalidationHeaders(request: CachePolicyRequest): Headers
+  beforeRequest(request: CachePolicyRequest, now?: number): BeforeRequestResult
+  afterResponse(request: CachePolicyRequest, response: CachePolicyResponse, now?: number): AfterResponseResult
 }
 
 export interface PutInfo {

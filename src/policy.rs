@@ -1,5 +1,7 @@
 //! `NativePolicy`: the core's HTTP caching policy for JS. Requests and headers cross as JSON;
-//! times are milliseconds since the epoch, like `Date.now()`.
+//! times are milliseconds since the epoch, like `Date.now()`. Every method runs inside
+//! `guard`: whatever a stored policy or an origin's headers contain, a panic becomes an
+//! `ERR_CACHE_INTERNAL` error, never an abort.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -7,9 +9,12 @@ use napi_derive::napi;
 use serde::Serialize;
 use serde_json::Value;
 use streaming_cache_core::entry::parse_headers;
-use streaming_cache_core::{CacheError, Freshness, HeaderMap, Policy, PolicyOptions, RequestInfo};
+use streaming_cache_core::{CacheError, Freshness, HeaderMap, Policy, PolicyOptions, RequestDirectives, RequestInfo};
 
 use crate::errors::guard;
+
+/// The latest time a JS `Date` can hold (8.64e15 ms): later values are taken as that.
+const MAX_JS_TIME_MS: f64 = 8.64e15;
 
 #[napi]
 pub struct NativePolicy {
@@ -18,14 +23,22 @@ pub struct NativePolicy {
 
 fn time(ms: f64) -> SystemTime {
     if ms.is_finite() && ms > 0.0 {
-        UNIX_EPOCH + Duration::from_millis(ms as u64)
+        UNIX_EPOCH + Duration::from_millis(ms.min(MAX_JS_TIME_MS) as u64)
     } else {
         UNIX_EPOCH
     }
 }
 
+fn millis(duration: Duration) -> f64 {
+    duration.as_millis() as f64
+}
+
 fn parse_json(json: &str, what: &str) -> Result<Value, CacheError> {
     serde_json::from_str(json).map_err(|e| CacheError::invalid_type(format!("{what} is not valid JSON: {e}")))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, CacheError> {
+    serde_json::to_string(value).map_err(|e| CacheError::internal(e.to_string()))
 }
 
 fn request(json: &str) -> Result<RequestInfo, CacheError> {
@@ -48,6 +61,10 @@ fn headers(json: &str) -> Result<HeaderMap, CacheError> {
     parse_headers(Some(parse_json(json, "headers")?))
 }
 
+fn status(status: u32) -> Result<u16, CacheError> {
+    u16::try_from(status).map_err(|_| CacheError::out_of_range("status out of range"))
+}
+
 #[derive(Serialize)]
 struct FreshnessView<'a> {
     fresh: bool,
@@ -65,11 +82,17 @@ struct RevalidatedView<'a> {
 #[napi]
 impl NativePolicy {
     #[napi(factory)]
-    pub fn from_response(request_json: String, status: u32, headers_json: String, shared: bool, response_time: f64) -> napi::Result<Self> {
+    pub fn from_response(
+        request_json: String,
+        status_code: u32,
+        headers_json: String,
+        shared: bool,
+        response_time: f64,
+        request_time: Option<f64>,
+    ) -> napi::Result<Self> {
         guard(|| {
-            let options = PolicyOptions { shared, ..PolicyOptions::default() };
-            let status = u16::try_from(status).map_err(|_| CacheError::out_of_range("status out of range"))?;
-            let policy = Policy::new(&request(&request_json)?, status, &headers(&headers_json)?, options, time(response_time))?;
+            let options = PolicyOptions { shared, request_time: request_time.map(time), ..PolicyOptions::default() };
+            let policy = Policy::new(&request(&request_json)?, status(status_code)?, &headers(&headers_json)?, options, time(response_time))?;
             Ok(NativePolicy { policy })
         })
     }
@@ -79,52 +102,138 @@ impl NativePolicy {
         guard(|| Ok(NativePolicy { policy: Policy::from_json(&parse_json(&json, "policy")?)? }))
     }
 
+    /// JSON of a request's own `Cache-Control` directives (see `RequestDirectives`).
     #[napi]
-    pub fn to_json(&self) -> String {
-        self.policy.to_json().to_string()
+    pub fn request_directives(headers_json: String) -> napi::Result<String> {
+        guard(|| to_json(&RequestDirectives::parse(&headers(&headers_json)?)))
     }
 
     #[napi]
-    pub fn is_storable(&self) -> bool {
-        self.policy.is_storable()
+    pub fn to_json(&self) -> napi::Result<String> {
+        guard(|| Ok(self.policy.to_json().to_string()))
     }
 
     #[napi]
-    pub fn is_stale(&self, now: f64) -> bool {
-        self.policy.is_stale(time(now))
+    pub fn is_storable(&self) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.is_storable()))
     }
 
     #[napi]
-    pub fn time_to_live(&self, now: f64) -> f64 {
-        self.policy.time_to_live(time(now)).as_millis() as f64
+    pub fn is_stale(&self, now: f64) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.is_stale(time(now))))
     }
 
     #[napi]
-    pub fn age(&self, now: f64) -> f64 {
-        self.policy.age(time(now)).as_secs() as f64
+    pub fn time_to_live(&self, now: f64) -> napi::Result<f64> {
+        guard(|| Ok(millis(self.policy.time_to_live(time(now)))))
+    }
+
+    /// Seconds, as the `Age` header gives it.
+    #[napi]
+    pub fn age(&self, now: f64) -> napi::Result<f64> {
+        guard(|| Ok(self.policy.age(time(now)).as_secs() as f64))
+    }
+
+    #[napi]
+    pub fn freshness_lifetime(&self) -> napi::Result<f64> {
+        guard(|| Ok(millis(self.policy.freshness_lifetime())))
+    }
+
+    #[napi]
+    pub fn staleness(&self, now: f64) -> napi::Result<f64> {
+        guard(|| Ok(millis(self.policy.staleness(time(now)))))
+    }
+
+    #[napi]
+    pub fn has_explicit_freshness(&self) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.has_explicit_freshness()))
+    }
+
+    #[napi]
+    pub fn may_serve_stale(&self) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.may_serve_stale()))
+    }
+
+    #[napi]
+    pub fn can_stale_while_revalidate(&self, now: f64) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.can_stale_while_revalidate(time(now))))
+    }
+
+    #[napi]
+    pub fn can_stale_if_error(&self, request_json: String, now: f64) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.can_stale_if_error(&request(&request_json)?, time(now))))
+    }
+
+    #[napi]
+    pub fn status(&self) -> napi::Result<u32> {
+        guard(|| Ok(u32::from(self.policy.status())))
+    }
+
+    #[napi]
+    pub fn url(&self) -> napi::Result<String> {
+        guard(|| Ok(self.policy.url().to_owned()))
+    }
+
+    #[napi]
+    pub fn method(&self) -> napi::Result<String> {
+        guard(|| Ok(self.policy.method().to_owned()))
+    }
+
+    #[napi]
+    pub fn response_time(&self) -> napi::Result<f64> {
+        guard(|| Ok(millis(self.policy.response_time().duration_since(UNIX_EPOCH).unwrap_or_default())))
+    }
+
+    /// JSON of the response's fields as stored.
+    #[napi]
+    pub fn response_headers(&self) -> napi::Result<String> {
+        guard(|| to_json(self.policy.response_headers()))
+    }
+
+    /// JSON of the headers to serve the stored response with at `now`.
+    #[napi]
+    pub fn served_headers(&self, now: f64) -> napi::Result<String> {
+        guard(|| to_json(&self.policy.served_headers(time(now))))
+    }
+
+    #[napi]
+    pub fn response_directives(&self) -> napi::Result<String> {
+        guard(|| to_json(&self.policy.response_directives()))
+    }
+
+    #[napi]
+    pub fn matches(&self, request_json: String) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.matches(&request(&request_json)?)))
+    }
+
+    /// Whether the request's own conditional headers match the stored response (answer 304).
+    #[napi]
+    pub fn not_modified_for(&self, request_json: String) -> napi::Result<bool> {
+        guard(|| Ok(self.policy.not_modified_for(&request(&request_json)?)))
+    }
+
+    /// JSON of the request headers for revalidating the stored response.
+    #[napi]
+    pub fn revalidation_headers(&self, request_json: String) -> napi::Result<String> {
+        guard(|| to_json(&self.policy.revalidation_headers(&request(&request_json)?)))
     }
 
     /// JSON `{ fresh, matches, headers }`: response headers to serve when fresh, otherwise
     /// the request headers to send to the origin (with validators added).
     #[napi]
     pub fn before_request(&self, request_json: String, now: f64) -> napi::Result<String> {
-        guard(|| {
-            let view = match self.policy.before_request(&request(&request_json)?, time(now))? {
-                Freshness::Fresh { headers } => serde_json::to_string(&FreshnessView { fresh: true, matches: true, headers: &headers }),
-                Freshness::Stale { headers, matches } => serde_json::to_string(&FreshnessView { fresh: false, matches, headers: &headers }),
-            };
-            view.map_err(|e| CacheError::internal(e.to_string()))
+        guard(|| match self.policy.before_request(&request(&request_json)?, time(now))? {
+            Freshness::Fresh { headers } => to_json(&FreshnessView { fresh: true, matches: true, headers: &headers }),
+            Freshness::Stale { headers, matches } => to_json(&FreshnessView { fresh: false, matches, headers: &headers }),
         })
     }
 
     /// JSON `{ modified, policy, headers }` after revalidating with the origin's response.
     #[napi]
-    pub fn after_response(&self, request_json: String, status: u32, headers_json: String, now: f64) -> napi::Result<String> {
+    pub fn after_response(&self, request_json: String, status_code: u32, headers_json: String, now: f64) -> napi::Result<String> {
         guard(|| {
-            let status = u16::try_from(status).map_err(|_| CacheError::out_of_range("status out of range"))?;
-            let after = self.policy.after_response(&request(&request_json)?, status, &headers(&headers_json)?, time(now))?;
-            serde_json::to_string(&RevalidatedView { modified: after.modified, policy: after.policy.to_json(), headers: &after.headers })
-                .map_err(|e| CacheError::internal(e.to_string()))
+            let after = self.policy.after_response(&request(&request_json)?, status(status_code)?, &headers(&headers_json)?, time(now))?;
+            to_json(&RevalidatedView { modified: after.modified, policy: after.policy.to_json(), headers: &after.headers })
         })
     }
 }

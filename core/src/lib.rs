@@ -21,4 +21,4 @@ pub use entry::{EntryMeta, HeaderMap, HeaderValue};
 pub use error::{CacheError, ErrorKind, Result};
 pub use index::StoredEntry;
 pub use options::CacheOptions;
-pub use policy::{Freshness, Policy, PolicyOptions, RequestInfo, Revalidated};
+pub use policy::{Freshness, Policy, PolicyOptions, RequestDirectives, RequestInfo, ResponseDirectives, Revalidated};
