@@ -49,6 +49,27 @@ class Found {
   }
 }
 
+/**
+ * A miss on its way from the origin. `landed` resolves (never rejects) once the response was
+ * stored or is known not to be: then the requests waiting for it look the entry up again.
+ */
+class Flight {
+  /** @type {Promise<void>} */ landed
+  #resolve
+  #onLand
+
+  constructor (onLand) {
+    this.#onLand = onLand
+    this.landed = new Promise((resolve) => { this.#resolve = resolve })
+  }
+
+  /** Releases the waiters. Safe to call more than once. */
+  land () {
+    this.#onLand()
+    this.#resolve()
+  }
+}
+
 class HttpCacheEngine {
   /** @type {import('../streaming-cache').StreamingCache} */
   cache
@@ -56,6 +77,10 @@ class HttpCacheEngine {
   #pending = new Map()
   /** Keys with an expiry cleanup queued. */
   #expiring = new Set()
+  /** Base key -> Flight: a miss on its way from the origin (request coalescing). */
+  #flights = new Map()
+  /** Entry keys with a background revalidation running (stale-while-revalidate). */
+  #revalidating = new Set()
 
   constructor (cache) {
     this.cache = cache
@@ -250,6 +275,47 @@ class HttpCacheEngine {
     } catch {
       return null
     }
+  }
+
+  // ---- coalescing and background revalidation --------------------------------------------
+
+  /** The Flight of a miss for `baseKey` in progress, or undefined. */
+  flightFor (baseKey) {
+    return this.#flights.get(baseKey)
+  }
+
+  /**
+   * Registers a miss for `baseKey` about to go to the origin: requests for the same key that
+   * miss meanwhile wait for it (`flight.landed`) instead of asking the origin too. The
+   * caller must `land()` it once the response is stored, or turned out not to be.
+   */
+  takeOff (baseKey) {
+    const flight = new Flight(() => {
+      if (this.#flights.get(baseKey) === flight) this.#flights.delete(baseKey)
+    })
+    this.#flights.set(baseKey, flight)
+    return flight
+  }
+
+  /**
+   * Runs `start(done)` unless a background revalidation of `key` is already running: at most
+   * one at a time per entry. `done()` ends it. Returns whether it started.
+   */
+  revalidateOnce (key, start) {
+    if (this.#revalidating.has(key)) return false
+    this.#revalidating.add(key)
+    let ended = false
+    const done = () => {
+      if (ended) return
+      ended = true
+      this.#revalidating.delete(key)
+    }
+    try {
+      start(done)
+    } catch {
+      done()
+    }
+    return true
   }
 
   // ---- ordering --------------------------------------------------------------------------

@@ -10,9 +10,17 @@ const { kReadAll, kReadChunk } = require('../body-readable')
 
 // Each read from disk is a round trip to a libuv thread, so large bodies are read in large
 // chunks; they are handed to the caller in slices of at most 64 KiB, as the cache's own body
-// streams do.
+// streams do. With many bodies streaming at once (coalesced requests, a hot entry) the reads
+// shrink, so the memory they hold stays about READ_BUDGET in all.
 const STREAM_CHUNK = 256 * 1024
 const SLICE = 64 * 1024
+const READ_BUDGET = 4 * 1024 * 1024
+let streaming = 0
+
+/** The read size for the next chunk of a streamed body, given how many stream now. */
+function readSize () {
+  return Math.max(SLICE, Math.min(STREAM_CHUNK, Math.floor(READ_BUDGET / Math.max(1, streaming))))
+}
 
 /**
  * @typedef {object} BodySource
@@ -46,15 +54,23 @@ function bodySource (body, size) {
   const close = () => { if (!body.destroyed) body.destroy() }
   if (typeof body[kReadChunk] === 'function') {
     let received = 0
+    let counted = true
+    streaming++
     return {
       read: async () => {
         if (received === size) return null
-        const chunk = await body[kReadChunk](STREAM_CHUNK)
+        const chunk = await body[kReadChunk](readSize())
         if (chunk === null) throw new Error('the cached body ended early')
         received += chunk.length
         return chunk
       },
-      close,
+      close: () => {
+        if (counted) {
+          counted = false
+          streaming--
+        }
+        close()
+      },
     }
   }
   const iterator = body[Symbol.asyncIterator]()

@@ -6,7 +6,9 @@
 //
 //   miss        -> TeeHandler      (tee-handler.js): origin -> caller, and -> cache
 //   fresh hit   -> serveEntry      (serve-cached.js): cache -> caller
-//   stale       -> RevalidateHandler (revalidate.js): conditional request, 304 -> cache
+//   stale       -> RevalidateHandler (revalidate.js): conditional request, 304 -> cache;
+//                  within stale-while-revalidate: served at once, revalidated in the background
+//   concurrent misses for one key -> one origin request; the others wait for it (coalescing)
 //   POST/PUT... -> InvalidateHandler (invalidate.js): 2xx/3xx drop the stored entries
 const { Downstream } = require('../engine/downstream')
 const { TeeHandler } = require('./tee-handler')
@@ -17,6 +19,7 @@ const { findEntry } = require('./lookup')
 const { requestUrl } = require('../engine/keys')
 const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl } = require('../engine/headers')
 const { buildContext } = require('./options')
+const { publish } = require('./diagnostics')
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 // Conditional and range requests are the caller's own business with the origin: passed
@@ -59,6 +62,7 @@ function handle (ctx, dispatch, r, downstream) {
     try {
       return dispatch(r.opts, new TeeHandler(ctx, r, downstream, options))
     } catch (err) {
+      options.flight?.land()
       downstream.error(err)
       return true
     }
@@ -66,19 +70,28 @@ function handle (ctx, dispatch, r, downstream) {
   const miss = (lookup = 'MISS', replaceKey) => toOrigin({ store: true, lookup, replaceKey })
 
   if (r.mode === 'no-store' || PASS_THROUGH_HEADERS.some((name) => r.headers[name] !== undefined)) {
+    publish('bypass', r, { reason: r.mode === 'no-store' ? 'no-store' : 'conditional or range request' })
     return toOrigin({ store: false, lookup: 'MISS' })
   }
-  if (r.mode === 'reload') return miss()
+  if (r.mode === 'reload') {
+    publish('miss', r, { reason: 'reload' })
+    return miss()
+  }
 
   const now = Date.now()
   const found = findEntry(ctx, r, now)
   if (found === null) {
+    publish('miss', r, { onlyIfCached: r.onlyIfCached })
     if (r.onlyIfCached) {
       discardRequestBody(r.opts)
       gatewayTimeout(ctx, downstream)
       return true
     }
-    return miss()
+    if (!coalesces(ctx, r)) return miss()
+    // Request coalescing: one request per key goes to the origin; the others wait for it.
+    const flight = ctx.engine.flightFor(r.baseKey)
+    if (flight !== undefined) return waitFor(ctx, dispatch, r, downstream, flight)
+    return toOrigin({ store: true, lookup: 'MISS', flight: ctx.engine.takeOff(r.baseKey) })
   }
 
   // Whatever path answers, a body the lookup opened and nobody took is closed here.
@@ -87,6 +100,81 @@ function handle (ctx, dispatch, r, downstream) {
   } finally {
     found.release()
   }
+}
+
+/** Whether a miss for `r` joins or leads a coalesced flight. */
+function coalesces (ctx, r) {
+  return ctx.coalesceTimeout > 0 && !r.coalesced && r.method === 'GET' &&
+    (r.mode === 'default' || r.mode === 'force-cache' || r.mode === 'ignore-rules')
+}
+
+/**
+ * Waits (at most `coalesceTimeout` ms) for the miss in flight for the same key, then looks
+ * again: a hit if it was stored for this request's variant, else the origin (without waiting
+ * again). The caller may abort while it waits.
+ */
+function waitFor (ctx, dispatch, r, downstream, flight) {
+  const since = Date.now()
+  let waiting = true
+  const go = () => {
+    if (!waiting) return
+    waiting = false
+    clearTimeout(timer)
+    if (downstream.aborted || downstream.finished) return
+    downstream.detach()
+    publish('coalesced', r, { waitedMs: Date.now() - since })
+    try {
+      handle(ctx, dispatch, { ...r, coalesced: true }, downstream)
+    } catch (err) {
+      downstream.error(err)
+    }
+  }
+  const timer = setTimeout(go, ctx.coalesceTimeout)
+  downstream.attach({
+    pause () {},
+    resume () {},
+    abort (reason) {
+      if (!waiting) return
+      waiting = false
+      clearTimeout(timer)
+      downstream.error(reason)
+    },
+  }, {})
+  flight.landed.then(go)
+  return true
+}
+
+/**
+ * Whether `found` (stale) may be served at once while it is revalidated in the background:
+ * inside its `stale-while-revalidate` window (RFC 5861), in the default mode, and when the
+ * request itself does not ask for a validated or fresher response.
+ */
+function staleWhileRevalidate (r, found, now, expired) {
+  if (r.mode !== 'default' || expired || r.onlyIfCached || found.viaGet) return false
+  const cc = parseCacheControl(r.headers['cache-control'])
+  if (cc.has('no-cache') || cc.has('max-age') || cc.has('min-fresh') || r.headers.pragma !== undefined) return false
+  try {
+    return found.verdict.policy.canStaleWhileRevalidate(now)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Revalidates `found` with no caller waiting, at most once at a time per entry: a 304
+ * updates it, a new response replaces it, a failure leaves it as it is.
+ */
+function revalidateInBackground (ctx, dispatch, r, found, now) {
+  ctx.engine.revalidateOnce(found.key, (done) => {
+    const headers = revalidationHeaders(found, now)
+    const sink = new Downstream({
+      onResponseEnd: done,
+      onResponseError: done,
+    })
+    const handler = new RevalidateHandler(ctx, { ...r, mode: 'default', onlyIfCached: false }, sink, found, dispatch,
+      { onStatus: false, onConnectionError: false }, { background: true })
+    dispatch({ ...r.opts, headers, body: null }, handler)
+  })
 }
 
 /**
@@ -114,10 +202,17 @@ function answerWith (ctx, dispatch, r, downstream, found, now, miss) {
     : r.mode !== 'no-cache' && !expired // force-cache, only-if-cached, ignore-rules: stale is fine
 
   if (serve) {
+    publish(result.fresh ? 'hit' : 'stale', r, result.fresh ? {} : { reason: r.mode })
     const headers = result.fresh ? freshHeaders(found) : staleHeaders(found, now)
     if (r.onlyIfCached) discardRequestBody(r.opts)
     const unavailable = r.onlyIfCached ? () => gatewayTimeout(ctx, downstream) : () => miss()
     serveEntry(ctx, r, downstream, found, headers, unavailable)
+    return true
+  }
+  if (staleWhileRevalidate(r, found, now, expired)) {
+    publish('stale', r, { reason: 'stale-while-revalidate' })
+    serveEntry(ctx, r, downstream, found, staleHeaders(found, now), () => miss('HIT', found.key))
+    revalidateInBackground(ctx, dispatch, r, found, now)
     return true
   }
   // Not served from the cache now: a body the lookup opened is not needed (after a 304 the

@@ -71,6 +71,7 @@ function buildContext (options) {
     maxTtl: optionalMs(options.maxTtl, 'options.maxTtl', undefined),
     cacheWriteTimeout: optionalMs(options.cacheWriteTimeout, 'options.cacheWriteTimeout', 2000, { min: 1 }),
     verifyBeforeServing: optionalMs(options.verifyBeforeServing, 'options.verifyBeforeServing', 64 * 1024),
+    coalesceTimeout: optionalMs(options.coalesceTimeout, 'options.coalesceTimeout', 10_000),
     maxBodySize: typeof cache.maxBodySize === 'number' ? cache.maxBodySize : Infinity,
     cacheKey (opts) {
       const key = cacheKey(opts)

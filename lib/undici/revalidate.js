@@ -8,6 +8,7 @@ const { TeeHandler } = require('./tee-handler')
 const { upstreamSource } = require('../engine/downstream')
 const { replay, bodySource } = require('../engine/replay')
 const { serveEntry } = require('./serve-cached')
+const { publish } = require('./diagnostics')
 const { varyNames, policyRequest } = require('../engine/keys')
 const { interceptorMeta, deleteAtFor } = require('../engine/record')
 const { CachePolicy } = require('../cache-policy')
@@ -84,7 +85,11 @@ class RevalidateHandler {
   #state = 'waiting' // then 'origin' (the origin's answer goes through) or 'cache'
   #tee = null
 
-  constructor (ctx, r, downstream, found, dispatch, staleIfError) {
+  #background
+
+  /** `options.background`: nobody waits for the answer; a 304 only updates the entry. */
+  constructor (ctx, r, downstream, found, dispatch, staleIfError, options = {}) {
+    this.#background = options.background === true
     this.#ctx = ctx
     this.#r = r
     this.#downstream = downstream
@@ -114,6 +119,12 @@ class RevalidateHandler {
       return
     }
     if (statusCode >= 500 && this.#staleIfError.onStatus && this.#serveStale()) return
+    // A background revalidation keeps the stale entry when the origin fails.
+    if (this.#background && statusCode >= 500) {
+      this.#state = 'ignored'
+      this.#downstream.end({})
+      return
+    }
     this.#state = 'origin'
     this.#tee = new TeeHandler(this.#ctx, this.#r, this.#downstream,
       { store: true, lookup: 'HIT', replaceKey: this.#found.key })
@@ -151,6 +162,7 @@ class RevalidateHandler {
     }
     this.#state = 'cache'
     this.#downstream.detach()
+    publish('stale', this.#r, { reason: 'stale-if-error' })
     const headers = servedHeaders(staleHeaders(found, Date.now()), {
       size: found.fields.size,
       hasBody: found.fields.metadata.method !== 'HEAD',
@@ -192,6 +204,12 @@ class RevalidateHandler {
       ...found.fields.metadata, receivedAt: now, freshUntil, deleteAt: deleteAtFor(stored, freshUntil),
     })
     if (keep) await ctx.engine.refresh(found.key, { headers: stored, url: r.url, policy, metadata })
+    publish('revalidated', r, { entryKey: found.key, background: this.#background })
+    if (this.#background) {
+      if (!keep) ctx.engine.drop(found.key)
+      this.#downstream.end({})
+      return
+    }
     serveEntry(ctx, r, this.#downstream, found, { ...merged, age: String(policy.age(now)) }, () => this.#refetch())
     // No longer storable (the 304 said no-store): served this once, from the body opened above.
     if (!keep) ctx.engine.drop(found.key)

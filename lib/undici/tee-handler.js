@@ -15,6 +15,7 @@ const { CachePolicy } = require('../cache-policy')
 const { upstreamSource } = require('../engine/downstream')
 const { varyNames, varyMapOf, policyRequest } = require('../engine/keys')
 const { interceptorMeta, deleteAtFor } = require('../engine/record')
+const { publish } = require('./diagnostics')
 const { withoutHopByHop, storedResponseHeaders, hasValidator, withStatusHeaders } = require('../engine/headers')
 
 function settleWithin (promise, ms) {
@@ -42,6 +43,7 @@ class TeeHandler {
    * @param options.store      whether the response may be stored
    * @param options.lookup     the `x-cache-lookup` value ('HIT' when an entry was found)
    * @param options.replaceKey an entry this response supersedes (deleted if it is not stored)
+   * @param options.flight     the engine Flight this miss lands when stored or known not to be
    */
   constructor (ctx, r, downstream, options) {
     this.#ctx = ctx
@@ -110,18 +112,21 @@ class TeeHandler {
     this.#writer = null
     clearTimeout(this.#stallTimer)
     if (writer === null && this.#pending.length === 0) {
+      this.#land()
       this.#downstream.end(trailers)
       return
     }
     const work = writer === null ? Promise.resolve() : this.#commit(writer)
     work
       .then(() => Promise.allSettled(this.#pending))
+      .then(() => this.#land())
       .then(() => this.#downstream.end(trailers))
   }
 
   onResponseError (controller, err) {
     this.#settled = true
     this.#abandon()
+    this.#land()
     this.#downstream.error(err)
   }
 
@@ -179,6 +184,7 @@ class TeeHandler {
 
   /** The response will not be stored: the entry it answers for must not outlive it. */
   #supersede () {
+    this.#land()
     const key = this.#options.replaceKey
     if (key !== undefined) this.#pending.push(Promise.resolve().then(() => this.#ctx.engine.cache.delete(key)))
   }
@@ -202,16 +208,31 @@ class TeeHandler {
     this.#uncork()
   }
 
+  /** Requests waiting for this miss look again: it is stored, or will not be. */
+  #land () {
+    this.#options.flight?.land()
+  }
+
   async #commit (writer) {
+    try {
+      await this.#commitAndSupersede(writer)
+    } finally {
+      this.#land()
+    }
+  }
+
+  async #commitAndSupersede (writer) {
     const { engine, cacheWriteTimeout } = this.#ctx
     writer.ws.end()
+    let info
     try {
-      await settleWithin(writer.ws.committed, cacheWriteTimeout)
+      info = await settleWithin(writer.ws.committed, cacheWriteTimeout)
     } catch {
       writer.ws.destroy()
       this.#supersede()
       return
     }
+    publish('stored', this.#r, { entryKey: writer.key, size: info?.size ?? writer.bytes })
     // The entries this response replaces: all other variants when it has no Vary, else those
     // its request selected (and the entry it revalidated, whatever its variant).
     const cleanup = [engine.supersede(this.#r.baseKey, writer.key, this.#r.headers)]
