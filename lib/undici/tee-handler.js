@@ -146,8 +146,9 @@ class TeeHandler {
       policy = new CachePolicy(r.req, { status, headers: stored }, { shared: ctx.shared, responseTime: now })
       const storable = r.mode === 'ignore-rules'
         ? status >= 200 && status < 300 && status !== 206
-        // Storable, and of some use: fresh for a while or able to be revalidated.
-        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(stored))
+        // Storable, and of some use: fresh for a while, able to be revalidated, or to be
+        // served while it is (stale-while-revalidate).
+        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(stored) || policy.canStaleWhileRevalidate(now))
       if (!storable) return this.#supersede()
       if (r.method !== 'HEAD' && Number(headers['content-length']) > ctx.maxBodySize) return this.#supersede()
       // What is kept on disk: the request reduced to what matching needs.
