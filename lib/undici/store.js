@@ -26,7 +26,7 @@ const { makeTempDirSync } = require('../temp-dirs')
 const { validateString, validateObject, validateOptionalObject, validateCount } = require('../validate')
 const { invalidArgType, outOfRange } = require('../errors')
 const { HttpCacheEngine } = require('../engine/engine')
-const { requestUrl, baseKeyOf, normalizeVaryMap, variantKey, policyRequest } = require('../engine/keys')
+const { requestUrl, baseKeyOf, normalizeVaryMap, variantKey, varyMatches, policyRequest } = require('../engine/keys')
 const { storeMeta, cacheValueOf, pastDeleteAt } = require('../engine/record')
 
 const TIMESTAMPS = ['cachedAt', 'staleAt', 'deleteAt']
@@ -92,14 +92,24 @@ function policyFor (key, url, vary, value) {
   }
 }
 
+/** Resolves when `promise` settles or after `ms`, whichever is first. */
+function waitAtMost (promise, ms) {
+  let timer
+  return Promise.race([promise, new Promise((resolve) => { timer = setTimeout(resolve, ms) })])
+    .finally(() => clearTimeout(timer))
+}
+
 // ---- the store -----------------------------------------------------------------------------
 
 class StreamingCacheStore {
   #engine
   #maxEntrySize
+  #coalesceTimeout
+  /** Base key -> Set of { vary, closed }: responses being written (see get). */
+  #writing = new Map()
 
   /**
-   * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number }} [options]
+   * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number, coalesceTimeout?: number }} [options]
    */
   constructor (options) {
     validateOptionalObject(options, 'options')
@@ -107,6 +117,7 @@ class StreamingCacheStore {
     if (location !== undefined) validateString(location, 'options.location')
     const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries', { min: 1 })
     const maxEntrySize = validateCount(options?.maxEntrySize, 'options.maxEntrySize')
+    this.#coalesceTimeout = validateCount(options?.coalesceTimeout, 'options.coalesceTimeout') ?? 10_000
     const dir = location ?? makeTempDirSync('http-streaming-cache-undici-')
     const cache = new StreamingCache(dir, {
       ...(maxEntries !== undefined && { maxEntries }),
@@ -141,6 +152,28 @@ class StreamingCacheStore {
   get (key) {
     validateKey(key)
     const url = urlOf(key)
+    const writing = this.#writingFor(key, url)
+    if (writing !== undefined) {
+      // Request coalescing: the same response is being written (undici streams it to another
+      // caller right now); wait for it to be stored rather than asking the origin again.
+      return waitAtMost(writing.closed, this.#coalesceTimeout).then(() => this.#afterWrites(key, url))
+    }
+    return this.#afterWrites(key, url)
+  }
+
+  /** A response being written for `key`'s URL and method that would answer `key`, if any. */
+  #writingFor (key, url) {
+    if (this.#coalesceTimeout === 0) return undefined
+    const writes = this.#writing.get(baseKeyOf(key.method.toUpperCase(), url))
+    if (writes === undefined) return undefined
+    for (const write of writes) {
+      if (varyMatches(write.vary, key.headers ?? {})) return write
+    }
+    return undefined
+  }
+
+  /** `get` once no write for `key` is open: waits for pending commits, sees pending deletes. */
+  #afterWrites (key, url) {
     const pending = this.#engine.pendingFor(url)
     if (pending !== undefined) {
       if (pending.commits > 0) {
@@ -181,7 +214,7 @@ class StreamingCacheStore {
       policy: policyFor(key, url, vary, value),
     })
     const requestHeaders = key.headers ?? {}
-    return new StoreWriteStream(ws, {
+    const stream = new StoreWriteStream(ws, {
       maxEntrySize: this.#maxEntrySize,
       // end() was called: queue the commit behind this URL's earlier commits and deletes.
       onEnd: (startCommit, settled) => {
@@ -191,6 +224,23 @@ class StreamingCacheStore {
         })
       },
       afterCommit: () => engine.supersede(baseKey, entryKey, requestHeaders),
+    })
+    this.#trackWrite(baseKey, vary, stream)
+    return stream
+  }
+
+  /** Lists `stream` as being written under `baseKey` until it closes (stored or not). */
+  #trackWrite (baseKey, vary, stream) {
+    let writes = this.#writing.get(baseKey)
+    if (writes === undefined) {
+      writes = new Set()
+      this.#writing.set(baseKey, writes)
+    }
+    const write = { vary, closed: new Promise((resolve) => stream.once('close', resolve)) }
+    writes.add(write)
+    write.closed.then(() => {
+      writes.delete(write)
+      if (writes.size === 0 && this.#writing.get(baseKey) === writes) this.#writing.delete(baseKey)
     })
   }
 
