@@ -14,7 +14,7 @@ const { Downstream } = require('../engine/downstream')
 const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
 const { InvalidateHandler } = require('./invalidate')
-const { serveEntry, gatewayTimeout } = require('./serve-cached')
+const { serveEntry, gatewayTimeout, byteRange } = require('./serve-cached')
 const { findEntry } = require('./lookup')
 const { requestUrl } = require('../engine/keys')
 const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl } = require('../engine/headers')
@@ -24,7 +24,9 @@ const { publish } = require('./diagnostics')
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 // Conditional and range requests are the caller's own business with the origin: passed
 // through, never stored (fetch likewise treats them as `no-store`).
-const PASS_THROUGH_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
+// A Range request is answered from a fresh stored complete response when it can be (one
+// `bytes` range, no If-Range), else passed through too.
+const PASS_THROUGH_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range']
 
 /** One request as the cache sees it. */
 function describe (ctx, opts, method, mode) {
@@ -70,9 +72,10 @@ function handle (ctx, dispatch, r, downstream) {
   const miss = (lookup = 'MISS', replaceKey) => toOrigin({ store: true, lookup, replaceKey })
 
   if (r.mode === 'no-store' || PASS_THROUGH_HEADERS.some((name) => r.headers[name] !== undefined)) {
-    publish('bypass', r, { reason: r.mode === 'no-store' ? 'no-store' : 'conditional or range request' })
+    publish('bypass', r, { reason: r.mode === 'no-store' ? 'no-store' : 'conditional request' })
     return toOrigin({ store: false, lookup: 'MISS' })
   }
+  if (r.headers.range !== undefined) return answerRange(ctx, dispatch, r, downstream, toOrigin)
   if (r.mode === 'reload') {
     publish('miss', r, { reason: 'reload' })
     return miss()
@@ -99,6 +102,29 @@ function handle (ctx, dispatch, r, downstream) {
     return answerWith(ctx, dispatch, r, downstream, found, now, miss)
   } finally {
     found.release()
+  }
+}
+
+/**
+ * A Range request: served (206) from a fresh stored complete 200 when its one byte range is
+ * satisfiable; otherwise the origin answers and nothing is stored (partial responses are not).
+ */
+function answerRange (ctx, dispatch, r, downstream, toOrigin) {
+  const now = Date.now()
+  const found = r.method === 'GET' && (r.mode === 'default' || r.mode === 'force-cache') ? findEntry(ctx, r, now) : null
+  try {
+    const range = found !== null && found.verdict.result.fresh && found.fields.status === 200
+      ? byteRange(r.headers.range, found.fields.size)
+      : null
+    if (range === null) {
+      publish('bypass', r, { reason: 'range request' })
+      return toOrigin({ store: false, lookup: found === null ? 'MISS' : 'HIT' })
+    }
+    publish('hit', r, { range })
+    serveEntry(ctx, r, downstream, found, freshHeaders(found), () => toOrigin({ store: false, lookup: 'HIT' }), range)
+    return true
+  } finally {
+    found?.release()
   }
 }
 

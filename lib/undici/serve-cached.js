@@ -9,7 +9,7 @@
 // end, the response fails with the `ERR_CACHE_INTEGRITY` error (the caller sees a body error,
 // as with a dropped connection, never a silently wrong body) and the entry is dropped, so the
 // next request goes to the origin.
-const { replay, chunksSource, bodySource, readWhole } = require('../engine/replay')
+const { replay, chunksSource, bodySource, rangeSource, readWhole } = require('../engine/replay')
 const { servedHeaders, withStatusHeaders } = require('../engine/headers')
 
 const HIT = ['HIT', 'HIT']
@@ -21,14 +21,25 @@ const HIT = ['HIT', 'HIT']
  * dropped and `unavailable()` is called instead: the caller goes to the origin.
  * @param {import('./lookup').InterceptorFound} found
  */
-function serveEntry (ctx, r, downstream, found, headers, unavailable) {
+function serveEntry (ctx, r, downstream, found, headers, unavailable, range = null) {
   const { engine } = ctx
-  const status = found.fields.status
-  const finalHeaders = servedHeaders(headers, {
+  let status = found.fields.status
+  let finalHeaders = servedHeaders(headers, {
     size: found.fields.size,
     hasBody: found.fields.metadata.method !== 'HEAD',
     status: ctx.statusHeaders ? HIT : null,
   })
+  // A range of the stored (complete) body: 206 with its Content-Range.
+  const within = range === null ? null : (source) => rangeSource(source, range.start, range.end)
+  if (range !== null) {
+    status = 206
+    finalHeaders = {
+      ...finalHeaders,
+      'content-range': `bytes ${range.start}-${range.end}/${found.fields.size}`,
+      'content-length': String(range.end - range.start + 1),
+    }
+  }
+  const served = (source) => within === null ? source : within(source)
 
   if (r.method === 'HEAD') {
     found.release()
@@ -43,7 +54,7 @@ function serveEntry (ctx, r, downstream, found, headers, unavailable) {
   const { body, size } = opened
   if (size <= ctx.verifyBeforeServing) {
     readWhole(body).then(
-      (chunks) => replay(downstream, status, finalHeaders, chunksSource(chunks)),
+      (chunks) => replay(downstream, status, finalHeaders, served(chunksSource(chunks))),
       () => {
         body.destroy()
         engine.drop(found.key)
@@ -51,7 +62,26 @@ function serveEntry (ctx, r, downstream, found, headers, unavailable) {
       })
     return
   }
-  replay(downstream, status, finalHeaders, bodySource(body, size), () => engine.drop(found.key))
+  replay(downstream, status, finalHeaders, served(bodySource(body, size)), () => engine.drop(found.key))
+}
+
+/**
+ * The single byte range a `Range` header asks of a body of `size` bytes, as
+ * `{ start, end }` (inclusive), or null when it is not one satisfiable `bytes` range
+ * (several ranges, other units, out of bounds: those go to the origin).
+ */
+function byteRange (header, size) {
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(String(header))
+  if (match === null || (match[1] === '' && match[2] === '') || size === 0) return null
+  if (match[1] === '') {
+    const suffix = Number(match[2])
+    if (suffix === 0) return null
+    return { start: Math.max(0, size - suffix), end: size - 1 }
+  }
+  const start = Number(match[1])
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1)
+  if (start >= size || end < start) return null
+  return { start, end }
 }
 
 /** `only-if-cached` with nothing usable: 504, the origin is not contacted. */
@@ -60,4 +90,4 @@ function gatewayTimeout (ctx, downstream) {
   replay(downstream, 504, headers, null)
 }
 
-module.exports = { serveEntry, gatewayTimeout }
+module.exports = { serveEntry, gatewayTimeout, byteRange }
