@@ -118,7 +118,9 @@ fn lifetime(stored: &Stored, cc: &CacheControl, date: Option<Millis>) -> Millis 
     let date = date.unwrap_or(stored.response_time);
     if let Some(expires) = first(&stored.response_headers, "expires") {
         // An invalid date (including "0") means already expired.
-        return parse_http_date(expires).map_or(0, |expires| expires.saturating_sub(date).max(0));
+        // Clamped like a delta-seconds lifetime, so every lifetime fits the same bound.
+        let longest = seconds_to_millis(MAX_DELTA_SECONDS);
+        return parse_http_date(expires).map_or(0, |expires| expires.saturating_sub(date).clamp(0, longest));
     }
     // 4.2.2: heuristics only for heuristically cacheable statuses or explicit `public`.
     if HEURISTICALLY_CACHEABLE.contains(&stored.status) || cc.has("public") {

@@ -95,18 +95,25 @@ pub fn sanitized(headers: HeaderMap) -> HeaderMap {
         .collect()
 }
 
+/// Request fields whose values are case-insensitive tokens (language ranges, content codings,
+/// charsets): `en-US` and `en-us` select the same variant.
+const CASE_INSENSITIVE_VALUES: &[&str] = &["accept-language", "accept-encoding", "accept-charset"];
+
 /// A request field for Vary matching: all lines combined, list members trimmed, so
 /// `a, b` on one line equals `a` and `b` on two lines. `None` when absent.
 pub fn normalized_for_vary(headers: &HeaderMap, name: &str) -> Option<String> {
     let value = headers.get(name)?;
-    Some(
-        value
-            .values()
-            .flat_map(|line| line.split(','))
-            .map(|m| m.trim_matches([' ', '\t']))
-            .collect::<Vec<_>>()
-            .join(","),
-    )
+    let joined = value
+        .values()
+        .flat_map(|line| line.split(','))
+        .map(|m| m.trim_matches([' ', '\t']))
+        .collect::<Vec<_>>()
+        .join(",");
+    Some(if CASE_INSENSITIVE_VALUES.contains(&name) {
+        joined.chars().filter(|c| *c != ' ' && *c != '\t').collect::<String>().to_ascii_lowercase()
+    } else {
+        joined
+    })
 }
 
 #[cfg(test)]
@@ -168,5 +175,10 @@ mod tests {
     fn vary_values_compare_across_lines() {
         assert_eq!(normalized_for_vary(&map(&[("x", "a, b")]), "x"), normalized_for_vary(&map(&[("x", "a"), ("x", "b")]), "x"));
         assert_eq!(normalized_for_vary(&map(&[]), "x"), None);
+        assert_eq!(
+            normalized_for_vary(&map(&[("accept-language", "en-US, De;q=0.5")]), "accept-language"),
+            normalized_for_vary(&map(&[("accept-language", "en-us,de; q=0.5")]), "accept-language")
+        );
+        assert_ne!(normalized_for_vary(&map(&[("x-token", "A")]), "x-token"), normalized_for_vary(&map(&[("x-token", "a")]), "x-token"));
     }
 }

@@ -4,15 +4,20 @@
 //!
 //! One concern per module: `directives` parses `Cache-Control`, `delta` delta-seconds (clamped
 //! to 2^31), `dates` HTTP-dates, `freshness` storability, lifetime and age, `headers` what is
-//! stored and served, `stored` the serialized form (also reading http-cache-semantics' format,
-//! which earlier versions of this cache wrote). Times are `i64` milliseconds with saturating
-//! arithmetic, so no header value and no stored policy can make a computation panic.
+//! stored and served, `request` a request's own directives, `revalidation` conditional
+//! requests and 304s, `stored` the serialized form (also reading http-cache-semantics' format,
+//! which earlier versions of this cache wrote). This file ties them together: building a
+//! policy, freshness queries, matching a request and serving a hit. Times are `i64`
+//! milliseconds with saturating arithmetic, so no header value and no stored policy can make a
+//! computation panic.
 
 mod dates;
 mod delta;
 mod directives;
 mod freshness;
 mod headers;
+mod request;
+mod revalidation;
 mod stored;
 
 use std::time::{Duration, SystemTime};
@@ -27,16 +32,11 @@ use dates::{to_millis, Millis};
 pub use delta::MAX_DELTA_SECONDS;
 use directives::{CacheControl, FieldList};
 use freshness::{derive, seconds_to_millis, Derived};
-use headers::{first, members, merge_not_modified, normalized_for_vary, without_hop_by_hop};
+use headers::{first, members, normalized_for_vary, without_hop_by_hop};
 use stored::{Stored, FORMAT_VERSION};
 
-/// The request a response answered (or a new request to check against a stored response).
-#[derive(Clone, Debug, Default)]
-pub struct RequestInfo {
-    pub method: String,
-    pub url: String,
-    pub headers: HeaderMap,
-}
+pub use request::{RequestDirectives, RequestInfo};
+pub use revalidation::Revalidated;
 
 #[derive(Clone, Copy, Debug)]
 pub struct PolicyOptions {
@@ -70,64 +70,6 @@ pub enum Freshness {
     /// Ask the origin with these request headers (revalidation headers added where possible);
     /// `matches` is false when the stored response does not answer this request at all.
     Stale { headers: HeaderMap, matches: bool },
-}
-
-/// The outcome of revalidating a stored response with the origin's answer.
-#[derive(Clone, Debug)]
-pub struct Revalidated {
-    /// `false` on a 304 that updates the stored response: the stored body is still good.
-    pub modified: bool,
-    pub policy: Policy,
-    /// Headers to serve (and store) from now on.
-    pub headers: HeaderMap,
-}
-
-/// The request's own `Cache-Control` (RFC 9111 5.2.1), for the caller to honour.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RequestDirectives {
-    pub no_store: bool,
-    /// `no-cache`, or `Pragma: no-cache` without `Cache-Control`.
-    pub no_cache: bool,
-    pub only_if_cached: bool,
-    /// Seconds; an invalid value is taken as 0 (the client wants a response that is not old).
-    pub max_age: Option<u64>,
-    pub min_fresh: Option<u64>,
-    /// `Some(None)`: any staleness is acceptable (`max-stale` without a value). Serialized as
-    /// `null` (absent), `true` (any) or the number of seconds.
-    #[serde(serialize_with = "serialize_max_stale")]
-    pub max_stale: Option<Option<u64>>,
-    pub stale_if_error: Option<u64>,
-}
-
-fn serialize_max_stale<S: serde::Serializer>(value: &Option<Option<u64>>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-    match value {
-        None => serializer.serialize_none(),
-        Some(None) => serializer.serialize_bool(true),
-        Some(Some(seconds)) => serializer.serialize_u64(*seconds),
-    }
-}
-
-impl RequestDirectives {
-    pub fn parse(headers: &HeaderMap) -> RequestDirectives {
-        let cc = CacheControl::parse(headers::lines(headers, "cache-control"));
-        let pragma_no_cache = !headers.contains_key("cache-control")
-            && members(headers, "pragma").iter().any(|p| p.eq_ignore_ascii_case("no-cache"));
-        let seconds = |name: &str| cc.delta(name).map(|d| d.seconds().unwrap_or(0));
-        RequestDirectives {
-            no_store: cc.has("no-store"),
-            no_cache: cc.has("no-cache") || pragma_no_cache,
-            only_if_cached: cc.has("only-if-cached"),
-            max_age: seconds("max-age"),
-            min_fresh: seconds("min-fresh"),
-            // An invalid max-stale value accepts no staleness rather than any.
-            max_stale: cc.get("max-stale").map(|d| match &d.value {
-                None => None,
-                Some(_) => Some(cc.delta("max-stale").and_then(|d| d.seconds()).unwrap_or(0)),
-            }),
-            stale_if_error: cc.delta("stale-if-error").and_then(|d| d.seconds()),
-        }
-    }
 }
 
 /// The response's `Cache-Control`, as the policy understood it (delta-seconds clamped;
@@ -395,130 +337,6 @@ impl Policy {
         }
     }
 
-    /// The request headers for revalidating the stored response with `request`'s origin:
-    /// hop-by-hop fields and `If-Range` removed, `If-None-Match` with the stored `ETag`,
-    /// `If-Modified-Since` with the stored `Last-Modified` (RFC 9111 4.3.1).
-    pub fn revalidation_headers(&self, request: &RequestInfo) -> HeaderMap {
-        let mut out = without_hop_by_hop(&request.headers);
-        out.remove("if-range");
-        if !self.derived.storable {
-            out.remove("if-none-match");
-            out.remove("if-modified-since");
-            return out;
-        }
-        let stored = &self.stored.response_headers;
-        if let Some(etag) = first(stored, "etag").map(|e| e.trim_matches([' ', '\t'])) {
-            let mut tags = members(&out, "if-none-match");
-            if !tags.iter().any(|t| t == etag) {
-                tags.push(etag.to_owned());
-            }
-            out.insert("if-none-match".into(), HeaderValue::One(tags.join(", ")));
-        }
-        let method = if request.method.is_empty() { "GET".to_owned() } else { request.method.to_ascii_uppercase() };
-        // Weak validators only on plain GETs (RFC 9110 13.1.3 via 8.8.1).
-        let forbids_weak = method != "GET" || out.contains_key("if-match") || out.contains_key("if-unmodified-since");
-        if forbids_weak {
-            out.remove("if-modified-since");
-            let strong: Vec<String> = members(&out, "if-none-match").into_iter().filter(|t| !t.starts_with("W/")).collect();
-            if strong.is_empty() {
-                out.remove("if-none-match");
-            } else {
-                out.insert("if-none-match".into(), HeaderValue::One(strong.join(", ")));
-            }
-        } else if !out.contains_key("if-modified-since") {
-            if let Some(modified) = first(stored, "last-modified") {
-                out.insert("if-modified-since".into(), HeaderValue::One(modified.to_owned()));
-            }
-        }
-        out
-    }
-
-    /// Whether `request`'s own conditional headers say the client already has this stored
-    /// response (RFC 9110 13.2.2): `If-None-Match` naming its `ETag` (weak comparison) or `*`;
-    /// without `If-None-Match`, an `If-Modified-Since` on a GET/HEAD no earlier than its
-    /// `Last-Modified`. A cache answering from this response then sends 304 instead of it.
-    pub fn not_modified_for(&self, request: &RequestInfo) -> bool {
-        let opaque = |tag: &str| tag.trim_matches([' ', '\t']).strip_prefix("W/").unwrap_or(tag.trim_matches([' ', '\t'])).to_owned();
-        let stored = &self.stored.response_headers;
-        if request.headers.contains_key("if-none-match") {
-            let asked = members(&request.headers, "if-none-match");
-            let Some(etag) = first(stored, "etag") else { return asked.iter().any(|t| t == "*") };
-            return asked.iter().any(|t| t == "*" || opaque(t) == opaque(etag));
-        }
-        let method = if request.method.is_empty() { "GET".to_owned() } else { request.method.to_ascii_uppercase() };
-        if method != "GET" && method != "HEAD" {
-            return false;
-        }
-        let since = first(&request.headers, "if-modified-since").and_then(dates::parse_http_date);
-        let modified = first(stored, "last-modified").and_then(dates::parse_http_date);
-        matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
-    }
-
-    /// After asking the origin: a 304 that selects this stored response (RFC 9111 4.3.4)
-    /// updates it (4.3.3: the 304's fields replace the stored ones, the body is kept);
-    /// anything else is a new response.
-    pub fn after_response(
-        &self,
-        request: &RequestInfo,
-        status: u16,
-        response_headers: &HeaderMap,
-        now: SystemTime,
-    ) -> Result<Revalidated> {
-        check_request(request)?;
-        let options = PolicyOptions {
-            shared: self.stored.shared,
-            heuristic_fraction: self.stored.heuristic_fraction as f32,
-            request_time: None,
-        };
-        if status == 304 && self.selected_by_not_modified(request, response_headers) {
-            let update = stored_response_headers(response_headers, self.stored.shared);
-            let merged = merge_not_modified(&self.stored.response_headers, &update);
-            let mut stored = self.stored.clone();
-            stored.response_time = to_millis(now);
-            stored.request_time = stored.response_time;
-            stored.request_headers = matching_request_headers(&request.headers, &merged);
-            stored.response_headers = merged;
-            stored.request_no_store = CacheControl::parse(headers::lines(&request.headers, "cache-control")).has("no-store");
-            stored.authorization = request.headers.contains_key("authorization");
-            let policy = Policy::from_stored(stored);
-            let mut headers = policy.stored.response_headers.clone();
-            policy.set_age(&mut headers, to_millis(now));
-            return Ok(Revalidated { modified: false, policy, headers });
-        }
-        let policy = Policy::new(request, status, response_headers, options, now)?;
-        let mut headers = policy.stored.response_headers.clone();
-        policy.set_age(&mut headers, to_millis(now));
-        Ok(Revalidated { modified: true, policy, headers })
-    }
-
-    /// RFC 9111 4.3.4 for the one stored response that was revalidated. The 304 answers the
-    /// conditional request sent for it, so it selects it, unless it names a validator the
-    /// client itself asked about (its own `If-None-Match` / `If-Modified-Since`) that is not
-    /// the stored one: then the 304 is about the client's copy and must not update ours. A 304
-    /// with no validator at all selects the stored response. (A 304 with some other `ETag`
-    /// still validates it, as every browser and proxy does: the http-cache-tests suite
-    /// requires it, `304-etag-update-response-ETag`; the stored `ETag` is kept.)
-    fn selected_by_not_modified(&self, request: &RequestInfo, update: &HeaderMap) -> bool {
-        let trim = |v: &str| v.trim_matches([' ', '\t']).to_owned();
-        let opaque = |tag: &str| tag.strip_prefix("W/").unwrap_or(tag).to_owned();
-        let stored = &self.stored.response_headers;
-        if let Some(new) = first(update, "etag").map(trim) {
-            let old = first(stored, "etag").map(trim);
-            if old.as_deref().is_some_and(|old| opaque(old) == opaque(&new)) {
-                return true;
-            }
-            let asked_by_client = members(&request.headers, "if-none-match").iter().any(|tag| opaque(tag) == opaque(&new));
-            return !asked_by_client;
-        }
-        match (first(stored, "last-modified").map(trim), first(update, "last-modified").map(trim)) {
-            (Some(old), Some(new)) if !same_date(&old, &new) => {
-                let asked_by_client = first(&request.headers, "if-modified-since").is_some_and(|ims| same_date(ims, &new));
-                !asked_by_client
-            }
-            _ => true,
-        }
-    }
-
     fn age_millis(&self, now: Millis) -> Millis {
         let resident = now.saturating_sub(self.stored.response_time).max(0);
         self.derived.initial_age.saturating_add(resident)
@@ -542,11 +360,6 @@ impl Policy {
 fn heuristic_fraction(fraction: f32) -> f64 {
     let exact: f64 = fraction.to_string().parse().unwrap_or(0.0);
     if exact.is_finite() { exact.max(0.0) } else { 0.0 }
-}
-
-/// Two HTTP-dates name the same time (or are the same text).
-fn same_date(a: &str, b: &str) -> bool {
-    a.trim() == b.trim() || dates::parse_http_date(a).is_some_and(|t| Some(t) == dates::parse_http_date(b))
 }
 
 fn millis_duration(ms: Millis) -> Duration {

@@ -232,6 +232,8 @@ fn expires_counts_from_date_and_age_still_applies() {
     // Date fast by 10 s, Expires 20 s ahead, Age 15: lifetime 10, age 15: stale.
     let fast = policy(&[("date", &http_date(t0() + secs(10))), ("expires", &http_date(t0() + secs(20))), ("age", "15")]);
     assert!(fast.is_stale(t0()));
+    // A far-future Expires is bounded like any lifetime.
+    assert_eq!(policy(&[("expires", "Fri, 31 Dec 9999 23:59:59 GMT")]).freshness_lifetime(), secs(MAX_DELTA_SECONDS));
     // max-age overrides Expires.
     assert!(!policy(&[("cache-control", "max-age=60"), ("expires", "0")]).is_stale(t0()));
 }
@@ -639,4 +641,60 @@ fn policies_written_by_http_cache_semantics_still_load() {
     assert_eq!(p.to_json()["v"], 2);
     assert!(p.to_json()["requestHeaders"].get("authorization").is_none());
     assert_eq!(p.to_json()["authorization"], true);
+}
+
+// ---- crash-proof: arbitrary header values and times ---------------------------------------------
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn header_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[ -~]{0,40}",
+            "[0-9]{0,30}",
+            "(max-age|s-maxage|stale-if-error|stale-while-revalidate|no-cache|private|must-revalidate|immutable|max-stale|min-fresh)(=\"?[0-9a-z\"., -]{0,25})?(, *[a-z-]{1,12}(=[0-9]{0,25})?){0,3}",
+            "(Mon|Sun|Sunday|Thu)[ ,]{1,2}[0-9 ]{1,3}[ -](Nov|Feb|nov)[ -][0-9]{2,5} [0-9:]{5,9}( GMT)?",
+            any::<String>().prop_map(|s| s.chars().filter(|c| !matches!(c, '\r' | '\n' | '\0')).take(30).collect()),
+        ]
+    }
+
+    fn any_time() -> impl Strategy<Value = SystemTime> {
+        prop_oneof![
+            (0u64..4_000_000_000).prop_map(|s| UNIX_EPOCH + secs(s)),
+            (0u64..u64::from(u32::MAX) * 100_000).prop_map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+            Just(UNIX_EPOCH),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn no_response_or_request_makes_the_policy_panic(
+            names in proptest::collection::vec(prop_oneof![
+                Just("cache-control"), Just("age"), Just("expires"), Just("date"), Just("last-modified"),
+                Just("etag"), Just("vary"), Just("pragma"), Just("connection"), Just("set-cookie"),
+            ], 0..8),
+            values in proptest::collection::vec(header_text(), 8),
+            request_cc in header_text(),
+            status in 100u16..=999,
+            shared in any::<bool>(),
+            received in any_time(),
+            now in any_time(),
+        ) {
+            let pairs: Vec<(&str, &str)> = names.iter().zip(values.iter()).map(|(n, v)| (*n, v.as_str())).collect();
+            let options = PolicyOptions { shared, ..PolicyOptions::default() };
+            let asked = get(URL, &[("cache-control", &request_cc), ("if-none-match", &values[0]), ("if-modified-since", &values[1])]);
+            let p = Policy::new(&asked, status, &headers(&pairs), options, received).unwrap();
+            let p = Policy::from_json(&p.to_json()).unwrap();
+            let _ = (p.is_storable(), p.is_stale(now), p.age(now), p.time_to_live(now), p.staleness(now));
+            let _ = (p.can_stale_while_revalidate(now), p.can_stale_if_error(&asked, now), p.may_serve_stale());
+            let _ = (p.served_headers(now), p.response_directives(), p.not_modified_for(&asked));
+            let _ = p.before_request(&asked, now).unwrap();
+            let _ = p.after_response(&asked, 304, &headers(&pairs), now).unwrap();
+            let _ = p.after_response(&asked, status, &headers(&pairs), now).unwrap();
+            let _ = RequestDirectives::parse(&headers(&pairs));
+            prop_assert!(p.time_to_live(now) <= secs(MAX_DELTA_SECONDS));
+        }
+    }
 }
