@@ -29,6 +29,21 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 const PASS_THROUGH_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range']
 
 /** One request as the cache sees it. */
+/**
+ * A request as the interceptor's paths (lookup, serve, revalidate, store) see it.
+ * @typedef {object} CacheRequest
+ * @property {object} opts          undici's dispatch options, as given
+ * @property {string} method        upper-case
+ * @property {string} url           absolute, query included
+ * @property {Record<string, string|string[]>} headers  lower-case names
+ * @property {string} baseKey       the engine key (cacheKey option)
+ * @property {string} mode          the cache mode for this request (request no-store: 'no-store')
+ * @property {boolean} onlyIfCached `only-if-cached` mode or request directive
+ * @property {boolean} [coalesced]  already waited for a concurrent miss once
+ * @property {{ method: string, url: string, headers: object }} req  what CachePolicy is asked about
+ */
+
+/** @returns {CacheRequest} */
 function describe (ctx, opts, method, mode) {
   const url = requestUrl(opts)
   const headers = normalizeRequestHeaders(opts.headers)
@@ -249,9 +264,8 @@ function answerWith (ctx, dispatch, r, downstream, found, now, miss) {
     gatewayTimeout(ctx, downstream)
     return true
   }
-  // A HEAD is not revalidated against a stored GET: it goes to the origin (and is stored).
-  if (found.viaGet) return miss('HIT')
-
+  // A HEAD with only a stale stored GET revalidates that GET with a conditional HEAD (RFC
+  // 9111 4.3.5): a 304 freshens it and the HEAD is answered from it.
   let headers
   try {
     headers = revalidationHeaders(found, now)

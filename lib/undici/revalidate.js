@@ -126,8 +126,12 @@ class RevalidateHandler {
       return
     }
     this.#state = 'origin'
+    // A HEAD revalidating a stored GET: its answer is stored as the HEAD response; the GET
+    // entry is freshened (200, same validators) or dropped, not replaced by it.
+    const viaGet = this.#found.viaGet === true
+    if (viaGet && statusCode === 200) this.#freshenFromHead(headers)
     this.#tee = new TeeHandler(this.#ctx, this.#r, this.#downstream,
-      { store: true, lookup: 'HIT', replaceKey: this.#found.key })
+      { store: true, lookup: 'HIT', replaceKey: viaGet ? undefined : this.#found.key })
     this.#tee.onRequestStart(controller, this.#context)
     return this.#tee.onResponseStart(controller, statusCode, headers, statusMessage)
   }
@@ -179,40 +183,66 @@ class RevalidateHandler {
    * headers are updated with the 304's (section 3.2) and the body is served from the cache.
    */
   async #notModified (responseHeaders) {
-    const ctx = this.#ctx
     const r = this.#r
     const found = this.#found
-    const now = Date.now()
     const origin = withoutHopByHop(responseHeaders)
     if (contradicts(found.fields.headers, origin)) return this.#refetch()
+    const updated = await this.#updateStored(origin)
+    if (updated === null) return this.#refetch()
+    publish('revalidated', r, { entryKey: found.key, background: this.#background })
+    if (this.#background) {
+      this.#downstream.end({})
+      return
+    }
     // Served now: the 304's own Set-Cookie reaches the caller that triggered it, in any mode.
+    serveEntry(this.#ctx, r, this.#downstream, found, updated.served, () => this.#refetch())
+  }
+
+  /**
+   * Updates the stored entry with the headers of a response that validated it (a 304, or a
+   * 200 to HEAD with the same validators: RFC 9111 4.3.4, 4.3.5), without touching its body.
+   * Resolves with `{ served }` (the headers to serve it with now), or null when it cannot be
+   * kept as it is (`Vary: *`, unparsable); an entry no longer storable is dropped after this use.
+   */
+  async #updateStored (origin) {
+    const ctx = this.#ctx
+    const found = this.#found
+    const now = Date.now()
     const merged = updatedHeaders(found.fields.headers, origin)
     const stored = storedResponseHeaders(omit(merged, 'age'), ctx.shared)
     const names = varyNames(merged.vary)
-    if (names === null) return this.#refetch() // Vary: * is never served from a cache
+    if (names === null) return null // Vary: * is never served from a cache
     let policy
     try {
-      policy = new CachePolicy(policyRequest(r.req, names),
+      // Asked as the stored request was (a GET, when a HEAD freshens a stored GET).
+      policy = new CachePolicy(policyRequest(found.verdict.req, names),
         { status: found.fields.status, headers: origin.age === undefined ? stored : { ...stored, age: origin.age } },
         { shared: ctx.shared, responseTime: now })
     } catch {
-      return this.#refetch()
+      return null
     }
-    const keep = r.mode === 'ignore-rules' || policy.isStorable()
+    const keep = this.#r.mode === 'ignore-rules' || policy.isStorable()
     const freshUntil = now + policy.timeToLive(now)
     const metadata = interceptorMeta({
       ...found.fields.metadata, receivedAt: now, freshUntil, deleteAt: deleteAtFor(stored, freshUntil),
     })
-    if (keep) await ctx.engine.refresh(found.key, { headers: stored, url: r.url, policy, metadata })
-    publish('revalidated', r, { entryKey: found.key, background: this.#background })
-    if (this.#background) {
-      if (!keep) ctx.engine.drop(found.key)
-      this.#downstream.end({})
+    if (keep) await ctx.engine.refresh(found.key, { headers: stored, url: found.fields.url ?? this.#r.url, policy, metadata })
+    // No longer storable (the response said no-store): served this once at most.
+    else ctx.engine.drop(found.key)
+    return { served: { ...merged, age: String(policy.age(now)) } }
+  }
+
+  /**
+   * A 200 to a HEAD revalidating a stored GET (RFC 9111 4.3.5): with the same validators it
+   * freshens the GET entry; with other validators the GET entry is out of date and dropped.
+   */
+  #freshenFromHead (responseHeaders) {
+    const origin = withoutHopByHop(responseHeaders)
+    if (contradicts(this.#found.fields.headers, origin)) {
+      this.#ctx.engine.drop(this.#found.key)
       return
     }
-    serveEntry(ctx, r, this.#downstream, found, { ...merged, age: String(policy.age(now)) }, () => this.#refetch())
-    // No longer storable (the 304 said no-store): served this once, from the body opened above.
-    if (!keep) ctx.engine.drop(found.key)
+    this.#updateStored(origin).catch(() => {})
   }
 
   /** The cached body cannot be used after all: the full request, unconditionally. */
@@ -220,7 +250,7 @@ class RevalidateHandler {
     this.#state = 'refetch'
     this.#downstream.detach()
     const handler = new TeeHandler(this.#ctx, this.#r, this.#downstream,
-      { store: true, lookup: 'HIT', replaceKey: this.#found.key })
+      { store: true, lookup: 'HIT', replaceKey: this.#found.viaGet ? undefined : this.#found.key })
     try {
       this.#dispatch(this.#r.opts, handler)
     } catch (err) {
