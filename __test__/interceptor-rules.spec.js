@@ -110,3 +110,18 @@ test('credentials in the request are not written into the stored policy', async 
   t.false(json.includes('secret'))
   t.true(json.includes('text/plain'), 'headers the response varies on are kept')
 })
+
+test('shared: a 304\'s own Set-Cookie reaches the caller that triggered it and is never written to disk', async (t) => {
+  const got = await twice(t, {
+    response: (n) => n === 1
+      ? { 'cache-control': 'max-age=0', etag: '"c"' }
+      : { 'cache-control': 'max-age=0', etag: '"c"', 'set-cookie': 'session=secret-304' },
+    status: (n) => n === 1 ? 200 : 304,
+    options: { shared: true },
+  })
+  t.is(got.hits, 2)
+  t.is(got.body, 'body 1', 'served from the cache after the 304')
+  t.is(got.second.headers['set-cookie'], 'session=secret-304')
+  t.is(got.cache.peek(got.cache.keys()[0]).headers['set-cookie'], undefined)
+  for (const file of walk(got.cache.dir)) t.false(fs.readFileSync(file).includes('secret-304'), file)
+})

@@ -99,6 +99,10 @@ function handle (ctx, dispatch, r, downstream) {
   const now = Date.now()
   const found = findEntry(ctx, r, now)
   if (found === null) {
+    // Request coalescing: one request per key goes to the origin; the others wait for it
+    // (published as `coalesced`, then as what they get once it landed).
+    const flight = coalesces(ctx, r) && !r.onlyIfCached ? ctx.engine.flightFor(r.baseKey) : undefined
+    if (flight !== undefined) return waitFor(ctx, dispatch, r, downstream, flight)
     publish('miss', r, { onlyIfCached: r.onlyIfCached })
     if (r.onlyIfCached) {
       discardRequestBody(r.opts)
@@ -106,9 +110,6 @@ function handle (ctx, dispatch, r, downstream) {
       return true
     }
     if (!coalesces(ctx, r)) return miss()
-    // Request coalescing: one request per key goes to the origin; the others wait for it.
-    const flight = ctx.engine.flightFor(r.baseKey)
-    if (flight !== undefined) return waitFor(ctx, dispatch, r, downstream, flight)
     return toOrigin({ store: true, lookup: 'MISS', flight: ctx.engine.takeOff(r.baseKey) })
   }
 
