@@ -56,6 +56,12 @@ function staleHeaders (found, now) {
   return { ...found.fields.headers, age: String(found.verdict.policy.age(now)) }
 }
 
+function pick (headers, ...names) {
+  const out = {}
+  for (const name of names) if (headers[name] !== undefined) out[name] = headers[name]
+  return out
+}
+
 /** An entity tag without its weakness marker (weak comparison, RFC 9110 section 8.8.3.2). */
 function opaqueTag (etag) {
   const tag = String(etag).trim()
@@ -129,11 +135,12 @@ class RevalidateHandler {
     // A HEAD revalidating a stored GET: its answer is stored as the HEAD response; the GET
     // entry is freshened (200, same validators) or dropped, not replaced by it.
     const viaGet = this.#found.viaGet === true
-    if (viaGet && statusCode === 200) this.#freshenFromHead(headers)
+    // Same validators: the HEAD's answer describes the stored GET, whose other fields it keeps.
+    const answer = viaGet && statusCode === 200 ? this.#freshenFromHead(headers) : headers
     this.#tee = new TeeHandler(this.#ctx, this.#r, this.#downstream,
       { store: true, lookup: 'HIT', replaceKey: viaGet ? undefined : this.#found.key })
     this.#tee.onRequestStart(controller, this.#context)
-    return this.#tee.onResponseStart(controller, statusCode, headers, statusMessage)
+    return this.#tee.onResponseStart(controller, statusCode, answer, statusMessage)
   }
 
   onResponseData (controller, chunk) {
@@ -234,15 +241,17 @@ class RevalidateHandler {
 
   /**
    * A 200 to a HEAD revalidating a stored GET (RFC 9111 4.3.5): with the same validators it
-   * freshens the GET entry; with other validators the GET entry is out of date and dropped.
+   * freshens the GET entry (and the headers returned, to answer the HEAD, are the GET's
+   * updated with the HEAD's); with other validators the GET entry is dropped.
    */
   #freshenFromHead (responseHeaders) {
     const origin = withoutHopByHop(responseHeaders)
     if (contradicts(this.#found.fields.headers, origin)) {
       this.#ctx.engine.drop(this.#found.key)
-      return
+      return responseHeaders
     }
     this.#updateStored(origin).catch(() => {})
+    return { ...updatedHeaders(this.#found.fields.headers, origin), ...pick(responseHeaders, 'content-length') }
   }
 
   /** The cached body cannot be used after all: the full request, unconditionally. */
