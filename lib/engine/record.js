@@ -158,4 +158,4 @@ function cacheValueOf (fields) {
   }
 }
 
-module.exports = { entryMeta, storedFields, pastDeleteAt, interceptorMeta, deleteAtFor, storeMeta, cacheValueOf }
+module.exports = { storedFields, pastDeleteAt, interceptorMeta, deleteAtFor, storeMeta, cacheValueOf }
