@@ -114,9 +114,10 @@ export interface CacheInterceptorOptions {
    */
   verifyBeforeServing?: number
   /**
-   * Milliseconds a request that misses waits for a concurrent request for the same key that is
-   * already on its way to the origin (request coalescing), before asking the origin itself.
-   * `0` turns coalescing off. Default 10 000.
+   * Milliseconds a request that misses waits for the response to a concurrent request for the
+   * same key, already on its way to the origin, to start (request coalescing); it then reads
+   * that body as it arrives. Past this, it asks the origin itself. `0` turns coalescing off.
+   * Default 10 000.
    */
   coalesceTimeout?: number
 }

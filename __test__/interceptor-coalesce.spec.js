@@ -1,6 +1,6 @@
 'use strict'
 // Request coalescing: concurrent misses for one key make one origin request; the others wait
-// for it and are served from the entry it stored, bounded by coalesceTimeout.
+// for its response to start (bounded by coalesceTimeout), then read its body as it arrives.
 const test = require('ava')
 const crypto = require('node:crypto')
 const { request } = require('undici')
@@ -76,13 +76,15 @@ test('a response that turns out uncacheable releases the waiters to the origin',
   t.deepEqual(new Set(texts).size, 5)
 })
 
-test('waiters give up after coalesceTimeout and ask the origin themselves', async (t) => {
+test('waiters give up after coalesceTimeout (the response has not started) and ask the origin themselves', async (t) => {
   const origin = await startOrigin(t, (req, res, n) => {
-    res.writeHead(200, { 'cache-control': 'max-age=600' })
     if (n === 1) {
-      res.write('slow ')
-      setTimeout(() => res.end('first'), 1500)
+      setTimeout(() => {
+        res.writeHead(200, { 'cache-control': 'max-age=600' })
+        res.end('slow first')
+      }, 1500)
     } else {
+      res.writeHead(200, { 'cache-control': 'max-age=600' })
       res.end(`quick ${n}`)
     }
   })
@@ -128,4 +130,41 @@ test('a waiting caller can abort', async (t) => {
   t.is(err.name, 'AbortError')
   t.is(await first, 'late')
   t.is(origin.hits('/a'), 1)
+})
+
+test('waiters get the body as it arrives, before the origin has sent all of it', async (t) => {
+  let finish
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': '10' })
+    res.write('first')
+    finish = () => res.end('-last')
+  })
+  const { agent } = await cachingAgent(t)
+  const leader = await request(origin.url('/stream'), { dispatcher: agent })
+  const waiter = await request(origin.url('/stream'), { dispatcher: agent })
+  t.is(waiter.headers['x-cache'], 'HIT')
+  const chunks = waiter.body[Symbol.asyncIterator]()
+  const firstOfWaiter = await chunks.next()
+  t.is(firstOfWaiter.value.toString(), 'first', 'read while the origin is still sending')
+  finish()
+  t.is(await leader.body.text(), 'first-last')
+  let rest = ''
+  for (let next = await chunks.next(); !next.done; next = await chunks.next()) rest += next.value
+  t.is('first' + rest, 'first-last')
+  t.is(origin.hits('/stream'), 1)
+})
+
+test('a waiter reading the body as it arrives fails when the origin fails mid-body; nothing is stored', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': '100' })
+    res.write('partial')
+    setTimeout(() => res.destroy(), 100)
+  })
+  const { agent, cache } = await cachingAgent(t)
+  const leader = request(origin.url('/broken'), { dispatcher: agent }).then((res) => res.body.text())
+  await sleep(30)
+  const waiter = request(origin.url('/broken'), { dispatcher: agent }).then((res) => res.body.text())
+  await t.throwsAsync(leader)
+  await t.throwsAsync(waiter)
+  t.deepEqual(cache.keys(), [])
 })

@@ -55,16 +55,34 @@ class Found {
  */
 class Flight {
   /** @type {Promise<void>} */ landed
+  /** @type {import('./spool').Spool | null} the body as it arrives, once the response started */
+  spool = null
   #resolve
   #onLand
+  #spoolWaiters = []
 
   constructor (onLand) {
     this.#onLand = onLand
     this.landed = new Promise((resolve) => { this.#resolve = resolve })
   }
 
+  /** The response started and will be stored: waiters may read its body as it arrives. */
+  openSpool (spool) {
+    this.spool = spool
+    const waiters = this.#spoolWaiters
+    this.#spoolWaiters = []
+    for (const waiter of waiters) waiter(spool)
+  }
+
+  /** Calls `fn(spool)` once the response started (at once if it has). */
+  whenSpooled (fn) {
+    if (this.spool !== null) fn(this.spool)
+    else this.#spoolWaiters.push(fn)
+  }
+
   /** Releases the waiters. Safe to call more than once. */
   land () {
+    this.#spoolWaiters = []
     this.#onLand()
     this.#resolve()
   }

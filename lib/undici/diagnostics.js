@@ -12,7 +12,7 @@ const OUTCOMES = [
   'miss', // nothing usable stored: the origin answers (or only-if-cached answers 504)
   'revalidated', // a conditional request came back 304: the stored entry was updated and served
   'stored', // a response was committed to the cache ({ entryKey, size })
-  'coalesced', // waited for another request's miss instead of asking the origin ({ waitedMs })
+  'coalesced', // waited for another request's miss instead of asking the origin ({ waitedMs, streamed })
   'bypass', // the cache was not consulted ({ reason })
 ]
 

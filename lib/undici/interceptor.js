@@ -16,8 +16,9 @@ const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders
 const { InvalidateHandler } = require('./invalidate')
 const { serveEntry, gatewayTimeout, byteRange } = require('./serve-cached')
 const { findEntry } = require('./lookup')
-const { requestUrl } = require('../engine/keys')
-const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl } = require('../engine/headers')
+const { requestUrl, varyMatches } = require('../engine/keys')
+const { replay } = require('../engine/replay')
+const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl, servedHeaders } = require('../engine/headers')
 const { buildContext } = require('./options')
 const { publish } = require('./diagnostics')
 
@@ -171,6 +172,19 @@ function waitFor (ctx, dispatch, r, downstream, flight) {
       downstream.error(err)
     }
   }
+  // The response started: its body is read from the spool as it arrives, if this request
+  // selects the same variant.
+  const readSpool = (spool) => {
+    if (!waiting || downstream.aborted || downstream.finished || !varyMatches(spool.vary, r.headers)) return
+    const source = spool.reader()
+    if (source === null) return
+    waiting = false
+    clearTimeout(timer)
+    downstream.detach()
+    publish('coalesced', r, { waitedMs: Date.now() - since, streamed: true })
+    const headers = servedHeaders(spool.headers, { hasBody: true, status: ctx.statusHeaders ? ['HIT', 'HIT'] : null })
+    replay(downstream, spool.status, headers, source)
+  }
   const timer = setTimeout(go, ctx.coalesceTimeout)
   downstream.attach({
     pause () {},
@@ -182,6 +196,7 @@ function waitFor (ctx, dispatch, r, downstream, flight) {
       downstream.error(reason)
     },
   }, {})
+  flight.whenSpooled(readSpool)
   flight.landed.then(go)
   return true
 }

@@ -16,6 +16,7 @@ const { upstreamSource } = require('../engine/downstream')
 const { varyNames, varyMapOf, policyRequest } = require('../engine/keys')
 const { interceptorMeta, deleteAtFor } = require('../engine/record')
 const { publish } = require('./diagnostics')
+const { Spool } = require('../engine/spool')
 const { withoutHopByHop, storedResponseHeaders, hasValidator, withStatusHeaders } = require('../engine/headers')
 
 function settleWithin (promise, ms) {
@@ -36,6 +37,7 @@ class TeeHandler {
   #downPaused = false
   #cachePaused = false
   #writer = null // { ws, key, bytes }
+  #spool = null // coalesced requests read the body from here as it arrives
   #stallTimer = null
   #pending = []
 
@@ -92,6 +94,7 @@ class TeeHandler {
   }
 
   onResponseData (controller, chunk) {
+    this.#spool?.append(chunk)
     const writer = this.#writer
     if (writer !== null) {
       writer.bytes += chunk.length
@@ -108,6 +111,7 @@ class TeeHandler {
 
   onResponseEnd (controller, trailers) {
     this.#settled = true
+    this.#spool?.finish()
     const writer = this.#writer
     this.#writer = null
     clearTimeout(this.#stallTimer)
@@ -125,6 +129,7 @@ class TeeHandler {
 
   onResponseError (controller, err) {
     this.#settled = true
+    this.#spool?.fail(err)
     this.#abandon()
     this.#land()
     this.#downstream.error(err)
@@ -172,6 +177,15 @@ class TeeHandler {
       writer = { ws, key, bytes: 0 }
     } catch {
       return this.#supersede()
+    }
+    const flight = this.#options.flight
+    if (flight !== undefined && r.method === 'GET') {
+      try {
+        this.#spool = new Spool({ status, headers: stored, vary: metadata.vary })
+        flight.openSpool(this.#spool)
+      } catch {
+        this.#spool = null // no temporary file: the waiters get the entry once it is stored
+      }
     }
     const { ws } = writer
     ws.on('error', () => {
