@@ -14,6 +14,12 @@ export interface StreamingCacheStoreOptions {
   maxEntries?: number
   /** Largest body stored, in bytes; a larger response is passed through uncached. Default 100 MiB. */
   maxEntrySize?: number
+  /**
+   * Milliseconds a `get` waits for a response to the same request that is being written right
+   * now (request coalescing) before answering from what is stored. `0` turns waiting off.
+   * Default 10 000.
+   */
+  coalesceTimeout?: number
 }
 
 /**
@@ -107,7 +113,27 @@ export interface CacheInterceptorOptions {
    * 64 KiB (one chunk): larger bodies are not held in memory before they are served.
    */
   verifyBeforeServing?: number
+  /**
+   * Milliseconds a request that misses waits for the response to a concurrent request for the
+   * same key, already on its way to the origin, to start (request coalescing); it then reads
+   * that body as it arrives. Past this, it asks the origin itself. `0` turns coalescing off.
+   * Default 10 000.
+   */
+  coalesceTimeout?: number
 }
+
+/**
+ * The `diagnostics_channel` names cacheInterceptor publishes on, one per outcome. Every
+ * message has `key` (the base cache key), `method` and `url`.
+ */
+export type CacheInterceptorChannel =
+  | 'http-streaming-cache:interceptor:hit'
+  | 'http-streaming-cache:interceptor:stale'
+  | 'http-streaming-cache:interceptor:miss'
+  | 'http-streaming-cache:interceptor:revalidated'
+  | 'http-streaming-cache:interceptor:stored'
+  | 'http-streaming-cache:interceptor:coalesced'
+  | 'http-streaming-cache:interceptor:bypass'
 
 /**
  * An undici interceptor answering requests from a StreamingCache:

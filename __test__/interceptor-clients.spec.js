@@ -87,7 +87,9 @@ test('a Pool and a Client composed with the interceptor', async (t) => {
   t.is(origin.hits(), undici8 ? 1 : 2)
 })
 
-for (const style of ['new-style (onResponseStart...)', 'old-style (onHeaders...)']) {
+// An old-style handler reaches the interceptor wrapped by undici's compose() (the interceptor
+// only ever sees new-style handlers): this checks the pair works end to end.
+for (const style of ['new-style (onResponseStart...)', 'old-style (onHeaders..., wrapped by undici)']) {
   test(`a raw ${style} handler on the composed dispatcher, for a miss and a hit`, async (t) => {
     const origin = await cacheableOrigin(t, 'raw body')
     const { agent } = await cachingAgent(t)

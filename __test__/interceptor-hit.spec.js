@@ -133,3 +133,42 @@ test('concurrent hits on one entry each get the whole body', async (t) => {
   for (const b of bodies) t.deepEqual(b, body)
   t.is(origin.hits(), 1)
 })
+
+test('a Range request is answered from a fresh stored complete response (206), else by the origin', async (t) => {
+  const body = bytes(300 * 1024, 12) // beyond verifyBeforeServing: streamed, sliced while read
+  const origin = await startOrigin(t, (req, res) => {
+    if (req.headers.range) {
+      res.writeHead(206, { 'content-range': 'bytes 0-0/1', 'cache-control': 'max-age=600' })
+      return res.end('x')
+    }
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'application/x-test' })
+    res.end(body)
+  })
+  const { agent } = await cachingAgent(t)
+  await (await fetch(origin.url('/range'), { dispatcher: agent })).arrayBuffer()
+  const cases = [
+    ['bytes=0-1', 0, 1],
+    ['bytes=100000-', 100000, body.length - 1],
+    ['bytes=-70000', body.length - 70000, body.length - 1],
+    ['bytes=70000-200000', 70000, 200000],
+  ]
+  for (const [range, start, end] of cases) {
+    const res = await request(origin.url('/range'), { dispatcher: agent, headers: { range } })
+    t.is(res.statusCode, 206, range)
+    t.is(res.headers['content-range'], `bytes ${start}-${end}/${body.length}`)
+    t.is(res.headers['content-length'], String(end - start + 1))
+    t.is(res.headers['content-type'], 'application/x-test')
+    t.true(Buffer.from(await res.body.arrayBuffer()).equals(body.subarray(start, end + 1)), range)
+  }
+  t.is(origin.hits(), 1, 'all served from the stored response')
+  // Several ranges, or out of bounds: the origin answers, nothing partial is stored.
+  for (const range of ['bytes=0-1,5-6', `bytes=${body.length}-`]) {
+    const res = await request(origin.url('/range'), { dispatcher: agent, headers: { range } })
+    t.is(res.statusCode, 206)
+    t.is(await res.body.text(), 'x')
+  }
+  t.is(origin.hits(), 3)
+  const whole = await fetch(origin.url('/range'), { dispatcher: agent })
+  t.is(whole.headers.get('x-cache'), 'HIT', 'the complete response is still the stored one')
+  t.true(Buffer.from(await whole.arrayBuffer()).equals(body))
+})

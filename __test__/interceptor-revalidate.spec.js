@@ -139,3 +139,26 @@ test('a revalidation answered with no-store drops the entry', async (t) => {
   t.is(await (await fetch(origin.url('/gone'), { dispatcher: agent })).text(), 'private now')
   t.deepEqual(cache.keys(), [])
 })
+
+test('a HEAD with only a stale stored GET revalidates it: a 304 freshens the GET entry (RFC 9111 4.3.5)', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    if (req.headers['if-none-match'] === '"g1"') {
+      res.writeHead(304, { 'cache-control': 'max-age=600', etag: '"g1"' })
+      return res.end()
+    }
+    res.writeHead(200, { 'cache-control': 'max-age=0', etag: '"g1"', 'x-stored': 'yes' })
+    res.end('get body')
+  })
+  const { agent } = await cachingAgent(t)
+  t.is(await (await request(origin.url('/h'), { dispatcher: agent })).body.text(), 'get body')
+  const head = await request(origin.url('/h'), { method: 'HEAD', dispatcher: agent })
+  await head.body.dump()
+  t.is(head.statusCode, 200)
+  t.is(head.headers['x-stored'], 'yes', 'answered from the stored GET')
+  t.is(origin.requests[1].method, 'HEAD')
+  t.is(origin.requests[1].headers['if-none-match'], '"g1"')
+  const get = await request(origin.url('/h'), { dispatcher: agent })
+  t.is(await get.body.text(), 'get body')
+  t.is(get.headers['x-cache'], 'HIT', 'the GET entry is fresh now')
+  t.is(origin.hits(), 2)
+})

@@ -2,7 +2,8 @@
 // cacheInterceptor: what is stored and what is fresh, as http-cache-semantics decides.
 const test = require('ava')
 const { request } = require('undici')
-const { startOrigin, cachingAgent, sleep } = require('./helpers/interceptor-origin')
+const fs = require('node:fs')
+const { startOrigin, cachingAgent, sleep, walk } = require('./helpers/interceptor-origin')
 
 const httpDate = (offsetMs) => new Date(Date.now() + offsetMs).toUTCString()
 
@@ -23,7 +24,7 @@ async function twice (t, { response, requestHeaders = {}, options = {}, pause = 
   if (pause) await sleep(pause)
   const second = await request(origin.url('/r'), { headers: requestHeaders, dispatcher: agent })
   const body = await second.body.text()
-  return { xcache: second.headers['x-cache'], lookup: second.headers['x-cache-lookup'], hits: origin.hits(), stored, body, origin, cache }
+  return { xcache: second.headers['x-cache'], lookup: second.headers['x-cache-lookup'], hits: origin.hits(), stored, body, origin, cache, second }
 }
 
 const cases = [
@@ -48,7 +49,8 @@ const cases = [
   ['Last-Modified long ago gives heuristic freshness', { response: { 'last-modified': httpDate(-30 * 86400_000), date: httpDate(0) } }, { xcache: 'HIT', hits: 1, stored: 1 }],
   ['no freshness, no validator: not stored', { response: {} }, { xcache: 'MISS', hits: 2, stored: 0 }],
   ['a 404 with max-age is cached', { response: { 'cache-control': 'max-age=60' }, status: 404 }, { xcache: 'HIT', hits: 1, stored: 1 }],
-  ['a 500 is not cached', { response: { 'cache-control': 'max-age=60' }, status: 500 }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['a 500 with max-age is cached (explicit freshness makes any final status storable)', { response: { 'cache-control': 'max-age=60' }, status: 500 }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['a 500 without explicit freshness is not stored', { response: { 'last-modified': httpDate(-30 * 86400_000) }, status: 500 }, { xcache: 'MISS', hits: 2, stored: 0 }],
   ['a 302 without explicit freshness is not stored', { response: { location: '/elsewhere' }, status: 302 }, { xcache: 'MISS', hits: 2, stored: 0 }],
   ['maxTtl caps freshness', { response: { 'cache-control': 'max-age=600' }, options: { maxTtl: 30 }, pause: 60 }, { xcache: 'MISS', hits: 2, stored: 1 }],
   ['maxTtl leaves younger entries fresh', { response: { 'cache-control': 'max-age=600' }, options: { maxTtl: 60_000 } }, { xcache: 'HIT', hits: 1, stored: 1 }],
@@ -77,13 +79,25 @@ test('maxTtl: an entry over maxTtl is revalidated with its validators', async (t
   t.is(got.body, 'body 1')
 })
 
-test('Set-Cookie is never replayed from the cache nor written to disk in a private cache', async (t) => {
+test('a private cache stores Set-Cookie and replays it on hits, as a browser cache does', async (t) => {
   const got = await twice(t, { response: { 'cache-control': 'max-age=60', 'set-cookie': ['a=1', 'b=2'] } })
   t.is(got.xcache, 'HIT')
-  const [key] = got.cache.keys()
-  const stored = got.cache.peek(key)
+  t.deepEqual(got.second.headers['set-cookie'], ['a=1', 'b=2'])
+  t.deepEqual(got.cache.peek(got.cache.keys()[0]).headers['set-cookie'], ['a=1', 'b=2'])
+})
+
+test('a shared cache stores a response with Set-Cookie but never the cookie: not on disk, not replayed', async (t) => {
+  const got = await twice(t, {
+    response: { 'cache-control': 'max-age=60', 'set-cookie': ['a=secret-1', 'b=secret-2'] },
+    options: { shared: true },
+  })
+  t.is(got.xcache, 'HIT')
+  t.is(got.second.headers['set-cookie'], undefined)
+  const stored = got.cache.peek(got.cache.keys()[0])
   t.is(stored.headers['set-cookie'], undefined)
-  t.false(JSON.stringify(stored.policy.toJSON()).includes('a=1'))
+  t.false(JSON.stringify(stored.policy.toJSON()).includes('secret'))
+  // Nothing under the cache directory holds the cookie values.
+  for (const file of walk(got.cache.dir)) t.false(fs.readFileSync(file).includes('secret'), file)
 })
 
 test('credentials in the request are not written into the stored policy', async (t) => {
@@ -95,4 +109,19 @@ test('credentials in the request are not written into the stored policy', async 
   const json = JSON.stringify(got.cache.peek(got.cache.keys()[0]).policy.toJSON())
   t.false(json.includes('secret'))
   t.true(json.includes('text/plain'), 'headers the response varies on are kept')
+})
+
+test('shared: a 304\'s own Set-Cookie reaches the caller that triggered it and is never written to disk', async (t) => {
+  const got = await twice(t, {
+    response: (n) => n === 1
+      ? { 'cache-control': 'max-age=0', etag: '"c"' }
+      : { 'cache-control': 'max-age=0', etag: '"c"', 'set-cookie': 'session=secret-304' },
+    status: (n) => n === 1 ? 200 : 304,
+    options: { shared: true },
+  })
+  t.is(got.hits, 2)
+  t.is(got.body, 'body 1', 'served from the cache after the 304')
+  t.is(got.second.headers['set-cookie'], 'session=secret-304')
+  t.is(got.cache.peek(got.cache.keys()[0]).headers['set-cookie'], undefined)
+  for (const file of walk(got.cache.dir)) t.false(fs.readFileSync(file).includes('secret-304'), file)
 })

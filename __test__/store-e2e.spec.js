@@ -341,3 +341,44 @@ test('a 50 MiB response streams through with bounded memory, the second time fro
   t.log(`RSS growth while fetching 2 x 50 MiB: ${(out.growth / MiB).toFixed(1)} MiB`)
   t.true(out.growth < 64 * MiB, `RSS grew by ${(out.growth / MiB).toFixed(1)} MiB`)
 })
+
+test('coalescing: requests arriving while a response is being written wait for it instead of asking the origin', async (t) => {
+  const body = seededBytes('coalesce', 2 * MiB)
+  const server = await origin(t, (req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': body.length })
+    let at = 0
+    const next = () => {
+      if (at >= body.length) return res.end()
+      res.write(body.subarray(at, at + 128 * KiB))
+      at += 128 * KiB
+      setTimeout(next, 20)
+    }
+    next()
+  })
+  const agent = cachingAgent(t, tempStore(t))
+  const url = `${server.base}/slow`
+  const first = fetchVia(agent, url)
+  // Once the origin is streaming (undici has opened the store's write stream), ten more.
+  while (server.hits('/slow') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const others = await Promise.all(Array.from({ length: 10 }, () => fetchVia(agent, url)))
+  t.true((await first).body.equals(body))
+  for (const other of others) t.true(other.body.equals(body), 'the whole body')
+  t.is(server.hits('/slow'), 1, 'one origin request')
+})
+
+test('coalesceTimeout: 0 turns waiting off', async (t) => {
+  const server = await origin(t, (req, res, n) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60' })
+    res.write('part ')
+    setTimeout(() => res.end(`${n}`), 300)
+  })
+  const agent = cachingAgent(t, tempStore(t, { coalesceTimeout: 0 }))
+  const url = `${server.base}/off`
+  const first = fetchVia(agent, url)
+  while (server.hits('/off') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const second = await fetchVia(agent, url)
+  t.is(second.body.toString(), 'part 2')
+  t.is((await first).body.toString(), 'part 1')
+})

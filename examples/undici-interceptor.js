@@ -3,9 +3,11 @@
 //
 // undici + cacheInterceptor against a local origin on 127.0.0.1: the first request is a MISS
 // (streamed to us while written to disk), the second a HIT (no origin request), a stale entry
-// is revalidated with a conditional request (304: the stored body is reused), and a POST
-// invalidates what was stored for its URL.
+// is revalidated with a conditional request (304: the stored body is reused), a POST
+// invalidates what was stored for its URL, and concurrent misses for one URL are coalesced
+// into one origin request. Every outcome is also published on diagnostics_channel.
 const http = require('node:http')
+const diagnosticsChannel = require('node:diagnostics_channel')
 const { Agent, fetch, request } = require('undici')
 const { StreamingCache } = require('..') // require('http-streaming-cache') in your code
 const { cacheInterceptor } = require('../undici') // require('http-streaming-cache/undici')
@@ -38,6 +40,14 @@ async function main () {
   const cache = await StreamingCache.withTempDir(10_000)
   const agent = new Agent().compose(cacheInterceptor({ cache }))
 
+  // Counts of each outcome, as a metrics exporter would keep them.
+  const outcomes = {}
+  for (const outcome of ['hit', 'stale', 'miss', 'revalidated', 'stored', 'coalesced', 'bypass']) {
+    diagnosticsChannel.subscribe(`http-streaming-cache:interceptor:${outcome}`, () => {
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+    })
+  }
+
   async function show (label, url, init) {
     const res = await fetch(url, { dispatcher: agent, ...init })
     const text = (await res.text()).trim()
@@ -59,7 +69,14 @@ async function main () {
     // undici's request() goes through the same cache.
     const { statusCode, headers, body } = await request(`${base}/data`, { dispatcher: agent })
     console.log(`${'request() /data'.padEnd(28)} ${statusCode} x-cache=${headers['x-cache']} "${(await body.text()).trim()}"`)
+
+    // Ten concurrent requests for a URL nobody has fetched yet: one goes to the origin.
+    const before = originHits
+    await Promise.all(Array.from({ length: 10 }, () => fetch(`${base}/burst`, { dispatcher: agent }).then((res) => res.text())))
+    console.log(`${'10 x GET /burst at once'.padEnd(28)} origin hits for them: ${originHits - before}`)
+
     console.log(`\nstored keys: ${JSON.stringify(cache.keys())}`)
+    console.log(`events: ${JSON.stringify(outcomes)}`)
   } finally {
     await agent.close()
     origin.close()

@@ -55,4 +55,4 @@ function outOfRange (name, range, actual) {
     `The value of "${name}" is out of range. It must be ${range}. Received ${actual}`)
 }
 
-module.exports = { fromNative, callNative, errorForCode, invalidArgType, outOfRange, withCode }
+module.exports = { fromNative, callNative, invalidArgType, outOfRange, withCode }

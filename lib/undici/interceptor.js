@@ -6,29 +6,64 @@
 //
 //   miss        -> TeeHandler      (tee-handler.js): origin -> caller, and -> cache
 //   fresh hit   -> serveEntry      (serve-cached.js): cache -> caller
-//   stale       -> RevalidateHandler (revalidate.js): conditional request, 304 -> cache
+//   stale       -> RevalidateHandler (revalidate.js): conditional request, 304 -> cache;
+//                  within stale-while-revalidate: served at once, revalidated in the background
+//   concurrent misses for one key -> one origin request; the others wait for it (coalescing)
 //   POST/PUT... -> InvalidateHandler (invalidate.js): 2xx/3xx drop the stored entries
-const { Downstream } = require('./downstream')
+const { Downstream } = require('../engine/downstream')
 const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
 const { InvalidateHandler } = require('./invalidate')
-const { serveEntry, gatewayTimeout, releaseBody } = require('./serve-cached')
+const { serveEntry, gatewayTimeout, byteRange } = require('./serve-cached')
 const { findEntry } = require('./lookup')
-const { requestUrl } = require('./cache-key')
-const { normalizeRequestHeaders, restoreMultiValues } = require('./headers')
+const { requestUrl, varyMatches } = require('../engine/keys')
+const { replay } = require('../engine/replay')
+const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl, servedHeaders } = require('../engine/headers')
 const { buildContext } = require('./options')
+const { publish } = require('./diagnostics')
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 // Conditional and range requests are the caller's own business with the origin: passed
 // through, never stored (fetch likewise treats them as `no-store`).
-const PASS_THROUGH_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
+// A Range request is answered from a fresh stored complete response when it can be (one
+// `bytes` range, no If-Range), else passed through too.
+const PASS_THROUGH_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range']
 
 /** One request as the cache sees it. */
+/**
+ * A request as the interceptor's paths (lookup, serve, revalidate, store) see it.
+ * @typedef {object} CacheRequest
+ * @property {object} opts          undici's dispatch options, as given
+ * @property {string} method        upper-case
+ * @property {string} url           absolute, query included
+ * @property {Record<string, string|string[]>} headers  lower-case names
+ * @property {string} baseKey       the engine key (cacheKey option)
+ * @property {string} mode          the cache mode for this request (request no-store: 'no-store')
+ * @property {boolean} onlyIfCached `only-if-cached` mode or request directive
+ * @property {boolean} [coalesced]  already waited for a concurrent miss once
+ * @property {{ method: string, url: string, headers: object }} req  what CachePolicy is asked about
+ */
+
+/** @returns {CacheRequest} */
 function describe (ctx, opts, method, mode) {
   const url = requestUrl(opts)
   const headers = normalizeRequestHeaders(opts.headers)
   const baseKey = ctx.cacheKey({ ...opts, method })
-  return { opts, method, url, headers, baseKey, mode, req: { method, url, headers } }
+  // Request directives (RFC 9111 section 5.2.1): no-store bypasses the cache (nothing of this
+  // exchange is stored, and, as in undici and browsers, nothing stored answers it);
+  // only-if-cached answers from the cache or with a 504. max-age, min-fresh, max-stale and
+  // no-cache are the policy's (beforeRequest).
+  const directives = mode === 'ignore-rules' ? new Map() : parseCacheControl(headers['cache-control'])
+  return {
+    opts,
+    method,
+    url,
+    headers,
+    baseKey,
+    mode: directives.has('no-store') ? 'no-store' : mode,
+    onlyIfCached: mode === 'only-if-cached' || directives.has('only-if-cached'),
+    req: { method, url, headers },
+  }
 }
 
 /** A request answered without the origin: a streamed request body will never be sent. */
@@ -45,6 +80,7 @@ function handle (ctx, dispatch, r, downstream) {
     try {
       return dispatch(r.opts, new TeeHandler(ctx, r, downstream, options))
     } catch (err) {
+      options.flight?.land()
       downstream.error(err)
       return true
     }
@@ -52,54 +88,200 @@ function handle (ctx, dispatch, r, downstream) {
   const miss = (lookup = 'MISS', replaceKey) => toOrigin({ store: true, lookup, replaceKey })
 
   if (r.mode === 'no-store' || PASS_THROUGH_HEADERS.some((name) => r.headers[name] !== undefined)) {
+    publish('bypass', r, { reason: r.mode === 'no-store' ? 'no-store' : 'conditional request' })
     return toOrigin({ store: false, lookup: 'MISS' })
   }
-  if (r.mode === 'reload') return miss()
+  if (r.headers.range !== undefined) return answerRange(ctx, dispatch, r, downstream, toOrigin)
+  if (r.mode === 'reload') {
+    publish('miss', r, { reason: 'reload' })
+    return miss()
+  }
 
   const now = Date.now()
   const found = findEntry(ctx, r, now)
   if (found === null) {
-    if (r.mode === 'only-if-cached') {
+    // Request coalescing: one request per key goes to the origin; the others wait for it
+    // (published as `coalesced`, then as what they get once it landed).
+    const flight = coalesces(ctx, r) && !r.onlyIfCached ? ctx.engine.flightFor(r.baseKey) : undefined
+    if (flight !== undefined) return waitFor(ctx, dispatch, r, downstream, flight)
+    publish('miss', r, { onlyIfCached: r.onlyIfCached })
+    if (r.onlyIfCached) {
       discardRequestBody(r.opts)
       gatewayTimeout(ctx, downstream)
       return true
     }
-    return miss()
+    if (!coalesces(ctx, r)) return miss()
+    return toOrigin({ store: true, lookup: 'MISS', flight: ctx.engine.takeOff(r.baseKey) })
   }
 
+  // Whatever path answers, a body the lookup opened and nobody took is closed here.
+  try {
+    return answerWith(ctx, dispatch, r, downstream, found, now, miss)
+  } finally {
+    found.release()
+  }
+}
+
+/**
+ * A Range request: served (206) from a fresh stored complete 200 when its one byte range is
+ * satisfiable; otherwise the origin answers and nothing is stored (partial responses are not).
+ */
+function answerRange (ctx, dispatch, r, downstream, toOrigin) {
+  const now = Date.now()
+  const found = r.method === 'GET' && (r.mode === 'default' || r.mode === 'force-cache') ? findEntry(ctx, r, now) : null
+  try {
+    const range = found !== null && found.verdict.result.fresh && found.fields.status === 200
+      ? byteRange(r.headers.range, found.fields.size)
+      : null
+    if (range === null) {
+      publish('bypass', r, { reason: 'range request' })
+      return toOrigin({ store: false, lookup: found === null ? 'MISS' : 'HIT' })
+    }
+    publish('hit', r, { range })
+    serveEntry(ctx, r, downstream, found, freshHeaders(found), () => toOrigin({ store: false, lookup: 'HIT' }), range)
+    return true
+  } finally {
+    found?.release()
+  }
+}
+
+/** Whether a miss for `r` joins or leads a coalesced flight. */
+function coalesces (ctx, r) {
+  return ctx.coalesceTimeout > 0 && !r.coalesced && r.method === 'GET' &&
+    (r.mode === 'default' || r.mode === 'force-cache' || r.mode === 'ignore-rules')
+}
+
+/**
+ * Waits (at most `coalesceTimeout` ms) for the miss in flight for the same key, then looks
+ * again: a hit if it was stored for this request's variant, else the origin (without waiting
+ * again). The caller may abort while it waits.
+ */
+function waitFor (ctx, dispatch, r, downstream, flight) {
+  const since = Date.now()
+  let waiting = true
+  const go = () => {
+    if (!waiting) return
+    waiting = false
+    clearTimeout(timer)
+    if (downstream.aborted || downstream.finished) return
+    downstream.detach()
+    publish('coalesced', r, { waitedMs: Date.now() - since })
+    try {
+      handle(ctx, dispatch, { ...r, coalesced: true }, downstream)
+    } catch (err) {
+      downstream.error(err)
+    }
+  }
+  // The response started: its body is read from the spool as it arrives, if this request
+  // selects the same variant.
+  const readSpool = (spool) => {
+    if (!waiting || downstream.aborted || downstream.finished || !varyMatches(spool.vary, r.headers)) return
+    const source = spool.reader()
+    if (source === null) return
+    waiting = false
+    clearTimeout(timer)
+    downstream.detach()
+    publish('coalesced', r, { waitedMs: Date.now() - since, streamed: true })
+    const headers = servedHeaders(spool.headers, { hasBody: true, status: ctx.statusHeaders ? ['HIT', 'HIT'] : null })
+    replay(downstream, spool.status, headers, source)
+  }
+  const timer = setTimeout(go, ctx.coalesceTimeout)
+  downstream.attach({
+    pause () {},
+    resume () {},
+    abort (reason) {
+      if (!waiting) return
+      waiting = false
+      clearTimeout(timer)
+      downstream.error(reason)
+    },
+  }, {})
+  flight.whenSpooled(readSpool)
+  flight.landed.then(go)
+  return true
+}
+
+/**
+ * Whether `found` (stale) may be served at once while it is revalidated in the background:
+ * inside its `stale-while-revalidate` window (RFC 5861), in the default mode, and when the
+ * request itself does not ask for a validated or fresher response.
+ */
+function staleWhileRevalidate (r, found, now, expired) {
+  if (r.mode !== 'default' || expired || r.onlyIfCached || found.viaGet) return false
+  const cc = parseCacheControl(r.headers['cache-control'])
+  if (cc.has('no-cache') || cc.has('max-age') || cc.has('min-fresh') || r.headers.pragma !== undefined) return false
+  try {
+    return found.verdict.policy.canStaleWhileRevalidate(now)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Revalidates `found` with no caller waiting, at most once at a time per entry: a 304
+ * updates it, a new response replaces it, a failure leaves it as it is.
+ */
+function revalidateInBackground (ctx, dispatch, r, found, now) {
+  ctx.engine.revalidateOnce(found.key, (done) => {
+    const headers = revalidationHeaders(found, now)
+    const sink = new Downstream({
+      onResponseEnd: done,
+      onResponseError: done,
+    })
+    const handler = new RevalidateHandler(ctx, { ...r, mode: 'default', onlyIfCached: false }, sink, found, dispatch,
+      { onStatus: false, onConnectionError: false }, { background: true })
+    dispatch({ ...r.opts, headers, body: null }, handler)
+  })
+}
+
+/**
+ * The headers of a fresh hit: the policy's (with `age`), multi-valued fields restored, and
+ * the stored `Date` (RFC 9111 section 4: the stored response is served as it was received).
+ */
+function freshHeaders (found) {
+  const stored = found.fields.headers
+  const headers = restoreMultiValues(found.verdict.result.headers, stored)
+  if (stored.date !== undefined) headers.date = stored.date
+  return headers
+}
+
+/**
+ * Answers `r` given the entry `found`: served from the cache (fresh, or stale where the mode
+ * allows), else revalidated. A body `found` holds open is taken by the path that serves it.
+ * @param {import('./lookup').InterceptorFound} found
+ */
+function answerWith (ctx, dispatch, r, downstream, found, now, miss) {
   // maxTtl: an entry is never used without asking the origin once this old.
-  const receivedAt = found.fields.metadata?.receivedAt ?? found.fields.storedAt
-  const expired = ctx.maxTtl !== undefined && now - receivedAt >= ctx.maxTtl
+  const { result } = found.verdict
+  const expired = ctx.maxTtl !== undefined && now - found.fields.metadata.receivedAt >= ctx.maxTtl
   const serve = r.mode === 'default'
-    ? found.result.fresh && !expired
+    ? result.fresh && !expired
     : r.mode !== 'no-cache' && !expired // force-cache, only-if-cached, ignore-rules: stale is fine
 
   if (serve) {
-    let headers
-    try {
-      headers = found.result.fresh
-        ? restoreMultiValues(found.result.headers, found.fields.headers)
-        : staleHeaders(found, now)
-    } catch (err) {
-      releaseBody(found)
-      throw err
-    }
-    if (r.mode === 'only-if-cached') discardRequestBody(r.opts)
-    const unavailable = r.mode === 'only-if-cached' ? () => gatewayTimeout(ctx, downstream) : () => miss()
+    publish(result.fresh ? 'hit' : 'stale', r, result.fresh ? {} : { reason: r.mode })
+    const headers = result.fresh ? freshHeaders(found) : staleHeaders(found, now)
+    if (r.onlyIfCached) discardRequestBody(r.opts)
+    const unavailable = r.onlyIfCached ? () => gatewayTimeout(ctx, downstream) : () => miss()
     serveEntry(ctx, r, downstream, found, headers, unavailable)
+    return true
+  }
+  if (staleWhileRevalidate(r, found, now, expired)) {
+    publish('stale', r, { reason: 'stale-while-revalidate' })
+    serveEntry(ctx, r, downstream, found, staleHeaders(found, now), () => miss('HIT', found.key))
+    revalidateInBackground(ctx, dispatch, r, found, now)
     return true
   }
   // Not served from the cache now: a body the lookup opened is not needed (after a 304 the
   // entry is opened again, as the revalidation left it).
-  releaseBody(found)
-  if (r.mode === 'only-if-cached') {
+  found.release()
+  if (r.onlyIfCached) {
     discardRequestBody(r.opts)
     gatewayTimeout(ctx, downstream)
     return true
   }
-  // A HEAD is not revalidated against a stored GET: it goes to the origin (and is stored).
-  if (found.viaGet) return miss('HIT')
-
+  // A HEAD with only a stale stored GET revalidates that GET with a conditional HEAD (RFC
+  // 9111 4.3.5): a 304 freshens it and the HEAD is answered from it.
   let headers
   try {
     headers = revalidationHeaders(found, now)

@@ -3,8 +3,7 @@
 // what is stored for the target URL, and for the Location and Content-Location URLs when they
 // are on the same origin (GET and HEAD entries, with all their variants). The caller's
 // `onResponseEnd` waits for the removal, so a request made afterwards cannot see the old entry.
-const { upstreamSource } = require('./downstream')
-const { deleteAll } = require('./tee-handler')
+const { upstreamSource } = require('../engine/downstream')
 
 /** The request's own dispatch options, then those for its same-origin Location targets. */
 function targets (r, headers) {
@@ -28,19 +27,15 @@ function targets (r, headers) {
 }
 
 function invalidate (ctx, r, headers) {
-  const work = []
+  const baseKeys = []
   for (const opts of targets(r, headers)) {
     for (const method of ['GET', 'HEAD']) {
-      let baseKey
       try {
-        baseKey = ctx.cacheKey({ ...opts, method })
-      } catch {
-        continue
-      }
-      work.push(deleteAll(ctx.cache, baseKey))
+        baseKeys.push(ctx.cacheKey({ ...opts, method }))
+      } catch {}
     }
   }
-  return Promise.allSettled(work)
+  return ctx.engine.invalidate(baseKeys)
 }
 
 class InvalidateHandler {
@@ -86,4 +81,4 @@ class InvalidateHandler {
   }
 }
 
-module.exports = { InvalidateHandler, invalidate }
+module.exports = { InvalidateHandler }

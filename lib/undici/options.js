@@ -1,7 +1,8 @@
 'use strict'
 // cacheInterceptor options: checked once, when the interceptor is created.
 const { invalidArgType, outOfRange, withCode } = require('../errors')
-const { defaultCacheKey } = require('./cache-key')
+const { defaultCacheKey } = require('../engine/keys')
+const { HttpCacheEngine } = require('../engine/engine')
 
 const MODES = new Set(['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached', 'ignore-rules'])
 const CACHEABLE_METHODS = new Set(['GET', 'HEAD'])
@@ -62,6 +63,7 @@ function buildContext (options) {
   const mode = checkMode(options.mode ?? 'default', 'options.mode')
   return {
     cache,
+    engine: new HttpCacheEngine(cache),
     mode,
     methods: checkMethods(options.methods),
     shared: optionalBoolean(options.shared, 'options.shared', false),
@@ -69,6 +71,7 @@ function buildContext (options) {
     maxTtl: optionalMs(options.maxTtl, 'options.maxTtl', undefined),
     cacheWriteTimeout: optionalMs(options.cacheWriteTimeout, 'options.cacheWriteTimeout', 2000, { min: 1 }),
     verifyBeforeServing: optionalMs(options.verifyBeforeServing, 'options.verifyBeforeServing', 64 * 1024),
+    coalesceTimeout: optionalMs(options.coalesceTimeout, 'options.coalesceTimeout', 10_000),
     maxBodySize: typeof cache.maxBodySize === 'number' ? cache.maxBodySize : Infinity,
     cacheKey (opts) {
       const key = cacheKey(opts)
@@ -83,4 +86,4 @@ function buildContext (options) {
   }
 }
 
-module.exports = { buildContext, MODES }
+module.exports = { buildContext }

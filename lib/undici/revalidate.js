@@ -5,12 +5,16 @@
 //   200 (or anything else) -> handed to a TeeHandler: streamed to the caller, replacing the entry.
 //   5xx or a connection error -> the stale entry is served when its `stale-if-error` allows.
 const { TeeHandler } = require('./tee-handler')
-const { upstreamSource } = require('./downstream')
-const { serveEntry, replay, dropEntry } = require('./serve-cached')
-const { varyNames, policyRequest } = require('./cache-key')
+const { upstreamSource } = require('../engine/downstream')
+const { replay, bodySource } = require('../engine/replay')
+const { serveEntry } = require('./serve-cached')
+const { publish } = require('./diagnostics')
+const { varyNames, policyRequest } = require('../engine/keys')
+const { interceptorMeta, deleteAtFor } = require('../engine/record')
+const { CachePolicy } = require('../cache-policy')
 const {
-  withoutHopByHop, omit, restoreMultiValues, parseCacheControl, seconds, servedHeaders,
-} = require('./headers')
+  withoutHopByHop, omit, parseCacheControl, seconds, servedHeaders, updatedHeaders, storedResponseHeaders,
+} = require('../engine/headers')
 
 /**
  * The request headers for revalidating `found`. When the policy would serve it without asking
@@ -18,34 +22,61 @@ const {
  * request, and the caller's own Cache-Control is put back.
  */
 function revalidationHeaders (found, now) {
-  if (!found.result.fresh) return found.result.headers
-  const req = found.req
+  const { result, req, policy } = found.verdict
+  if (!result.fresh) return result.headers
   const own = req.headers['cache-control']
-  const { headers } = found.policy.beforeRequest({ ...req, headers: { ...req.headers, 'cache-control': 'no-cache' } }, now)
+  const { headers } = policy.beforeRequest({ ...req, headers: { ...req.headers, 'cache-control': 'no-cache' } }, now)
   if (own === undefined) delete headers['cache-control']
   else headers['cache-control'] = own
   return headers
 }
 
 /**
- * Whether the stored response may be served stale because the origin failed (RFC 5861):
- * `stale-if-error=N` in the stored response (or the request), for at most N seconds past the
- * end of its freshness, and not when it must be revalidated.
+ * When the stored response may be served stale because the origin failed: never when it must
+ * be revalidated (must-revalidate, no-cache; proxy-revalidate and s-maxage in a shared
+ * cache); within `stale-if-error=N` (RFC 5861, in the stored response or the request) for an
+ * error status or a failed connection; and, without it, when the origin cannot be reached at
+ * all (RFC 9111 section 4.2.4: a disconnected cache may serve stale). Returns
+ * `{ onStatus, onConnectionError }`.
  */
 function staleIfErrorAllows (ctx, found, req, now) {
+  const never = { onStatus: false, onConnectionError: false }
   const res = parseCacheControl(found.fields.headers['cache-control'])
-  if (res.has('must-revalidate') || res.has('no-cache')) return false
-  if (ctx.shared && (res.has('proxy-revalidate') || res.has('s-maxage'))) return false
+  if (res.has('must-revalidate') || res.has('no-cache')) return never
+  if (ctx.shared && (res.has('proxy-revalidate') || res.has('s-maxage'))) return never
   const window = seconds(res.get('stale-if-error')) ??
     seconds(parseCacheControl(req.headers['cache-control']).get('stale-if-error'))
-  if (window === undefined) return false
-  const freshUntil = found.fields.metadata?.freshUntil ?? found.fields.storedAt
-  return now - freshUntil <= window
+  if (window === undefined) return { onStatus: false, onConnectionError: true }
+  const allowed = now - found.fields.metadata.freshUntil <= window
+  return { onStatus: allowed, onConnectionError: allowed }
 }
 
 /** The stored headers of `found`, as served stale (its current `age` set). */
 function staleHeaders (found, now) {
-  return { ...found.fields.headers, age: String(found.policy.age(now)) }
+  return { ...found.fields.headers, age: String(found.verdict.policy.age(now)) }
+}
+
+function pick (headers, ...names) {
+  const out = {}
+  for (const name of names) if (headers[name] !== undefined) out[name] = headers[name]
+  return out
+}
+
+/** An entity tag without its weakness marker (weak comparison, RFC 9110 section 8.8.3.2). */
+function opaqueTag (etag) {
+  const tag = String(etag).trim()
+  return tag.startsWith('W/') ? tag.slice(2) : tag
+}
+
+/** Whether a 304's validators say it is about another representation than the stored one. */
+function contradicts (stored, notModified) {
+  if (notModified.etag !== undefined) {
+    return stored.etag === undefined || opaqueTag(stored.etag) !== opaqueTag(notModified.etag)
+  }
+  if (notModified['last-modified'] !== undefined && stored['last-modified'] !== undefined) {
+    return Date.parse(stored['last-modified']) !== Date.parse(notModified['last-modified'])
+  }
+  return false
 }
 
 class RevalidateHandler {
@@ -60,7 +91,11 @@ class RevalidateHandler {
   #state = 'waiting' // then 'origin' (the origin's answer goes through) or 'cache'
   #tee = null
 
-  constructor (ctx, r, downstream, found, dispatch, staleIfError) {
+  #background
+
+  /** `options.background`: nobody waits for the answer; a 304 only updates the entry. */
+  constructor (ctx, r, downstream, found, dispatch, staleIfError, options = {}) {
+    this.#background = options.background === true
     this.#ctx = ctx
     this.#r = r
     this.#downstream = downstream
@@ -89,12 +124,23 @@ class RevalidateHandler {
       this.#notModified(headers).catch((err) => this.#downstream.error(err))
       return
     }
-    if (statusCode >= 500 && this.#staleIfError && this.#serveStale()) return
+    if (statusCode >= 500 && this.#staleIfError.onStatus && this.#serveStale()) return
+    // A background revalidation keeps the stale entry when the origin fails.
+    if (this.#background && statusCode >= 500) {
+      this.#state = 'ignored'
+      this.#downstream.end({})
+      return
+    }
     this.#state = 'origin'
+    // A HEAD revalidating a stored GET: its answer is stored as the HEAD response; the GET
+    // entry is freshened (200, same validators) or dropped, not replaced by it.
+    const viaGet = this.#found.viaGet === true
+    // Same validators: the HEAD's answer describes the stored GET, whose other fields it keeps.
+    const answer = viaGet && statusCode === 200 ? this.#freshenFromHead(headers) : headers
     this.#tee = new TeeHandler(this.#ctx, this.#r, this.#downstream,
-      { store: true, lookup: 'HIT', replaceKey: this.#found.key })
+      { store: true, lookup: 'HIT', replaceKey: viaGet ? undefined : this.#found.key })
     this.#tee.onRequestStart(controller, this.#context)
-    return this.#tee.onResponseStart(controller, statusCode, headers, statusMessage)
+    return this.#tee.onResponseStart(controller, statusCode, answer, statusMessage)
   }
 
   onResponseData (controller, chunk) {
@@ -111,7 +157,7 @@ class RevalidateHandler {
     if (this.#state === 'origin') return this.#tee.onResponseError(controller, err)
     if (this.#state === 'cache') return // the 304's connection failed after it was used
     if (this.#downstream.aborted) return this.#downstream.error(this.#downstream.reason)
-    if (this.#staleIfError && this.#serveStale()) return
+    if (this.#staleIfError.onConnectionError && this.#serveStale()) return
     this.#downstream.error(err)
   }
 
@@ -119,52 +165,93 @@ class RevalidateHandler {
   #serveStale () {
     const ctx = this.#ctx
     const found = this.#found
-    let body = null
+    let source = null
     if (this.#r.method !== 'HEAD') {
-      try {
-        body = ctx.cache.getSync(found.key)?.body ?? null
-      } catch {
-        body = null
-      }
-      if (body === null) return false
+      const opened = ctx.engine.openBody(found)
+      if (opened === null) return false
+      source = bodySource(opened.body, opened.size)
     }
     this.#state = 'cache'
     this.#downstream.detach()
+    publish('stale', this.#r, { reason: 'stale-if-error' })
     const headers = servedHeaders(staleHeaders(found, Date.now()), {
       size: found.fields.size,
-      hasBody: found.fields.metadata?.method !== 'HEAD',
+      hasBody: found.fields.metadata.method !== 'HEAD',
       status: ctx.statusHeaders ? ['HIT', 'HIT'] : null,
     })
-    replay(this.#downstream, found.fields.status, headers, body)
+    replay(this.#downstream, found.fields.status, headers, source)
     return true
   }
 
+  /**
+   * A 304 answers the conditional request sent for this one entry: it validates it unless it
+   * carries a validator that contradicts the stored one (RFC 9111 section 4.3.4; a 304 with
+   * no validator at all still selects the entry whose validators were sent). The stored
+   * headers are updated with the 304's (section 3.2) and the body is served from the cache.
+   */
   async #notModified (responseHeaders) {
-    const ctx = this.#ctx
     const r = this.#r
     const found = this.#found
-    const now = Date.now()
     const origin = withoutHopByHop(responseHeaders)
-    const names = varyNames(origin.vary ?? found.fields.headers.vary)
-    let after
-    try {
-      if (names !== null) after = found.policy.afterResponse(policyRequest(r.req, names), { status: 304, headers: origin }, now)
-    } catch {}
-    // The 304 does not validate what is stored (other validator, Vary: *): ask again in full.
-    if (after === undefined || after.modified) return this.#refetch()
-
-    const merged = restoreMultiValues(after.headers, origin, found.fields.headers)
-    const stored = omit(merged, 'age', 'set-cookie')
-    const keep = r.mode === 'ignore-rules' || after.policy.isStorable()
-    const metadata = { ...found.fields.metadata, receivedAt: now, freshUntil: now + after.policy.timeToLive(now) }
-    if (keep) {
-      try {
-        await ctx.cache.updateMetadata(found.key, { headers: stored, url: r.url, policy: after.policy, metadata })
-      } catch {}
+    if (contradicts(found.fields.headers, origin)) return this.#refetch()
+    const updated = await this.#updateStored(origin)
+    if (updated === null) return this.#refetch()
+    publish('revalidated', r, { entryKey: found.key, background: this.#background })
+    if (this.#background) {
+      this.#downstream.end({})
+      return
     }
-    serveEntry(ctx, r, this.#downstream, found, merged, () => this.#refetch())
-    // No longer storable (the 304 said no-store): served this once, from the body opened above.
-    if (!keep) dropEntry(ctx.cache, found.key)
+    // Served now: the 304's own Set-Cookie reaches the caller that triggered it, in any mode.
+    serveEntry(this.#ctx, r, this.#downstream, found, updated.served, () => this.#refetch())
+  }
+
+  /**
+   * Updates the stored entry with the headers of a response that validated it (a 304, or a
+   * 200 to HEAD with the same validators: RFC 9111 4.3.4, 4.3.5), without touching its body.
+   * Resolves with `{ served }` (the headers to serve it with now), or null when it cannot be
+   * kept as it is (`Vary: *`, unparsable); an entry no longer storable is dropped after this use.
+   */
+  async #updateStored (origin) {
+    const ctx = this.#ctx
+    const found = this.#found
+    const now = Date.now()
+    const merged = updatedHeaders(found.fields.headers, origin)
+    const stored = storedResponseHeaders(omit(merged, 'age'), ctx.shared)
+    const names = varyNames(merged.vary)
+    if (names === null) return null // Vary: * is never served from a cache
+    let policy
+    try {
+      // Asked as the stored request was (a GET, when a HEAD freshens a stored GET).
+      policy = new CachePolicy(policyRequest(found.verdict.req, names),
+        { status: found.fields.status, headers: origin.age === undefined ? stored : { ...stored, age: origin.age } },
+        { shared: ctx.shared, responseTime: now })
+    } catch {
+      return null
+    }
+    const keep = this.#r.mode === 'ignore-rules' || policy.isStorable()
+    const freshUntil = now + policy.timeToLive(now)
+    const metadata = interceptorMeta({
+      ...found.fields.metadata, receivedAt: now, freshUntil, deleteAt: deleteAtFor(stored, freshUntil),
+    })
+    if (keep) await ctx.engine.refresh(found.key, { headers: stored, url: found.fields.url ?? this.#r.url, policy, metadata })
+    // No longer storable (the response said no-store): served this once at most.
+    else ctx.engine.drop(found.key)
+    return { served: { ...merged, age: String(policy.age(now)) } }
+  }
+
+  /**
+   * A 200 to a HEAD revalidating a stored GET (RFC 9111 4.3.5): with the same validators it
+   * freshens the GET entry (and the headers returned, to answer the HEAD, are the GET's
+   * updated with the HEAD's); with other validators the GET entry is dropped.
+   */
+  #freshenFromHead (responseHeaders) {
+    const origin = withoutHopByHop(responseHeaders)
+    if (contradicts(this.#found.fields.headers, origin)) {
+      this.#ctx.engine.drop(this.#found.key)
+      return responseHeaders
+    }
+    this.#updateStored(origin).catch(() => {})
+    return { ...updatedHeaders(this.#found.fields.headers, origin), ...pick(responseHeaders, 'content-length') }
   }
 
   /** The cached body cannot be used after all: the full request, unconditionally. */
@@ -172,7 +259,7 @@ class RevalidateHandler {
     this.#state = 'refetch'
     this.#downstream.detach()
     const handler = new TeeHandler(this.#ctx, this.#r, this.#downstream,
-      { store: true, lookup: 'HIT', replaceKey: this.#found.key })
+      { store: true, lookup: 'HIT', replaceKey: this.#found.viaGet ? undefined : this.#found.key })
     try {
       this.#dispatch(this.#r.opts, handler)
     } catch (err) {

@@ -1,17 +1,14 @@
 'use strict'
 // StreamingCacheStore: a disk-backed store for undici's own `interceptors.cache({ store })`,
-// implementing undici's CacheStore interface (get / createWriteStream / delete) over a
-// StreamingCache. undici makes the caching decisions; this only stores and selects responses.
+// implementing undici's CacheStore interface (get / createWriteStream / delete). A thin front
+// over the HTTP cache engine (lib/engine/): undici makes the caching decisions; this maps its
+// keys and values onto the engine's entries, so what this store holds is what
+// `cacheInterceptor` over the same StreamingCache holds, and the other way round.
 //
-// Layout: one cache entry per (origin, path, method, variant). Keys share a prefix per
-// origin + path, so `keys(prefix)` finds every variant of a URL without touching the disk:
-//
-//   undici:["<origin>","<path>"] <METHOD> <variant>
-//
-// where <variant> is `-` for a response without `Vary`, else a hash of its vary map. The
-// JSON array quoting makes the URL part unambiguous: no other origin or path can produce a
-// key that starts with this prefix. Everything undici gave us (status, headers, vary, etag,
-// directives, timestamps) is kept in the entry's `metadata` and handed back as it was.
+// Keys: the engine's scheme, `METHOD URL` plus a `\n`-separated discriminator per variant.
+// Everything undici gave us (status, headers, vary, etag, directives, timestamps) is kept in
+// the entry's metadata and handed back exactly as it was; an entry the interceptor stored is
+// described to undici from its response.
 //
 // Selection is undici's MemoryCacheStore's: same method, every `vary` header equal (null:
 // absent), `deleteAt` after Date.now(); the newest such entry wins. As there, a committed
@@ -22,59 +19,21 @@
 // commit or delete starts only after the ones issued before it finished. While a commit is
 // pending (`end()` was called, the entry is not in the index yet) `get` returns a promise
 // that waits for it; while only deletes are pending, `get` answers `undefined` at once.
-const crypto = require('node:crypto')
 const { Writable } = require('node:stream')
 const { StreamingCache } = require('../streaming-cache')
+const { CachePolicy } = require('../cache-policy')
 const { makeTempDirSync } = require('../temp-dirs')
 const { validateString, validateObject, validateOptionalObject, validateCount } = require('../validate')
 const { invalidArgType, outOfRange } = require('../errors')
+const { HttpCacheEngine } = require('../engine/engine')
+const { requestUrl, baseKeyOf, normalizeVaryMap, variantKey, varyMatches, policyRequest } = require('../engine/keys')
+const { storeMeta, cacheValueOf, pastDeleteAt } = require('../engine/record')
 
-const KEY_SCHEME = 'undici:'
-const METADATA_VERSION = 1
-const NO_VARY = '-'
 const TIMESTAMPS = ['cachedAt', 'staleAt', 'deleteAt']
 const WRITE_HIGH_WATER_MARK = 64 * 1024
 const MAX_KEY_BYTES = 64 * 1024
-
-const noop = () => {}
-
-/** The key prefix shared by every variant and method of one URL. */
-function urlPrefix (key) {
-  return `${KEY_SCHEME}${JSON.stringify([key.origin, key.path])} `
-}
-
-/** The key prefix shared by every variant of one URL and method. */
-function methodPrefix (key) {
-  return `${urlPrefix(key)}${key.method} `
-}
-
-/** `-` without vary, else a hash of the vary map with its names sorted. */
-function variantId (vary) {
-  if (vary == null) return NO_VARY
-  const names = Object.keys(vary).sort()
-  if (names.length === 0) return NO_VARY
-  const canonical = JSON.stringify(names.map((name) => [name, vary[name] ?? null]))
-  return crypto.createHash('sha256').update(canonical).digest('base64url').slice(0, 22)
-}
-
-function headerValueEquals (a, b) {
-  if (a == null || b == null) return a == null && b == null
-  if (Array.isArray(a) && Array.isArray(b)) {
-    if (a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-    return true
-  }
-  return a === b
-}
-
-/** Whether a request with `headers` selects a response stored with `vary` (null: must be absent). */
-function varyMatches (vary, headers) {
-  if (vary == null) return true
-  for (const name of Object.keys(vary)) {
-    if (!headerValueEquals(headers?.[name], vary[name])) return false
-  }
-  return true
-}
+// The methods undici's cache interceptor may store (its `methods` option): `delete` removes them all.
+const STORABLE_METHODS = ['GET', 'HEAD', 'OPTIONS', 'TRACE']
 
 // ---- argument checks ---------------------------------------------------------------------
 
@@ -107,85 +66,50 @@ function validateValue (value) {
   if (value.cacheControlDirectives != null) validateObject(value.cacheControlDirectives, 'value.cacheControlDirectives')
 }
 
-// ---- what is stored ------------------------------------------------------------------------
+// ---- keys --------------------------------------------------------------------------------
+
+/** The URL of an undici cache key (the engine's URL form; the raw concatenation if unparsable). */
+function urlOf (key) {
+  try {
+    return requestUrl({ origin: key.origin, path: key.path })
+  } catch {
+    return key.origin + key.path
+  }
+}
 
 /**
- * The metadata stored for `value`. The value itself is kept as JSON text written and read by
- * JavaScript: the core's JSON parser may round a fractional number (a heuristic `staleAt`) by
- * one ulp, a string goes through untouched. Fields set to `undefined` are listed by name so
- * they come back; non-finite timestamps are kept as strings. `vary` and `deleteAt` are also
- * kept outside, so selecting a variant does not parse the value.
+ * The policy stored with a response, so `cacheInterceptor` can judge it too. Built from the
+ * request reduced to what matching needs; none if the response cannot be parsed.
  */
-function encodeMetadata (method, value) {
-  const stored = {}
-  const undef = []
-  for (const name of Object.keys(value)) {
-    const field = value[name]
-    if (field === undefined) undef.push(name)
-    else stored[name] = field
-  }
-  for (const field of TIMESTAMPS) {
-    if (!Number.isFinite(value[field])) stored[field] = String(value[field])
-  }
-  return {
-    undici: METADATA_VERSION,
-    method,
-    vary: matchingVary(value.vary),
-    deleteAt: String(value.deleteAt),
-    value: JSON.stringify(stored),
-    undef,
+function policyFor (key, url, vary, value) {
+  try {
+    const req = { method: key.method, url, headers: key.headers ?? {} }
+    return new CachePolicy(policyRequest(req, vary === null ? [] : Object.keys(vary)),
+      { status: value.statusCode, headers: value.headers ?? {} },
+      { shared: true, responseTime: Number.isFinite(value.cachedAt) ? value.cachedAt : Date.now() })
+  } catch {
+    return undefined
   }
 }
 
-/** The vary map as matched: a header whose value is `undefined` must be absent, as with `null`. */
-function matchingVary (vary) {
-  if (vary == null) return null
-  const out = {}
-  for (const name of Object.keys(vary)) out[name] = vary[name] ?? null
-  return out
-}
-
-/** The metadata of an entry this store wrote, or null (a foreign entry: ignored). */
-function decodeMetadata (metadata) {
-  if (metadata === null || typeof metadata !== 'object' || metadata.undici !== METADATA_VERSION ||
-    typeof metadata.value !== 'string') return null
-  return metadata
-}
-
-function timestamp (stored) {
-  return typeof stored === 'string' ? Number(stored) : stored
-}
-
-/** The GetResult for stored metadata and an open body. */
-function toResult (metadata, body) {
-  const result = JSON.parse(metadata.value)
-  for (const name of metadata.undef) result[name] = undefined
-  for (const field of TIMESTAMPS) result[field] = timestamp(result[field])
-  // undici reads `cacheControlDirectives[...]` unguarded on stale responses.
-  if (result.cacheControlDirectives == null) result.cacheControlDirectives = {}
-  result.body = body
-  return result
-}
-
-/** Whether stored metadata answers a request for `key` at `now`. */
-function selects (metadata, key, now) {
-  return metadata.method === key.method &&
-    Number(metadata.deleteAt) > now &&
-    varyMatches(metadata.vary, key.headers)
+/** Resolves when `promise` settles or after `ms`, whichever is first. */
+function waitAtMost (promise, ms) {
+  let timer
+  return Promise.race([promise, new Promise((resolve) => { timer = setTimeout(resolve, ms) })])
+    .finally(() => clearTimeout(timer))
 }
 
 // ---- the store -----------------------------------------------------------------------------
 
 class StreamingCacheStore {
-  #cache
+  #engine
   #maxEntrySize
-  /** URL prefix -> { tail, ops, commits, deletes, cleanups }: operations still running. */
-  #pending = new Map()
-  /** Keys with an expiry cleanup queued. */
-  #expiring = new Set()
+  #coalesceTimeout
+  /** Base key -> Set of { vary, closed }: responses being written (see get). */
+  #writing = new Map()
 
   /**
-   * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number }} [options]
+   * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number, coalesceTimeout?: number }} [options]
    */
   constructor (options) {
     validateOptionalObject(options, 'options')
@@ -193,21 +117,23 @@ class StreamingCacheStore {
     if (location !== undefined) validateString(location, 'options.location')
     const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries', { min: 1 })
     const maxEntrySize = validateCount(options?.maxEntrySize, 'options.maxEntrySize')
+    this.#coalesceTimeout = validateCount(options?.coalesceTimeout, 'options.coalesceTimeout') ?? 10_000
     const dir = location ?? makeTempDirSync('http-streaming-cache-undici-')
-    this.#cache = new StreamingCache(dir, {
+    const cache = new StreamingCache(dir, {
       ...(maxEntries !== undefined && { maxEntries }),
       ...(maxEntrySize !== undefined && { maxBodySize: maxEntrySize }),
     })
-    this.#maxEntrySize = this.#cache.maxBodySize
+    this.#engine = new HttpCacheEngine(cache)
+    this.#maxEntrySize = cache.maxBodySize
   }
 
   /** The cache directory. */
   get location () {
-    return this.#cache.dir
+    return this.#engine.cache.dir
   }
 
   get maxEntries () {
-    return this.#cache.maxEntries
+    return this.#engine.cache.maxEntries
   }
 
   get maxEntrySize () {
@@ -216,7 +142,7 @@ class StreamingCacheStore {
 
   /** The StreamingCache underneath (for maintenance: verify(), refresh(), entryCount()...). */
   get cache () {
-    return this.#cache
+    return this.#engine.cache
   }
 
   /**
@@ -225,16 +151,42 @@ class StreamingCacheStore {
    */
   get (key) {
     validateKey(key)
-    const prefix = urlPrefix(key)
-    const pending = this.#pending.get(prefix)
+    const url = urlOf(key)
+    const writing = this.#writingFor(key, url)
+    if (writing !== undefined) {
+      // Request coalescing: the same response is being written (undici streams it to another
+      // caller right now); wait for it to be stored rather than asking the origin again.
+      return waitAtMost(writing.closed, this.#coalesceTimeout).then(() => this.#afterWrites(key, url))
+    }
+    return this.#afterWrites(key, url)
+  }
+
+  /** A response being written for `key`'s URL and method that would answer `key`, if any. */
+  #writingFor (key, url) {
+    if (this.#coalesceTimeout === 0) return undefined
+    const writes = this.#writing.get(baseKeyOf(key.method.toUpperCase(), url))
+    if (writes === undefined) return undefined
+    for (const write of writes) {
+      if (varyMatches(write.vary, key.headers ?? {})) return write
+    }
+    return undefined
+  }
+
+  /** `get` once no write for `key` is open: waits for pending commits, sees pending deletes. */
+  #afterWrites (key, url) {
+    const pending = this.#engine.pendingFor(url)
     if (pending !== undefined) {
       if (pending.commits > 0) {
-        return pending.tail.then(() => this.#currentResult(key, prefix))
+        return pending.tail.then(() => {
+          const now = this.#engine.pendingFor(url)
+          if (now !== undefined && now.commits === 0 && now.deletes > 0) return undefined
+          return this.#lookup(key, url)
+        })
       }
       // Only deletes pending: whatever they will remove is already gone for readers.
       if (pending.deletes > 0) return undefined
     }
-    return this.#lookup(key)
+    return this.#lookup(key, url)
   }
 
   /**
@@ -248,158 +200,81 @@ class StreamingCacheStore {
     validateValue(value)
     const status = value.statusCode
     if (!Number.isInteger(status) || status < 100 || status > 599) return undefined
-    const entryKey = methodPrefix(key) + variantId(value.vary)
-    if (Buffer.byteLength(entryKey) > MAX_KEY_BYTES) return undefined
-    const inner = this.#cache.createWriteStream(entryKey, {
+    const url = urlOf(key)
+    const method = key.method.toUpperCase()
+    const baseKey = baseKeyOf(method, url)
+    const vary = normalizeVaryMap(value.vary)
+    if (Buffer.byteLength(variantKey(baseKey, vary)) > MAX_KEY_BYTES) return undefined
+    const engine = this.#engine
+    const { key: entryKey, ws } = engine.createWriter(baseKey, {
       status,
-      url: key.origin + key.path,
-      metadata: encodeMetadata(key.method, value),
+      headers: value.headers ?? {},
+      url,
+      metadata: storeMeta(method, vary, value),
+      policy: policyFor(key, url, vary, value),
     })
-    const cacheKey = { origin: key.origin, method: key.method, path: key.path, headers: key.headers }
-    return new StoreWriteStream(inner, {
+    const requestHeaders = key.headers ?? {}
+    const stream = new StoreWriteStream(ws, {
       maxEntrySize: this.#maxEntrySize,
       // end() was called: queue the commit behind this URL's earlier commits and deletes.
       onEnd: (startCommit, settled) => {
-        this.#enqueue(urlPrefix(key), 'commits', (previous) => {
+        engine.serialize(url, 'commits', (previous) => {
           startCommit(previous)
           return settled
         })
       },
-      afterCommit: () => this.#dropReplaced(cacheKey, entryKey).catch(noop),
+      afterCommit: () => engine.supersede(baseKey, entryKey, requestHeaders),
+    })
+    this.#trackWrite(baseKey, vary, stream)
+    return stream
+  }
+
+  /** Lists `stream` as being written under `baseKey` until it closes (stored or not). */
+  #trackWrite (baseKey, vary, stream) {
+    let writes = this.#writing.get(baseKey)
+    if (writes === undefined) {
+      writes = new Set()
+      this.#writing.set(baseKey, writes)
+    }
+    const write = { vary, closed: new Promise((resolve) => stream.once('close', resolve)) }
+    writes.add(write)
+    write.closed.then(() => {
+      writes.delete(write)
+      if (writes.size === 0 && this.#writing.get(baseKey) === writes) this.#writing.delete(baseKey)
     })
   }
 
   /** Removes every stored response (all variants, all methods) for `key.origin` + `key.path`. */
   delete (key) {
     validateDeleteKey(key)
-    const prefix = urlPrefix(key)
-    return this.#enqueue(prefix, 'deletes', (previous) => previous.then(() => this.#deleteAll(prefix)))
+    const url = urlOf(key)
+    const engine = this.#engine
+    return engine.serialize(url, 'deletes', (previous) => previous.then(() =>
+      engine.invalidate(STORABLE_METHODS.map((method) => baseKeyOf(method, url)))))
   }
 
-  // ---- internals -----------------------------------------------------------------------
-
-  /**
-   * Runs `op(previous)` for `prefix`, where `previous` settles when every commit and delete
-   * queued before it is done. `kind` counts it as one of 'commits', 'deletes' or 'cleanups'.
-   */
-  #enqueue (prefix, kind, op) {
-    let pending = this.#pending.get(prefix)
-    if (pending === undefined) {
-      pending = { tail: Promise.resolve(), ops: 0, commits: 0, deletes: 0, cleanups: 0 }
-      this.#pending.set(prefix, pending)
-    }
-    pending.ops++
-    pending[kind]++
-    const previous = pending.tail
-    let running
-    try {
-      running = Promise.resolve(op(previous))
-    } catch (err) {
-      running = Promise.reject(err)
-    }
-    const done = running.catch(noop).then(() => {
-      pending.ops--
-      pending[kind]--
-      if (pending.ops === 0 && this.#pending.get(prefix) === pending) this.#pending.delete(prefix)
-    })
-    pending.tail = done
-    return done
-  }
-
-  /** Drops older variants a newly committed response replaces (same method, selected by the same request). */
-  async #dropReplaced (key, entryKey) {
-    const replaced = []
-    for (const other of this.#cache.keys(methodPrefix(key))) {
-      if (other === entryKey) continue
-      const metadata = decodeMetadata(this.#cache.peek(other)?.metadata)
-      if (metadata !== null && varyMatches(metadata.vary, key.headers)) replaced.push(other)
-    }
-    await Promise.all(replaced.map((other) => this.#cache.delete(other).catch(noop)))
-  }
-
-  /** `get` once the pending operations it waited for are done. */
-  #currentResult (key, prefix) {
-    const pending = this.#pending.get(prefix)
-    if (pending !== undefined && pending.commits === 0 && pending.deletes > 0) return undefined
-    return this.#lookup(key)
-  }
-
-  #lookup (key) {
+  #lookup (key, url) {
+    const engine = this.#engine
     const now = Date.now()
-    const entryKeys = this.#cache.keys(methodPrefix(key))
-    // One variant (the common case): opened at once and judged on what was opened.
-    if (entryKeys.length === 1) return this.#open(key, entryKeys[0], now)
-    const candidates = []
-    for (const entryKey of entryKeys) {
-      const fields = this.#cache.peek(entryKey)
-      const metadata = fields === null ? null : decodeMetadata(fields.metadata)
-      if (metadata === null || metadata.method !== key.method) continue
-      if (!(Number(metadata.deleteAt) > now)) {
-        this.#dropExpired(key, entryKey)
-        continue
-      }
-      if (!varyMatches(metadata.vary, key.headers)) continue
-      candidates.push({ entryKey, storedAt: fields.storedAt })
-    }
-    // Newest first.
-    candidates.sort((a, b) => b.storedAt - a.storedAt)
-    for (const { entryKey } of candidates) {
-      let hit
-      try {
-        hit = this.#cache.getSync(entryKey)
-      } catch {
-        continue // unreadable (removed or corrupt meanwhile): try the next variant
-      }
-      if (hit === null) continue
-      // The entry may have been replaced between peek and open: check what was opened.
-      const metadata = decodeMetadata(hit.metadata)
-      if (metadata === null || !selects(metadata, key, now)) {
-        hit.body.destroy()
-        continue
-      }
-      return toResult(metadata, hit.body)
-    }
-    return undefined
-  }
-
-  /** The GetResult of `entryKey` if it answers `key` at `now`, else undefined. */
-  #open (key, entryKey, now) {
-    let hit
+    const method = key.method.toUpperCase()
+    const found = engine.lookup(baseKeyOf(method, url), {
+      method,
+      headers: key.headers ?? {},
+      open: true,
+      judge: (fields) => {
+        if (!pastDeleteAt(fields.metadata, now)) return true
+        engine.dropExpired(url, fields.key)
+        return null
+      },
+    })
+    if (found === null) return undefined
     try {
-      hit = this.#cache.getSync(entryKey)
-    } catch {
-      return undefined
+      const result = cacheValueOf(found.fields)
+      result.body = found.takeBody()
+      return result
+    } finally {
+      found.release()
     }
-    if (hit === null) return undefined
-    const metadata = decodeMetadata(hit.metadata)
-    if (metadata === null || !selects(metadata, key, now)) {
-      hit.body.destroy()
-      if (metadata !== null && metadata.method === key.method && !(Number(metadata.deleteAt) > now)) {
-        this.#dropExpired(key, entryKey)
-      }
-      return undefined
-    }
-    return toResult(metadata, hit.body)
-  }
-
-  /** Removes an expired entry in the background (after pending commits, if still expired). */
-  #dropExpired (key, entryKey) {
-    if (this.#expiring.has(entryKey)) return
-    this.#expiring.add(entryKey)
-    this.#enqueue(urlPrefix(key), 'cleanups', (previous) => previous.then(async () => {
-      try {
-        const metadata = decodeMetadata(this.#cache.peek(entryKey)?.metadata)
-        if (metadata !== null && !(Number(metadata.deleteAt) > Date.now())) {
-          await this.#cache.delete(entryKey)
-        }
-      } finally {
-        this.#expiring.delete(entryKey)
-      }
-    }))
-  }
-
-  async #deleteAll (prefix) {
-    await Promise.all(this.#cache.keys(prefix).map((entryKey) => this.#cache.delete(entryKey).catch(noop)))
   }
 }
 

@@ -12,9 +12,12 @@
 // stream (the cache discards it). The caller's `onResponseEnd` waits for the commit (bounded
 // by `cacheWriteTimeout`), so a request made after a response finished finds it cached.
 const { CachePolicy } = require('../cache-policy')
-const { upstreamSource } = require('./downstream')
-const { varyNames, variantKey, policyRequest } = require('./cache-key')
-const { withoutHopByHop, omit, hasValidator, withStatusHeaders } = require('./headers')
+const { upstreamSource } = require('../engine/downstream')
+const { varyNames, varyMapOf, policyRequest } = require('../engine/keys')
+const { interceptorMeta, deleteAtFor } = require('../engine/record')
+const { publish } = require('./diagnostics')
+const { Spool } = require('../engine/spool')
+const { withoutHopByHop, storedResponseHeaders, hasValidator, withStatusHeaders } = require('../engine/headers')
 
 function settleWithin (promise, ms) {
   let timer
@@ -22,16 +25,6 @@ function settleWithin (promise, ms) {
     timer = setTimeout(() => reject(new Error('timed out')), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-/** Deletes `baseKey` and every variant of it; resolves when done. */
-function deleteAll (cache, baseKey, except) {
-  const keys = []
-  try {
-    if (baseKey !== except && cache.peek(baseKey) !== null) keys.push(baseKey)
-    for (const key of cache.keys(baseKey + '\n')) if (key !== except) keys.push(key)
-  } catch {}
-  return Promise.allSettled(keys.map((key) => cache.delete(key)))
 }
 
 class TeeHandler {
@@ -44,6 +37,7 @@ class TeeHandler {
   #downPaused = false
   #cachePaused = false
   #writer = null // { ws, key, bytes }
+  #spool = null // coalesced requests read the body from here as it arrives
   #stallTimer = null
   #pending = []
 
@@ -51,6 +45,7 @@ class TeeHandler {
    * @param options.store      whether the response may be stored
    * @param options.lookup     the `x-cache-lookup` value ('HIT' when an entry was found)
    * @param options.replaceKey an entry this response supersedes (deleted if it is not stored)
+   * @param options.flight     the engine Flight this miss lands when stored or known not to be
    */
   constructor (ctx, r, downstream, options) {
     this.#ctx = ctx
@@ -81,12 +76,25 @@ class TeeHandler {
   }
 
   onResponseStart (controller, statusCode, headers, statusMessage) {
-    if (statusCode >= 200) this.#startStoring(statusCode, headers)
+    if (statusCode >= 200) this.#startStoring(statusCode, headers, statusMessage)
     const out = withStatusHeaders(headers, this.#ctx.statusHeaders, 'MISS', this.#options.lookup)
+    const writer = this.#writer
+    if (writer !== null && bodiless(this.#r.method, statusCode, headers)) {
+      // Nothing more will come: committed before the caller sees the response, so a request
+      // it makes as soon as this one resolves (fetch resolves on the headers) finds it.
+      this.#writer = null
+      controller.pause()
+      this.#pending.push(this.#commit(writer).then(() => {
+        this.#downstream.responseStart(statusCode, out, statusMessage)
+        if (!this.#downPaused && !this.#settled) controller.resume()
+      }))
+      return
+    }
     return this.#downstream.responseStart(statusCode, out, statusMessage)
   }
 
   onResponseData (controller, chunk) {
+    this.#spool?.append(chunk)
     const writer = this.#writer
     if (writer !== null) {
       writer.bytes += chunk.length
@@ -103,62 +111,83 @@ class TeeHandler {
 
   onResponseEnd (controller, trailers) {
     this.#settled = true
+    this.#spool?.finish()
     const writer = this.#writer
     this.#writer = null
     clearTimeout(this.#stallTimer)
     if (writer === null && this.#pending.length === 0) {
+      this.#land()
       this.#downstream.end(trailers)
       return
     }
     const work = writer === null ? Promise.resolve() : this.#commit(writer)
     work
       .then(() => Promise.allSettled(this.#pending))
+      .then(() => this.#land())
       .then(() => this.#downstream.end(trailers))
   }
 
   onResponseError (controller, err) {
     this.#settled = true
+    this.#spool?.fail(err)
     this.#abandon()
+    this.#land()
     this.#downstream.error(err)
   }
 
-  #startStoring (status, headers) {
+  #startStoring (status, headers, statusMessage) {
     const ctx = this.#ctx
     const r = this.#r
-    const { cache } = ctx
     if (!this.#options.store) return
     const names = varyNames(headers.vary)
     if (names === null) return this.#supersede() // Vary: * is never served from a cache
     const now = Date.now()
-    const responseHeaders = withoutHopByHop(headers)
-    const kept = omit(responseHeaders, 'set-cookie')
+    // Set-Cookie: a private cache stores and replays it, as a browser's does; a shared one
+    // stores the response but never the cookie (not on disk, not replayed to anyone else).
+    const stored = storedResponseHeaders(withoutHopByHop(headers), ctx.shared)
     let policy
-    let stored
+    let storedPolicy
     try {
-      policy = new CachePolicy(r.req, { status, headers: responseHeaders }, { shared: ctx.shared, responseTime: now })
+      policy = new CachePolicy(r.req, { status, headers: stored }, { shared: ctx.shared, responseTime: now })
       const storable = r.mode === 'ignore-rules'
         ? status >= 200 && status < 300 && status !== 206
-        // Storable, and of some use: fresh for a while or able to be revalidated.
-        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(responseHeaders))
+        // Storable, and of some use: fresh for a while, able to be revalidated, or to be
+        // served while it is (stale-while-revalidate).
+        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(stored) || policy.canStaleWhileRevalidate(now))
       if (!storable) return this.#supersede()
       if (r.method !== 'HEAD' && Number(headers['content-length']) > ctx.maxBodySize) return this.#supersede()
-      // What is kept on disk: the request reduced to what matching needs; in a private
-      // cache Set-Cookie plays no part in freshness, so it is left out too.
-      stored = new CachePolicy(policyRequest(r.req, names),
-        { status, headers: ctx.shared ? responseHeaders : kept },
+      // What is kept on disk: the request reduced to what matching needs.
+      storedPolicy = new CachePolicy(policyRequest(r.req, names), { status, headers: stored },
         { shared: ctx.shared, responseTime: now })
     } catch {
       return this.#supersede()
     }
-    const key = variantKey(r.baseKey, names, r.req.headers)
-    const metadata = { method: r.method, receivedAt: now, freshUntil: now + policy.timeToLive(now) }
-    let ws
+    const freshUntil = now + policy.timeToLive(now)
+    const metadata = interceptorMeta({
+      method: r.method,
+      vary: varyMapOf(names, r.headers),
+      receivedAt: now,
+      freshUntil,
+      deleteAt: deleteAtFor(stored, freshUntil),
+      statusMessage,
+    })
+    let writer
     try {
-      ws = cache.createWriteStream(key, { status, headers: kept, url: r.url, metadata, policy: stored })
+      const { key, ws } = ctx.engine.createWriter(r.baseKey, { status, headers: stored, url: r.url, metadata, policy: storedPolicy })
+      writer = { ws, key, bytes: 0 }
     } catch {
       return this.#supersede()
     }
-    const writer = { ws, key, bytes: 0 }
+    const flight = this.#options.flight
+    if (flight !== undefined && r.method === 'GET') {
+      try {
+        this.#spool = new Spool({ status, headers: stored, vary: metadata.vary })
+        flight.openSpool(this.#spool)
+      } catch {
+        this.#spool = null // no temporary file: the waiters get the entry once it is stored
+      }
+    }
+    const { ws } = writer
     ws.on('error', () => {
       if (this.#writer === writer) this.#abandon()
     })
@@ -170,8 +199,9 @@ class TeeHandler {
 
   /** The response will not be stored: the entry it answers for must not outlive it. */
   #supersede () {
+    this.#land()
     const key = this.#options.replaceKey
-    if (key !== undefined) this.#pending.push(Promise.resolve().then(() => this.#ctx.cache.delete(key)))
+    if (key !== undefined) this.#pending.push(Promise.resolve().then(() => this.#ctx.engine.cache.delete(key)))
   }
 
   /** The cache caught up: let the origin go on unless the caller still holds it back. */
@@ -193,35 +223,45 @@ class TeeHandler {
     this.#uncork()
   }
 
+  /** Requests waiting for this miss look again: it is stored, or will not be. */
+  #land () {
+    this.#options.flight?.land()
+  }
+
   async #commit (writer) {
-    const { cache, cacheWriteTimeout } = this.#ctx
-    writer.ws.end()
     try {
-      await settleWithin(writer.ws.committed, cacheWriteTimeout)
+      await this.#commitAndSupersede(writer)
+    } finally {
+      this.#land()
+    }
+  }
+
+  async #commitAndSupersede (writer) {
+    const { engine, cacheWriteTimeout } = this.#ctx
+    writer.ws.end()
+    let info
+    try {
+      info = await settleWithin(writer.ws.committed, cacheWriteTimeout)
     } catch {
       writer.ws.destroy()
       this.#supersede()
       return
     }
-    // One URL is stored either plainly or as variants, never both; and a variant stored
-    // under a new discriminator supersedes the entry it replaces.
-    const base = this.#r.baseKey
-    const cleanup = [writer.key === base ? deleteAll(cache, base, base) : deleteIf(cache, base)]
+    publish('stored', this.#r, { entryKey: writer.key, size: info?.size ?? writer.bytes })
+    // The entries this response replaces: all other variants when it has no Vary, else those
+    // its request selected (and the entry it revalidated, whatever its variant).
+    const cleanup = [engine.supersede(this.#r.baseKey, writer.key, this.#r.headers)]
     const replaced = this.#options.replaceKey
-    if (replaced !== undefined && replaced !== writer.key && replaced !== base) {
-      cleanup.push(Promise.resolve().then(() => cache.delete(replaced)))
+    if (replaced !== undefined && replaced !== writer.key) {
+      cleanup.push(Promise.resolve().then(() => engine.cache.delete(replaced)))
     }
     await Promise.allSettled(cleanup)
   }
 }
 
-function deleteIf (cache, key) {
-  try {
-    if (cache.peek(key) === null) return Promise.resolve()
-    return cache.delete(key)
-  } catch (err) {
-    return Promise.reject(err)
-  }
+/** Whether a response has no body: to HEAD, 204, 304, or `content-length: 0`. */
+function bodiless (method, status, headers) {
+  return method === 'HEAD' || status === 204 || status === 304 || String(headers['content-length']).trim() === '0'
 }
 
-module.exports = { TeeHandler, deleteAll }
+module.exports = { TeeHandler }

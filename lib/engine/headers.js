@@ -112,14 +112,37 @@ function imfDate (value) {
 }
 
 /**
- * The headers a cached response is served with: no `set-cookie` (a cache never replays
- * cookies), an IMF-fixdate `date`, and a `content-length` when the stored one is missing.
+ * The response headers a cache keeps (hop-by-hop fields already removed): all of them in a
+ * private cache; in a shared one, never `set-cookie` (not written to disk, not replayed).
+ */
+function storedResponseHeaders (headers, shared) {
+  return shared ? omit(headers, 'set-cookie') : headers
+}
+
+// What a 304 must not change in the stored response (RFC 9111 section 3.2): the stored body's
+// framing and coding, and its validator.
+const KEPT_ON_UPDATE = new Set(['content-length', 'content-encoding', 'content-range', 'content-md5', 'etag'])
+
+/**
+ * The stored response's headers updated with a 304's (hop-by-hop fields already removed):
+ * every field the 304 carries replaces the stored one, but for KEPT_ON_UPDATE.
+ */
+function updatedHeaders (stored, notModified) {
+  const out = { ...stored }
+  for (const name of Object.keys(notModified)) {
+    if (!KEPT_ON_UPDATE.has(name)) out[name] = notModified[name]
+  }
+  return out
+}
+
+/**
+ * The headers a cached response is served with: an IMF-fixdate `date`, and a
+ * `content-length` when the stored one is missing.
  * `status` ([x-cache, x-cache-lookup]) adds the status headers (see withStatusHeaders).
  */
 function servedHeaders (headers, { size, hasBody, status = null }) {
   const out = {}
   for (const name of Object.keys(headers)) {
-    if (name === 'set-cookie') continue
     const value = headers[name]
     if (name === '__proto__') Object.defineProperty(out, name, { value, writable: true, enumerable: true, configurable: true })
     else out[name] = name === 'date' && typeof value === 'string' ? imfDate(value) : value
@@ -176,12 +199,12 @@ function toRawHeaders (headers) {
 }
 
 module.exports = {
-  HOP_BY_HOP,
   normalizeRequestHeaders,
   withoutHopByHop,
   omit,
   restoreMultiValues,
-  imfDate,
+  storedResponseHeaders,
+  updatedHeaders,
   servedHeaders,
   withStatusHeaders,
   parseCacheControl,

@@ -8,6 +8,9 @@
 // source is attached is remembered and applied to the next one.
 //
 // Every source's `abort(reason)` must end in `error(reason)` (directly or through its stream).
+//
+// Only new-style handlers (onRequestStart, onResponseStart...): undici 7 and 8's compose()
+// wraps every handler it is given into one, so an interceptor never sees another kind.
 const { STATUS_CODES } = require('node:http')
 const { toRawHeaders } = require('./headers')
 
@@ -25,7 +28,6 @@ function abortError () {
 
 class Downstream {
   #handler
-  #newStyle
   #source = null
   #started = false
   #finished = false
@@ -36,8 +38,6 @@ class Downstream {
 
   constructor (handler) {
     this.#handler = handler
-    this.#newStyle = typeof handler.onRequestStart === 'function' ||
-      typeof handler.onResponseStart === 'function'
     const self = this
     this.controller = {
       rawHeaders: null,
@@ -67,8 +67,7 @@ class Downstream {
     if (this.#started) return
     this.#started = true
     try {
-      if (this.#newStyle) this.#handler.onRequestStart?.(this.controller, context ?? {})
-      else this.#handler.onConnect?.((reason) => this.#abort(reason), context ?? {})
+      this.#handler.onRequestStart?.(this.controller, context ?? {})
     } catch (err) {
       this.#abort(err)
     }
@@ -82,25 +81,17 @@ class Downstream {
   responseStart (statusCode, headers, statusMessage = STATUS_CODES[statusCode] ?? '') {
     if (this.#finished) return
     this.controller.rawHeaders = toRawHeaders(headers)
-    if (this.#newStyle) {
-      return this.#handler.onResponseStart?.(this.controller, statusCode, headers, statusMessage)
-    }
-    const resume = () => this.#resume()
-    if (this.#handler.onHeaders?.(statusCode, this.controller.rawHeaders, resume, statusMessage) === false) {
-      this.#pause()
-    }
+    return this.#handler.onResponseStart?.(this.controller, statusCode, headers, statusMessage)
   }
 
   upgrade (statusCode, headers, socket) {
-    if (this.#newStyle) this.#handler.onRequestUpgrade?.(this.controller, statusCode, headers, socket)
-    else this.#handler.onUpgrade?.(statusCode, toRawHeaders(headers), socket)
+    this.#handler.onRequestUpgrade?.(this.controller, statusCode, headers, socket)
   }
 
   /** Hands a chunk over; returns whether the caller wants more now. */
   data (chunk) {
     if (this.#finished) return false
-    if (this.#newStyle) this.#handler.onResponseData?.(this.controller, chunk)
-    else if (this.#handler.onData?.(chunk) === false) this.#pause()
+    this.#handler.onResponseData?.(this.controller, chunk)
     return !this.#paused
   }
 
@@ -109,16 +100,14 @@ class Downstream {
     this.#finished = true
     this.#source = null
     this.controller.rawTrailers = toRawHeaders(trailers)
-    if (this.#newStyle) this.#handler.onResponseEnd?.(this.controller, trailers)
-    else this.#handler.onComplete?.(this.controller.rawTrailers)
+    this.#handler.onResponseEnd?.(this.controller, trailers)
   }
 
   error (err) {
     if (this.#finished) return
     this.#finished = true
     this.#source = null
-    if (this.#newStyle) this.#handler.onResponseError?.(this.controller, err)
-    else this.#handler.onError?.(err)
+    this.#handler.onResponseError?.(this.controller, err)
   }
 
   #pause () {
@@ -153,4 +142,4 @@ function upstreamSource (controller, settled, downstream) {
   }
 }
 
-module.exports = { Downstream, upstreamSource, abortError }
+module.exports = { Downstream, upstreamSource }
