@@ -14,6 +14,7 @@ pub mod options;
 pub mod policy;
 mod presence;
 mod runtime;
+pub mod remote;
 
 pub use cache::{PendingDelete, StreamingCache, VerifyReport};
 pub use content::{reader::BodyReader, writer::BodyWriter, CHUNK_SIZE};
