@@ -5,4 +5,5 @@ mod body;
 mod cache;
 mod errors;
 mod policy;
+mod remote;
 mod writer;
