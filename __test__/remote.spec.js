@@ -120,18 +120,23 @@ function startHost (t, redisUrl, originUrl) {
   const ready = new Promise((resolve) => {
     child.on('message', (message) => {
       if (message.ready) return resolve()
+      if (message.progress) return pending.get(message.id).onProgress?.()
       const settle = pending.get(message.id)
       pending.delete(message.id)
       if (message.error) settle.reject(new Error(message.error))
       else settle.resolve(message)
     })
   })
-  const ask = (payload) => new Promise((resolve, reject) => {
+  const ask = (payload, onProgress) => new Promise((resolve, reject) => {
     const id = next++
-    pending.set(id, { resolve, reject })
-    child.send({ id, ...payload })
+    pending.set(id, { resolve, reject, onProgress })
+    child.send({ id, ...payload, announce: onProgress !== undefined })
   })
-  return { ready, fetch: (p) => ask({ path: p }), stats: () => ask({ stats: true }).then((m) => m.stats) }
+  return {
+    ready,
+    fetch: (p, onProgress) => ask({ path: p }, onProgress),
+    stats: () => ask({ stats: true }).then((m) => m.stats),
+  }
 }
 
 test('three hosts with their own disks share one Redis: one origin request per object', async (t) => {
@@ -149,7 +154,7 @@ test('three hosts with their own disks share one Redis: one origin request per o
     t.is(answer.size, size)
     t.is(answer.sha256, expected)
   }
-  t.is(origin.requests.get('/together'), 1)
+  t.is(origin.requests.get('/together'), 1, JSON.stringify(together.map(({ sha256, ...rest }) => rest)))
   t.deepEqual(together.map((a) => a.source).sort(), ['origin', 'remote', 'remote'])
 
   // One after another: the first fetches, the next two read from Redis, then each its disk.
@@ -162,4 +167,33 @@ test('three hosts with their own disks share one Redis: one origin request per o
   const stats = await Promise.all(hosts.map((h) => h.stats()))
   t.is(stats.reduce((n, s) => n + s.uploads, 0), 2, 'each object uploaded once')
   t.is(stats.reduce((n, s) => n + s.hits, 0), 4, 'two waiters + two sequential readers')
+})
+
+test('Redis killed mid-stream: the host answers from the origin and keeps no partial entry', async (t) => {
+  const server = await redisFor(t)
+  if (!server) return
+  const size = 32 * MiB
+  const origin = await startOrigin(t, size)
+  const [a, b, c] = [0, 1, 2].map(() => startHost(t, server.url, origin.url))
+  await Promise.all([a.ready, b.ready, c.ready])
+  const expected = sha256(seededBytes('/big', size))
+
+  t.is((await a.fetch('/big')).source, 'origin')
+  let killed = null
+  const answer = await b.fetch('/big', () => { killed ??= server.kill() })
+  await killed
+  t.truthy(killed, 'the server died while the body streamed from it')
+  t.is(answer.source, 'origin')
+  t.regex(answer.remoteError, /^ERR_REMOTE_/)
+  t.is(answer.sha256, expected)
+  t.is(origin.requests.get('/big'), 2)
+
+  // What b keeps on disk is the origin's whole body, never the part Redis had sent.
+  const again = await b.fetch('/big')
+  t.is(again.source, 'disk')
+  t.is(again.sha256, expected)
+  // A third host, Redis still down: a miss, then the origin, within the breaker's bounds.
+  const third = await c.fetch('/big')
+  t.is(third.source, 'origin')
+  t.is(third.sha256, expected)
 })

@@ -147,6 +147,15 @@ class RemoteTier {
     }
   }
 
+  /** Removes the metadata of every key under the prefix (`clear`); resolves with the count. */
+  async purge () {
+    try {
+      return JSON.parse(await this.#native.purge())
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
   /**
    * Tries to become the host that fetches `key` from the origin. Resolves with
    * `{ state: 'acquired' | 'busy' | 'unavailable', release() }`.

@@ -126,6 +126,12 @@ impl NativeRemoteTier {
         AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Remove(key) })
     }
 
+    /// Removes the metadata of every key under the prefix; resolves with the count.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn purge(&self) -> AsyncTask<TierTask> {
+        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Purge })
+    }
+
     /// Waits up to `max_wait` ms for a lock holder to store `key`; resolves with
     /// `{"outcome":"stored"|"released"|"timedOut"|"unavailable","entry":...}` as JSON.
     #[napi(ts_return_type = "Promise<string>")]
@@ -196,6 +202,7 @@ pub enum TierOp {
     Remove(String),
     WaitFor(String, Duration),
     Flush(Duration),
+    Purge,
 }
 
 pub struct TierTask {
@@ -214,6 +221,7 @@ impl Task for TierTask {
                 TierOp::Lookup(key) => tier.lookup(key).map_or_else(|| "null".into(), |e| entry_json(&e)),
                 TierOp::Remove(key) => tier.remove(key)?.to_string(),
                 TierOp::Flush(timeout) => tier.flush(*timeout).to_string(),
+                TierOp::Purge => tier.purge()?.to_string(),
                 TierOp::WaitFor(key, max_wait) => {
                     let (outcome, entry) = match tier.wait_for(key, *max_wait) {
                         WaitOutcome::Stored(entry) => ("stored", Some(entry)),

@@ -2,7 +2,8 @@
 // One "host" for the shared-tier tests, run as a child process: its own disk cache
 // directory, the shared Redis, and the lookup order the engine will follow (local disk ->
 // Redis -> origin, with the cross-host lock around origin fetches). Driven over IPC:
-// { id, path } -> { id, source, size, sha256 } or { id, error }.
+// { id, path, announce? } -> { id, source, size, sha256, remoteError? } or { id, error };
+// with `announce`, { id, progress: true } once the first chunk from Redis arrived.
 const crypto = require('node:crypto')
 const http = require('node:http')
 const { pipeline } = require('node:stream/promises')
@@ -11,15 +12,16 @@ const { RemoteTier } = require('../../lib/remote')
 
 const [dir, url, origin] = process.argv.slice(2)
 const cache = new StreamingCache(dir)
-const tier = new RemoteTier({ url, lookupTimeout: 500, opTimeout: 5000, chunkSize: 64 * 1024, maxBodySize: 256 * 1024 * 1024 })
+const tier = new RemoteTier({ url, lookupTimeout: 2000, opTimeout: 10_000, chunkSize: 64 * 1024, maxBodySize: 256 * 1024 * 1024 })
 
 /** Streams `body` into the local cache under `key`, hashing it; resolves once committed. */
-async function storeLocally (key, status, body) {
+async function storeLocally (key, status, body, onFirstChunk) {
   const hash = crypto.createHash('sha256')
   let size = 0
   const local = cache.createWriteStream(key, { status })
   await pipeline(body, async function * (source) {
     for await (const chunk of source) {
+      if (size === 0) onFirstChunk?.()
       hash.update(chunk)
       size += chunk.length
       yield chunk
@@ -45,9 +47,17 @@ function fetchOrigin (path) {
   })
 }
 
-/** A local miss that hits Redis: streamed into the local cache (the tee), verified on the way. */
-async function fromRemote (key, remote) {
-  return { source: 'remote', ...await storeLocally(key, remote.entry.meta.status, remote.body) }
+/**
+ * A local miss that hits Redis: streamed into the local cache (the tee), verified on the way.
+ * If Redis fails mid-stream, the local write is discarded (nothing partial is committed)
+ * and the origin answers instead.
+ */
+async function fromRemote (key, path, remote, onFirstChunk) {
+  try {
+    return { source: 'remote', ...await storeLocally(key, remote.entry.meta.status, remote.body, onFirstChunk) }
+  } catch (err) {
+    return { ...await fromOrigin(key, path), remoteError: err.code ?? err.message }
+  }
 }
 
 async function fromOrigin (key, path) {
@@ -55,41 +65,48 @@ async function fromOrigin (key, path) {
   const stored = await storeLocally(key, response.statusCode, response)
   // Write-through from the local copy, before the lock is released so waiters find it.
   const hit = await cache.get(key)
-  await tier.put(key, { body: hit.body, meta: { status: response.statusCode }, freshFor: 60_000 })
+  try {
+    await tier.put(key, { body: hit.body, meta: { status: response.statusCode }, freshFor: 60_000 })
+  } catch {
+    // A failed upload never fails the request; the tier counts it.
+    hit.body.destroy()
+  }
   return { source: 'origin', ...stored }
 }
 
-async function fetchThrough (path) {
+async function fetchThrough (path, onFirstChunk) {
   const key = `GET ${origin}${path}`
   const local = await cache.get(key)
   if (local) return { source: 'disk', ...await readLocal(local) }
   const remote = await tier.get(key)
-  if (remote) return fromRemote(key, remote)
+  if (remote) return fromRemote(key, path, remote, onFirstChunk)
   const lock = await tier.tryLock(key)
   if (lock.state === 'acquired') {
     try {
-      return await fromOrigin(key, path)
+      return { ...await fromOrigin(key, path), lock: lock.state }
     } finally {
       await lock.release()
     }
   }
+  let waited = null
   if (lock.state === 'busy') {
-    const waited = await tier.waitFor(key, 20_000)
+    waited = await tier.waitFor(key, 60_000)
     if (waited.outcome === 'stored') {
       const stored = await tier.get(key)
-      if (stored) return fromRemote(key, stored)
+      if (stored) return { ...await fromRemote(key, path, stored, onFirstChunk), lock: lock.state }
     }
   }
-  return fromOrigin(key, path)
+  return { ...await fromOrigin(key, path), lock: lock.state, waited: waited?.outcome }
 }
 
-process.on('message', async ({ id, path, stats }) => {
+process.on('message', async ({ id, path, stats, announce }) => {
   if (stats) {
     process.send({ id, stats: tier.stats() })
     return
   }
   try {
-    process.send({ id, ...await fetchThrough(path) })
+    const onFirstChunk = announce ? () => process.send({ id, progress: true }) : undefined
+    process.send({ id, ...await fetchThrough(path, onFirstChunk) })
   } catch (err) {
     process.send({ id, error: `${err.code ?? ''} ${err.stack}` })
   }

@@ -215,6 +215,14 @@ fn round_trip_and_identical_bodies_stored_once() {
     assert!(tier.remove("GET https://a.example/one").unwrap());
     assert!(tier.get("GET https://a.example/one").is_none());
     assert_eq!(read_all(&tier, "GET https://b.example/same-bytes").unwrap(), a);
+
+    // Purge removes every key of this prefix, and only those.
+    let other = RemoteTier::connect(RemoteOptions { prefix: "other".into(), ..options(&server) }).unwrap();
+    put(&other, "GET https://a.example/one", b"kept");
+    assert_eq!(tier.purge().unwrap(), 2);
+    assert!(tier.lookup("GET https://b.example/same-bytes").is_none());
+    assert!(tier.lookup(empty_key).is_none());
+    assert_eq!(read_all(&other, "GET https://a.example/one").unwrap(), b"kept");
 }
 
 #[test]

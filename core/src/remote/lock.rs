@@ -79,7 +79,9 @@ pub(crate) fn try_lock(client: &Arc<Client>, key: &str, ttl: Duration) -> LockAt
     let mut cmd = redis::cmd("SET");
     cmd.arg(&lock_key).arg(&token).arg("NX").arg("PX").arg(millis(ttl));
     let result: RemoteResult<Option<String>> =
-        block_on(client.query("taking a fetch lock", Lane::Control, client.options.lookup_timeout, &cmd));
+        // The operation timeout, not the lookup one: the lock precedes an origin fetch, which
+        // costs far more than a slow answer, and a lost answer means a duplicate fetch.
+        block_on(client.query("taking a fetch lock", Lane::Control, client.options.op_timeout, &cmd));
     match result {
         Ok(Some(_)) => {
             client.count(|c| &c.locks_acquired, 1);

@@ -148,6 +148,34 @@ impl RemoteTier {
         Ok(n > 0)
     }
 
+    /// Removes the metadata of every key under this tier's prefix (the cache's `clear`);
+    /// resolves with how many were removed. Bodies expire on their own. Uses `SCAN`, so it
+    /// never blocks the server for long, and misses keys written while it runs.
+    pub fn purge(&self) -> RemoteResult<u64> {
+        let client = &self.client;
+        let mut pattern = client.layout.meta("");
+        pattern.push(b'*');
+        block_on(async {
+            let mut cursor: u64 = 0;
+            let mut removed = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
+                let (next, keys): (u64, Vec<Vec<u8>>) =
+                    client.query("purging", Lane::Control, client.options.op_timeout, &scan).await?;
+                if !keys.is_empty() {
+                    let del = redis::Cmd::del(keys);
+                    let n: u64 = client.query("purging", Lane::Control, client.options.op_timeout, &del).await?;
+                    removed += n;
+                }
+                if next == 0 {
+                    return Ok(removed);
+                }
+                cursor = next;
+            }
+        })
+    }
+
     /// Tries to become the one host that fetches `key` from the origin, for `lock_ttl`.
     pub fn try_lock(&self, key: &str) -> LockAttempt {
         lock::try_lock(&self.client, key, self.client.options.lock_ttl)
