@@ -61,6 +61,17 @@ class RemoteBodyReadable extends Readable {
   }
 
   _read () {
+    if (this.#native.ready) {
+      let chunk
+      try {
+        chunk = this.#native.readSync()
+      } catch (err) {
+        this.destroy(fromNative(err))
+        return
+      }
+      this.push(chunk)
+      return
+    }
     this.#native.read().then((chunk) => {
       if (!this.destroyed) this.push(chunk)
     }, (err) => this.destroy(fromNative(err)))

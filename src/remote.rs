@@ -336,6 +336,30 @@ impl NativeRemoteBody {
         AsyncTask::new(RemoteReadTask { reader: self.reader.clone() })
     }
 
+    /// Whether `readSync` can answer without waiting for the network.
+    #[napi(getter)]
+    pub fn ready(&self) -> bool {
+        self.reader.lock().is_ready()
+    }
+
+    /// `read` on the calling thread, for a chunk already in memory (`ready`): most bodies are
+    /// one chunk, and the hop to the thread pool and back costs more than the read.
+    #[napi]
+    pub fn read_sync(&self) -> napi::Result<Option<Buffer>> {
+        let reader = &self.reader;
+        remote_guard(|| {
+            let mut reader = reader.lock();
+            if !reader.is_ready() {
+                return Err(RemoteError::new(
+                    streaming_cache_core::remote::RemoteErrorKind::Closed,
+                    "readSync needs a chunk already in memory (check `ready`)",
+                ));
+            }
+            reader.next_chunk()
+        })
+        .map(|chunk| chunk.map(Buffer::from))
+    }
+
     #[napi]
     pub fn close(&self) {
         self.reader.lock().close();

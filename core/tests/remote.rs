@@ -315,6 +315,7 @@ fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
                 let (_, reader) = source.open_body(&key_owned)?.expect("the local entry is there");
                 Ok(Box::new(reader) as Box<dyn streaming_cache_core::remote::BodySource>)
             }),
+            release_after: None,
         });
         assert!(accepted);
         assert!(tier.flush(Duration::from_secs(30)));
@@ -333,6 +334,7 @@ fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
         fresh_for: Duration::from_secs(30),
         known: Some((cacache::Integrity::from(b"something else".as_slice()), 14)),
         open: Box::new(|| Ok(Box::new(ReadSource(std::io::Cursor::new(b"not that at all".to_vec()))) as _)),
+        release_after: None,
     });
     assert!(wrong);
     assert!(tier.flush(Duration::from_secs(10)));
@@ -361,6 +363,7 @@ fn a_full_write_behind_queue_drops_and_counts() {
                 let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
                 Ok(Box::new(ReadSource(std::io::Cursor::new(b"payload".to_vec()))) as _)
             }),
+            release_after: None,
         }
     };
     assert!(tier.enqueue(job("one")));
@@ -439,6 +442,7 @@ fn a_killed_server_is_a_miss_the_breaker_opens_and_the_tier_recovers_after_resta
         fresh_for: Duration::from_secs(1),
         known: None,
         open: Box::new(|| Ok(Box::new(ReadSource(std::io::empty())) as _)),
+        release_after: None,
     }));
 
     server.restart(); // no persistence: the data is gone, the server is back
@@ -669,8 +673,29 @@ fn one_process_fetches_while_another_waits_then_reads_from_the_tier() {
     drop(lock); // released in the background, as when a fetch fails
     assert_eq!(child_output(child), vec!["busy".to_string(), "Released".to_string()]);
 
+    // The holder hands its lock to the background upload: waiters are released by the
+    // upload finishing, and then find the entry.
+    assert!(!tier.remove("contended").unwrap(), "the holder that gave up stored nothing");
+    let LockAttempt::Acquired(lock) = tier.try_lock("contended") else { panic!("free again") };
+    let child = spawn_child("waiter", &server.url());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(tier.enqueue(UploadJob {
+        key: "contended".into(),
+        meta: json!({}),
+        fresh_for: Duration::from_secs(60),
+        known: None,
+        open: Box::new(|| Ok(Box::new(ReadSource(std::io::Cursor::new(b"written behind".to_vec()))) as _)),
+        release_after: Some(lock),
+    }));
+    assert_eq!(child_output(child), vec!["busy".to_string(), "stored written behind".to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.keys("hsc:l:*").is_empty() {
+        assert!(Instant::now() < deadline, "the lock is released after the upload");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
     let stats = tier.stats();
-    assert_eq!(stats.locks_acquired, 2);
+    assert_eq!(stats.locks_acquired, 3);
 }
 
 #[test]

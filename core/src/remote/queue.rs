@@ -56,6 +56,9 @@ pub struct UploadJob {
     /// the shared tier is then not sent again, and the bytes sent must match it.
     pub known: Option<(Integrity, u64)>,
     pub open: OpenSource,
+    /// A fetch lock to release once the upload finished (or failed): the host that fetched
+    /// from the origin keeps the other hosts waiting until they can read the entry here.
+    pub release_after: Option<super::lock::RemoteLock>,
 }
 
 pub(crate) struct Queue {
@@ -104,7 +107,8 @@ impl Queue {
 }
 
 async fn run(client: &Arc<Client>, job: UploadJob) -> RemoteResult<()> {
-    let UploadJob { key, meta, fresh_for, known, open } = job;
+    // The lock (if any) is dropped, and so released, when this function returns.
+    let UploadJob { key, meta, fresh_for, known, open, release_after: _held } = job;
     let ttl = client.options.expiry_for(fresh_for);
     if let Some((integrity, size)) = &known {
         if *size > client.options.max_body_size {

@@ -96,6 +96,13 @@ impl RemoteBodyReader {
         self.position
     }
 
+    /// Whether `next_chunk` would return without waiting for the network (the first chunk,
+    /// fetched at open, or the end): small bodies are then read without a thread hop.
+    pub fn is_ready(&self) -> bool {
+        self.failed.is_none()
+            && (self.first.is_some() || self.leftover_at < self.leftover.len() || self.position == self.manifest.size)
+    }
+
     /// The next chunk, whole (no copy), or `None` at the end. The last chunk is returned only
     /// once the whole body's checksum matched. Blocks the calling thread while waiting.
     pub fn next_chunk(&mut self) -> RemoteResult<Option<Vec<u8>>> {
