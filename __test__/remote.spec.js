@@ -197,3 +197,22 @@ test('Redis killed mid-stream: the host answers from the origin and keeps no par
   t.is(third.source, 'origin')
   t.is(third.sha256, expected)
 })
+
+test('a 200 MiB body goes through the shared tier with bounded memory on both sides', async (t) => {
+  const server = await redisFor(t)
+  if (!server) return
+  const size = 200 * MiB
+  const run = (role) => new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'helpers', 'remote-large.js'), [role, server.url, String(size)], { stdio: 'inherit', execArgv: ['--expose-gc'] })
+    child.once('message', resolve)
+    child.once('exit', (code) => code !== 0 && reject(new Error(`${role} child exited with ${code}`)))
+  })
+  const put = await run('put')
+  const get = await run('get')
+  t.is(get.digest, put.digest)
+  t.log(`peak RSS growth: put ${put.rssGrowthKiB} KiB, get ${get.rssGrowthKiB} KiB (body ${size / 1024} KiB)`)
+  // A few 1 MiB chunks in flight, stream buffers and up to 8 MiB of garbage between
+  // collections: a small fraction of the body.
+  t.true(put.rssGrowthKiB < 48 * 1024, `put grew by ${put.rssGrowthKiB} KiB`)
+  t.true(get.rssGrowthKiB < 48 * 1024, `get grew by ${get.rssGrowthKiB} KiB`)
+})

@@ -51,30 +51,49 @@ function nativeOptions (options) {
   return out
 }
 
-/** A body pulled from Redis one chunk per _read: nothing is fetched beyond the Rust read-ahead. */
+/**
+ * A body pulled from Redis one chunk per _read: nothing is fetched beyond the Rust read-ahead.
+ * Chunks are copied into buffers allocated here, whose memory V8 accounts for (and so
+ * collects promptly), rather than handed over as external memory it does not see.
+ */
 class RemoteBodyReadable extends Readable {
   #native
+  #remaining
+  #chunkSize
 
   constructor (native) {
     super({ highWaterMark: 0 })
     this.#native = native
+    this.#remaining = native.size
+    this.#chunkSize = native.chunkSize
   }
 
   _read () {
+    // One more call after the last byte: it returns 0 once the whole body checked out.
+    const buffer = Buffer.allocUnsafeSlow(Math.max(1, Math.min(this.#chunkSize, this.#remaining)))
     if (this.#native.ready) {
-      let chunk
+      let n
       try {
-        chunk = this.#native.readSync()
+        n = this.#native.readSync(buffer)
       } catch (err) {
         this.destroy(fromNative(err))
         return
       }
-      this.push(chunk)
+      this.#deliver(buffer, n)
       return
     }
-    this.#native.read().then((chunk) => {
-      if (!this.destroyed) this.push(chunk)
+    this.#native.read(buffer).then((n) => {
+      if (!this.destroyed) this.#deliver(buffer, n)
     }, (err) => this.destroy(fromNative(err)))
+  }
+
+  #deliver (buffer, n) {
+    if (n === 0) {
+      this.push(null)
+      return
+    }
+    this.#remaining -= n
+    this.push(n === buffer.length ? buffer : buffer.subarray(0, n))
   }
 
   _destroy (err, callback) {

@@ -329,11 +329,17 @@ impl NativeRemoteBody {
         self.size as f64
     }
 
-    /// The next chunk (a Buffer over the bytes Redis returned: no copy), or null at the end.
-    /// The last chunk resolves only after the whole body's checksum matched.
-    #[napi(ts_return_type = "Promise<Buffer | null>")]
-    pub fn read(&self) -> AsyncTask<RemoteReadTask> {
-        AsyncTask::new(RemoteReadTask { reader: self.reader.clone() })
+    #[napi(getter)]
+    pub fn chunk_size(&self) -> f64 {
+        self.reader.lock().chunk_size() as f64
+    }
+
+    /// Fills `buffer` (allocated by JS, so V8 accounts for its memory and collects it
+    /// promptly) with the next bytes; resolves with the count, 0 at the end. The call that
+    /// reaches the end resolves only after the whole body's checksum matched.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn read(&self, buffer: Buffer) -> AsyncTask<RemoteReadTask> {
+        AsyncTask::new(RemoteReadTask { reader: self.reader.clone(), buffer })
     }
 
     /// Whether `readSync` can answer without waiting for the network.
@@ -345,7 +351,7 @@ impl NativeRemoteBody {
     /// `read` on the calling thread, for a chunk already in memory (`ready`): most bodies are
     /// one chunk, and the hop to the thread pool and back costs more than the read.
     #[napi]
-    pub fn read_sync(&self) -> napi::Result<Option<Buffer>> {
+    pub fn read_sync(&self, mut buffer: Buffer) -> napi::Result<u32> {
         let reader = &self.reader;
         remote_guard(|| {
             let mut reader = reader.lock();
@@ -355,9 +361,8 @@ impl NativeRemoteBody {
                     "readSync needs a chunk already in memory (check `ready`)",
                 ));
             }
-            reader.next_chunk()
+            reader.read(buffer.as_mut()).map(|n| n as u32)
         })
-        .map(|chunk| chunk.map(Buffer::from))
     }
 
     #[napi]
@@ -368,19 +373,20 @@ impl NativeRemoteBody {
 
 pub struct RemoteReadTask {
     reader: Arc<Mutex<RemoteBodyReader>>,
+    buffer: Buffer,
 }
 
 impl Task for RemoteReadTask {
-    type Output = Option<Vec<u8>>;
-    type JsValue = Option<Buffer>;
+    type Output = u32;
+    type JsValue = u32;
 
-    fn compute(&mut self) -> napi::Result<Option<Vec<u8>>> {
-        let reader = &self.reader;
-        remote_guard(|| reader.lock().next_chunk())
+    fn compute(&mut self) -> napi::Result<u32> {
+        let (reader, buffer) = (&self.reader, &mut self.buffer);
+        remote_guard(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
     }
 
-    fn resolve(&mut self, _env: Env, output: Option<Vec<u8>>) -> napi::Result<Option<Buffer>> {
-        Ok(output.map(Buffer::from))
+    fn resolve(&mut self, _env: Env, output: u32) -> napi::Result<u32> {
+        Ok(output)
     }
 }
 

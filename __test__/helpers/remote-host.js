@@ -67,9 +67,10 @@ async function fromOrigin (key, path) {
   const hit = await cache.get(key)
   try {
     await tier.put(key, { body: hit.body, meta: { status: response.statusCode }, freshFor: 60_000 })
-  } catch {
+  } catch (err) {
     // A failed upload never fails the request; the tier counts it.
     hit.body.destroy()
+    return { source: 'origin', ...stored, uploadError: `${err.code}: ${err.message}` }
   }
   return { source: 'origin', ...stored }
 }

@@ -92,6 +92,11 @@ impl RemoteBodyReader {
         self.manifest.size
     }
 
+    /// Bytes per chunk of this body (the last one may be shorter).
+    pub fn chunk_size(&self) -> usize {
+        self.manifest.chunk_size
+    }
+
     pub fn position(&self) -> u64 {
         self.position
     }
