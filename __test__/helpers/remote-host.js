@@ -12,7 +12,7 @@ const { RemoteTier } = require('../../lib/remote')
 
 const [dir, url, origin] = process.argv.slice(2)
 const cache = new StreamingCache(dir)
-const tier = new RemoteTier({ url, lookupTimeout: 2000, opTimeout: 10_000, chunkSize: 64 * 1024, maxBodySize: 256 * 1024 * 1024 })
+const tier = new RemoteTier({ url, lookupTimeout: 2000, opTimeout: 10_000, lockTtl: 60_000, chunkSize: 64 * 1024, maxBodySize: 256 * 1024 * 1024 })
 
 /** Streams `body` into the local cache under `key`, hashing it; resolves once committed. */
 async function storeLocally (key, status, body, onFirstChunk) {

@@ -659,6 +659,9 @@ fn one_process_fetches_while_another_waits_then_reads_from_the_tier() {
 
     // The holder stores the entry: the waiter reads it.
     let LockAttempt::Acquired(lock) = tier.try_lock("contended") else { panic!("the lock is free") };
+    assert!(lock.extend(Duration::from_secs(30)).unwrap(), "the holder can keep it longer");
+    let ttl: i64 = redis::cmd("PTTL").arg("hsc:l:contended").query(&mut server.conn()).unwrap();
+    assert!(ttl > 10_000, "extended past the default 10 s: {ttl}");
     let child = spawn_child("waiter", &server.url());
     std::thread::sleep(Duration::from_millis(300)); // the origin fetch
     put(&tier, "contended", b"from the holder");

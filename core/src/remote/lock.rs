@@ -14,6 +14,9 @@ use super::layout::{MetaRecord, RemoteEntry};
 /// Releases the lock only if it still holds our token (it may have expired and been taken).
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
+/// Extends the lock only if it still holds our token.
+const EXTEND: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+
 /// Waiting polls this often at first, backing off to `MAX_POLL`.
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const MAX_POLL: Duration = Duration::from_millis(50);
@@ -47,6 +50,17 @@ pub struct RemoteLock {
 }
 
 impl RemoteLock {
+    /// Keeps the lock for `ttl` from now (a long origin fetch); false if it was lost (it
+    /// expired and another host may have taken it).
+    pub fn extend(&self, ttl: Duration) -> RemoteResult<bool> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(EXTEND).arg(1).arg(&self.key).arg(&self.token).arg(millis(ttl));
+        let client = &self.client;
+        let extended: i64 =
+            block_on(client.query("extending a fetch lock", Lane::Control, client.options.op_timeout, &cmd))?;
+        Ok(extended == 1)
+    }
+
     /// Releases now and waits for the answer (tests, orderly shutdown).
     pub fn release(mut self) -> RemoteResult<bool> {
         self.released = true;
