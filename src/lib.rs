@@ -8,6 +8,7 @@ mod floor;
 mod hot;
 mod inspect;
 mod policy;
+mod remote;
 mod stats;
 mod writer;
 

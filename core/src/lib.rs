@@ -21,6 +21,7 @@ mod presence;
 mod runtime;
 pub mod stats;
 mod usage;
+pub mod remote;
 
 pub use cache::{PendingDelete, StreamingCache, VerifyReport};
 pub use content::{reader::BodyReader, writer::BodyWriter, CHUNK_SIZE};

@@ -1,0 +1,113 @@
+'use strict'
+// A real redis-server (or valkey-server) for one test: started on a free 127.0.0.1 port in
+// a temp dir, stopped at the end. `startRedis` resolves with null (and a reason) where no
+// server can be started; install one with `bash scripts/redis-ci.sh`.
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+
+function findBinary () {
+  for (const bin of ['redis-server', 'valkey-server']) {
+    const probe = spawnSync(bin, ['--version'], { stdio: 'ignore' })
+    if (probe.status === 0) return bin
+  }
+  return null
+}
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Sends one inline command and resolves with the first reply line, or null. */
+function command (port, line, timeout = 500) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let data = ''
+    const done = (value) => { socket.destroy(); resolve(value) }
+    socket.setTimeout(timeout, () => done(null))
+    socket.on('error', () => done(null))
+    socket.on('connect', () => socket.write(line + '\r\n'))
+    socket.on('data', (chunk) => {
+      data += chunk
+      if (data.includes('\r\n')) done(data.slice(0, data.indexOf('\r\n')))
+    })
+  })
+}
+
+class RedisServer {
+  #bin
+  #args
+  #child = null
+
+  constructor (bin, port, dir, args) {
+    this.#bin = bin
+    this.port = port
+    this.dir = dir
+    this.#args = args
+    this.url = `redis://127.0.0.1:${port}`
+  }
+
+  async launch () {
+    this.#child = spawn(this.#bin, [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--protected-mode', 'no', '--dir', this.dir, ...this.#args,
+    ], { stdio: 'ignore' })
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      if (await command(this.port, 'PING') === '+PONG') return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error(`redis-server did not start on port ${this.port}`)
+  }
+
+  /** SIGKILL: no shutdown, no save. */
+  async kill () {
+    const child = this.#child
+    this.#child = null
+    if (child === null || child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  async restart () {
+    await this.kill()
+    await this.launch()
+  }
+
+  command (line) {
+    return command(this.port, line)
+  }
+
+  async stop () {
+    await this.kill()
+    fs.rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Resolves with `{ server }`, or `{ server: null, reason }` where none can be started. */
+async function startRedis (args = []) {
+  const bin = findBinary()
+  if (bin === null) return { server: null, reason: 'no redis-server on PATH (run `bash scripts/redis-ci.sh`)' }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsc-redis-'))
+  const server = new RedisServer(bin, await freePort(), dir, args)
+  try {
+    await server.launch()
+  } catch (err) {
+    await server.stop()
+    return { server: null, reason: err.message }
+  }
+  return { server }
+}
+
+module.exports = { startRedis }

@@ -1,0 +1,223 @@
+'use strict'
+// RemoteTier: the shared second tier (Redis/Valkey) over the native addon. Argument checks,
+// stream adapters and error conversion here; chunking, integrity, timeouts, the circuit
+// breaker and the write-behind queue live in Rust (core/src/remote).
+const { Readable } = require('node:stream')
+const { NativeRemoteTier } = require('./native')
+const { inMemoryBody, checkBody } = require('./body-source')
+const { callNative, fromNative, invalidArgType, outOfRange } = require('./errors')
+const { validateKey, validateObject, validateOptionalObject, validateString } = require('./validate')
+
+const KiB = 1024
+const MiB = 1024 * KiB
+/** Writes handed to Rust at once: fewer thread-pool round trips for small chunks. */
+const WRITE_BATCH = 256 * KiB
+
+/** Options: name -> [min, max]. Durations are milliseconds, sizes bytes. */
+const NUMERIC_OPTIONS = {
+  maxBodySize: [1, Number.MAX_SAFE_INTEGER],
+  chunkSize: [64 * KiB, MiB],
+  lookupTimeout: [1, 60_000],
+  opTimeout: [1, 600_000],
+  connectTimeout: [1, 600_000],
+  breakerThreshold: [1, 1_000_000],
+  breakerCooldown: [1, 3_600_000],
+  queueCapacity: [1, 1_000_000],
+  uploadWorkers: [1, 16],
+  revalidationGrace: [0, 365 * 24 * 3_600_000],
+  lockTtl: [1, 3_600_000],
+}
+
+function nativeOptions (options) {
+  validateObject(options, 'options')
+  validateString(options.url, 'options.url')
+  if (!/^rediss?:\/\//.test(options.url)) {
+    throw invalidArgType('options.url', 'a redis:// URL', options.url)
+  }
+  const out = { url: options.url }
+  if (options.prefix !== undefined) {
+    validateString(options.prefix, 'options.prefix')
+    out.prefix = options.prefix
+  }
+  for (const [name, [min, max]] of Object.entries(NUMERIC_OPTIONS)) {
+    const value = options[name]
+    if (value === undefined) continue
+    if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number', value)
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw outOfRange(`options.${name}`, `an integer from ${min} to ${max}`, value)
+    }
+    out[name] = value
+  }
+  return out
+}
+
+/**
+ * A body pulled from Redis one chunk per _read: nothing is fetched beyond the Rust read-ahead.
+ * Chunks are copied into buffers allocated here, whose memory V8 accounts for (and so
+ * collects promptly), rather than handed over as external memory it does not see.
+ */
+class RemoteBodyReadable extends Readable {
+  #native
+  #remaining
+  #chunkSize
+
+  constructor (native) {
+    super({ highWaterMark: 0 })
+    this.#native = native
+    this.#remaining = native.size
+    this.#chunkSize = native.chunkSize
+  }
+
+  _read () {
+    // One more call after the last byte: it returns 0 once the whole body checked out.
+    const buffer = Buffer.allocUnsafeSlow(Math.max(1, Math.min(this.#chunkSize, this.#remaining)))
+    if (this.#native.ready) {
+      let n
+      try {
+        n = this.#native.readSync(buffer)
+      } catch (err) {
+        this.destroy(fromNative(err))
+        return
+      }
+      this.#deliver(buffer, n)
+      return
+    }
+    this.#native.read(buffer).then((n) => {
+      if (!this.destroyed) this.#deliver(buffer, n)
+    }, (err) => this.destroy(fromNative(err)))
+  }
+
+  #deliver (buffer, n) {
+    if (n === 0) {
+      this.push(null)
+      return
+    }
+    this.#remaining -= n
+    this.push(n === buffer.length ? buffer : buffer.subarray(0, n))
+  }
+
+  _destroy (err, callback) {
+    this.#native.close()
+    callback(err)
+  }
+}
+
+class RemoteTier {
+  #native
+
+  /**
+   * @param {object} options `url` (redis://host:port[/db]), and optionally `prefix`,
+   *   `maxBodySize`, `chunkSize`, `lookupTimeout`, `opTimeout`, `connectTimeout`,
+   *   `breakerThreshold`, `breakerCooldown`, `queueCapacity`, `uploadWorkers`,
+   *   `revalidationGrace`, `lockTtl` (durations in ms). Connecting happens in the background:
+   *   a server that is down makes every call a miss, never an error.
+   */
+  constructor (options) {
+    this.#native = callNative(() => new NativeRemoteTier(nativeOptions(options)))
+  }
+
+  /** `{ entry, body }` (body a Readable, verified as it streams) or null on a miss or failure. */
+  async get (key) {
+    validateKey(key)
+    const native = await this.#native.get(key).catch((err) => { throw fromNative(err) })
+    if (native === null) return null
+    return { entry: JSON.parse(native.entry), body: new RemoteBodyReadable(native) }
+  }
+
+  /** The entry of `key` (no body), or null. */
+  async lookup (key) {
+    validateKey(key)
+    return JSON.parse(await this.#native.lookup(key))
+  }
+
+  /**
+   * Stores `body` (Buffer, string, Readable or iterable of chunks) and points `key` at it.
+   * `freshFor` (ms) plus the revalidation grace is its expiry in Redis; `meta` any JSON.
+   * Resolves with the entry; rejects if Redis failed (nothing partial is visible then).
+   */
+  async put (key, { body, meta = {}, freshFor = 0 } = {}) {
+    validateKey(key)
+    checkBody(body)
+    validateOptionalObject(meta, 'meta')
+    if (typeof freshFor !== 'number' || !(freshFor >= 0)) throw outOfRange('freshFor', 'a number of ms >= 0', freshFor)
+    const writer = this.#native.writer()
+    try {
+      const whole = inMemoryBody(body)
+      if (whole !== null) {
+        await writer.write([whole])
+      } else {
+        let batch = []
+        let bytes = 0
+        for await (const chunk of body) {
+          const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+          batch.push(buffer)
+          bytes += buffer.length
+          if (bytes >= WRITE_BATCH) {
+            await writer.write(batch)
+            batch = []
+            bytes = 0
+          }
+        }
+        if (batch.length > 0) await writer.write(batch)
+      }
+      return JSON.parse(await writer.commit(key, JSON.stringify(meta), freshFor))
+    } catch (err) {
+      writer.abort()
+      throw fromNative(err)
+    }
+  }
+
+  /** Removes the metadata of `key` (invalidation); resolves with whether it was there. */
+  async remove (key) {
+    validateKey(key)
+    try {
+      return JSON.parse(await this.#native.remove(key))
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Removes the metadata of every key under the prefix (`clear`); resolves with the count. */
+  async purge () {
+    try {
+      return JSON.parse(await this.#native.purge())
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /**
+   * Tries to become the host that fetches `key` from the origin. Resolves with
+   * `{ state: 'acquired' | 'busy' | 'unavailable', release() }`.
+   */
+  async tryLock (key) {
+    validateKey(key)
+    const native = await this.#native.tryLock(key)
+    return {
+      state: native.state,
+      release: async () => JSON.parse(await native.release().catch((err) => { throw fromNative(err) })),
+    }
+  }
+
+  /**
+   * Waits up to `maxWait` ms for the lock holder to store `key`. Resolves with
+   * `{ outcome: 'stored' | 'released' | 'timedOut' | 'unavailable', entry }`.
+   */
+  async waitFor (key, maxWait) {
+    validateKey(key)
+    if (typeof maxWait !== 'number' || !(maxWait >= 0)) throw outOfRange('maxWait', 'a number of ms >= 0', maxWait)
+    return JSON.parse(await this.#native.waitFor(key, maxWait))
+  }
+
+  /** Waits for background uploads (at most `timeout` ms); resolves with whether all finished. */
+  async flush (timeout = 30_000) {
+    return JSON.parse(await this.#native.flush(timeout))
+  }
+
+  /** Counters: hits, misses, errors, evicted, bytesRead, bytesWritten, uploads, ... */
+  stats () {
+    return JSON.parse(this.#native.stats())
+  }
+}
+
+module.exports = { RemoteTier }

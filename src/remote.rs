@@ -1,0 +1,481 @@
+//! The shared second tier (core `remote`) as JS classes: `NativeRemoteTier`, bodies pulled
+//! chunk by chunk (`NativeRemoteBody`), bodies pushed chunk by chunk (`NativeRemoteWriter`),
+//! fetch locks (`NativeRemoteLock`). Every call that talks to Redis runs as a libuv task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::{Env, Error, Status, Task};
+use napi_derive::napi;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use streaming_cache_core::remote::{
+    LockAttempt, RemoteBodyReader, RemoteEntry, RemoteError, RemoteLock, RemoteOptions, RemoteTier, RemoteWriter,
+    WaitOutcome,
+};
+
+use crate::errors::guard;
+
+fn to_napi(err: RemoteError) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {}", err.code(), err.message()))
+}
+
+/// Like `guard`, for calls that fail with a `RemoteError`.
+fn remote_guard<T>(f: impl FnOnce() -> Result<T, RemoteError>) -> napi::Result<T> {
+    let mut outcome = None;
+    guard(|| {
+        outcome = Some(f());
+        Ok(())
+    })?;
+    outcome.expect("set above").map_err(to_napi)
+}
+
+/// Options as the JS shim checked them: durations in milliseconds, sizes in bytes.
+#[napi(object)]
+pub struct NativeRemoteOptions {
+    pub url: String,
+    pub prefix: Option<String>,
+    pub max_body_size: Option<f64>,
+    pub chunk_size: Option<f64>,
+    pub lookup_timeout: Option<f64>,
+    pub op_timeout: Option<f64>,
+    pub connect_timeout: Option<f64>,
+    pub breaker_threshold: Option<f64>,
+    pub breaker_cooldown: Option<f64>,
+    pub queue_capacity: Option<f64>,
+    pub upload_workers: Option<f64>,
+    pub revalidation_grace: Option<f64>,
+    pub lock_ttl: Option<f64>,
+}
+
+fn millis(ms: f64) -> Duration {
+    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+}
+
+fn entry_json(entry: &RemoteEntry) -> String {
+    json!({
+        "key": entry.key,
+        "integrity": entry.integrity.to_string(),
+        "size": entry.size,
+        "storedAt": entry.stored_at,
+        "meta": entry.meta,
+    })
+    .to_string()
+}
+
+#[napi]
+pub struct NativeRemoteTier {
+    tier: RemoteTier,
+}
+
+#[napi]
+impl NativeRemoteTier {
+    #[napi(constructor)]
+    pub fn new(options: NativeRemoteOptions) -> napi::Result<Self> {
+        let mut opts = RemoteOptions::new(options.url);
+        if let Some(prefix) = options.prefix {
+            opts.prefix = prefix;
+        }
+        if let Some(n) = options.max_body_size {
+            opts.max_body_size = n as u64;
+        }
+        if let Some(n) = options.chunk_size {
+            opts.chunk_size = n as usize;
+        }
+        if let Some(n) = options.breaker_threshold {
+            opts.breaker_threshold = n as u32;
+        }
+        if let Some(n) = options.queue_capacity {
+            opts.queue_capacity = n as usize;
+        }
+        if let Some(n) = options.upload_workers {
+            opts.upload_workers = n as usize;
+        }
+        for (slot, value) in [
+            (&mut opts.lookup_timeout, options.lookup_timeout),
+            (&mut opts.op_timeout, options.op_timeout),
+            (&mut opts.connect_timeout, options.connect_timeout),
+            (&mut opts.breaker_cooldown, options.breaker_cooldown),
+            (&mut opts.revalidation_grace, options.revalidation_grace),
+            (&mut opts.lock_ttl, options.lock_ttl),
+        ] {
+            if let Some(ms) = value {
+                *slot = millis(ms);
+            }
+        }
+        let tier = remote_guard(|| RemoteTier::connect(opts))?;
+        Ok(NativeRemoteTier { tier })
+    }
+
+    /// The body of `key`, opened, or null (a miss, or any failure: counted in `stats()`).
+    #[napi(ts_return_type = "Promise<NativeRemoteBody | null>")]
+    pub fn get(&self, key: String) -> AsyncTask<GetTask> {
+        AsyncTask::new(GetTask { tier: self.tier.clone(), key, found: None })
+    }
+
+    /// The metadata of `key` as JSON, or null.
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub fn lookup(&self, key: String) -> AsyncTask<TierTask> {
+        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Lookup(key) })
+    }
+
+    /// Removes the metadata of `key`; resolves with whether there was any.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn remove(&self, key: String) -> AsyncTask<TierTask> {
+        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Remove(key) })
+    }
+
+    /// Removes the metadata of every key under the prefix; resolves with the count.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn purge(&self) -> AsyncTask<TierTask> {
+        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Purge })
+    }
+
+    /// Waits up to `max_wait` ms for a lock holder to store `key`; resolves with
+    /// `{"outcome":"stored"|"released"|"timedOut"|"unavailable","entry":...}` as JSON.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn wait_for(&self, key: String, max_wait: f64) -> AsyncTask<TierTask> {
+        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::WaitFor(key, millis(max_wait)) })
+    }
+
+    /// Waits until queued uploads finished (or `timeout` ms); resolves with whether they did.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn flush(&self, timeout: f64) -> AsyncTask<TierTask> {
+        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Flush(millis(timeout)) })
+    }
+
+    #[napi(ts_return_type = "Promise<NativeRemoteLock>")]
+    pub fn try_lock(&self, key: String) -> AsyncTask<LockTask> {
+        AsyncTask::new(LockTask { tier: self.tier.clone(), key, attempt: None })
+    }
+
+    #[napi]
+    pub fn writer(&self) -> NativeRemoteWriter {
+        NativeRemoteWriter { writer: Arc::new(Mutex::new(Some(self.tier.writer()))) }
+    }
+
+    /// Counters as JSON.
+    #[napi]
+    pub fn stats(&self) -> String {
+        let s = self.tier.stats();
+        json!({
+            "hits": s.hits, "misses": s.misses, "errors": s.errors, "evicted": s.evicted,
+            "bytesRead": s.bytes_read, "bytesWritten": s.bytes_written,
+            "uploads": s.uploads, "uploadsDeduplicated": s.uploads_deduplicated,
+            "uploadsDropped": s.uploads_dropped, "uploadsFailed": s.uploads_failed,
+            "breakerOpened": s.breaker_opened, "breakerOpen": s.breaker_open,
+            "locksAcquired": s.locks_acquired, "locksBusy": s.locks_busy, "queued": s.queued,
+        })
+        .to_string()
+    }
+}
+
+pub struct GetTask {
+    tier: RemoteTier,
+    key: String,
+    found: Option<RemoteBodyReader>,
+}
+
+impl Task for GetTask {
+    type Output = bool;
+    type JsValue = Option<NativeRemoteBody>;
+
+    fn compute(&mut self) -> napi::Result<bool> {
+        let (tier, key) = (&self.tier, &self.key);
+        let found = remote_guard(|| Ok(tier.get(key)))?;
+        self.found = found;
+        Ok(self.found.is_some())
+    }
+
+    fn resolve(&mut self, _env: Env, _found: bool) -> napi::Result<Option<NativeRemoteBody>> {
+        Ok(self.found.take().map(|reader| NativeRemoteBody {
+            entry: entry_json(reader.entry()),
+            size: reader.size(),
+            reader: Arc::new(Mutex::new(reader)),
+        }))
+    }
+}
+
+pub enum TierOp {
+    Lookup(String),
+    Remove(String),
+    WaitFor(String, Duration),
+    Flush(Duration),
+    Purge,
+}
+
+pub struct TierTask {
+    tier: RemoteTier,
+    op: TierOp,
+}
+
+impl Task for TierTask {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> napi::Result<String> {
+        let (tier, op) = (&self.tier, &self.op);
+        remote_guard(|| {
+            Ok(match op {
+                TierOp::Lookup(key) => tier.lookup(key).map_or_else(|| "null".into(), |e| entry_json(&e)),
+                TierOp::Remove(key) => tier.remove(key)?.to_string(),
+                TierOp::Flush(timeout) => tier.flush(*timeout).to_string(),
+                TierOp::Purge => tier.purge()?.to_string(),
+                TierOp::WaitFor(key, max_wait) => {
+                    let (outcome, entry) = match tier.wait_for(key, *max_wait) {
+                        WaitOutcome::Stored(entry) => ("stored", Some(entry)),
+                        WaitOutcome::Released => ("released", None),
+                        WaitOutcome::TimedOut => ("timedOut", None),
+                        WaitOutcome::Unavailable => ("unavailable", None),
+                    };
+                    let entry: Value = entry.map_or(Value::Null, |e| serde_json::from_str(&entry_json(&e)).unwrap_or(Value::Null));
+                    json!({ "outcome": outcome, "entry": entry }).to_string()
+                }
+            })
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
+        Ok(output)
+    }
+}
+
+pub struct LockTask {
+    tier: RemoteTier,
+    key: String,
+    attempt: Option<LockAttempt>,
+}
+
+impl Task for LockTask {
+    type Output = ();
+    type JsValue = NativeRemoteLock;
+
+    fn compute(&mut self) -> napi::Result<()> {
+        let (tier, key) = (&self.tier, &self.key);
+        let attempt = remote_guard(|| Ok(tier.try_lock(key)))?;
+        self.attempt = Some(attempt);
+        Ok(())
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<NativeRemoteLock> {
+        let (state, lock) = match self.attempt.take() {
+            Some(LockAttempt::Acquired(lock)) => ("acquired", Some(lock)),
+            Some(LockAttempt::Busy) => ("busy", None),
+            _ => ("unavailable", None),
+        };
+        Ok(NativeRemoteLock { state: state.into(), lock: Arc::new(Mutex::new(lock)) })
+    }
+}
+
+/// The outcome of `tryLock`: `state` is "acquired", "busy" or "unavailable".
+#[napi]
+pub struct NativeRemoteLock {
+    state: String,
+    lock: Arc<Mutex<Option<RemoteLock>>>,
+}
+
+#[napi]
+impl NativeRemoteLock {
+    #[napi(getter)]
+    pub fn state(&self) -> String {
+        self.state.clone()
+    }
+
+    /// Releases the lock if this process holds it; resolves with whether it still did.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn release(&self) -> AsyncTask<ReleaseTask> {
+        AsyncTask::new(ReleaseTask { lock: self.lock.clone() })
+    }
+}
+
+pub struct ReleaseTask {
+    lock: Arc<Mutex<Option<RemoteLock>>>,
+}
+
+impl Task for ReleaseTask {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> napi::Result<String> {
+        let lock = &self.lock;
+        remote_guard(|| match lock.lock().take() {
+            Some(held) => held.release().map(|released| released.to_string()),
+            None => Ok("false".into()),
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
+        Ok(output)
+    }
+}
+
+#[napi]
+pub struct NativeRemoteBody {
+    entry: String,
+    size: u64,
+    reader: Arc<Mutex<RemoteBodyReader>>,
+}
+
+#[napi]
+impl NativeRemoteBody {
+    #[napi(getter)]
+    pub fn entry(&self) -> String {
+        self.entry.clone()
+    }
+
+    #[napi(getter)]
+    pub fn size(&self) -> f64 {
+        self.size as f64
+    }
+
+    #[napi(getter)]
+    pub fn chunk_size(&self) -> f64 {
+        self.reader.lock().chunk_size() as f64
+    }
+
+    /// Fills `buffer` (allocated by JS, so V8 accounts for its memory and collects it
+    /// promptly) with the next bytes; resolves with the count, 0 at the end. The call that
+    /// reaches the end resolves only after the whole body's checksum matched.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn read(&self, buffer: Buffer) -> AsyncTask<RemoteReadTask> {
+        AsyncTask::new(RemoteReadTask { reader: self.reader.clone(), buffer })
+    }
+
+    /// Whether `readSync` can answer without waiting for the network.
+    #[napi(getter)]
+    pub fn ready(&self) -> bool {
+        self.reader.lock().is_ready()
+    }
+
+    /// `read` on the calling thread, for a chunk already in memory (`ready`): most bodies are
+    /// one chunk, and the hop to the thread pool and back costs more than the read.
+    #[napi]
+    pub fn read_sync(&self, mut buffer: Buffer) -> napi::Result<u32> {
+        let reader = &self.reader;
+        remote_guard(|| {
+            let mut reader = reader.lock();
+            if !reader.is_ready() {
+                return Err(RemoteError::new(
+                    streaming_cache_core::remote::RemoteErrorKind::Closed,
+                    "readSync needs a chunk already in memory (check `ready`)",
+                ));
+            }
+            reader.read(buffer.as_mut()).map(|n| n as u32)
+        })
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.reader.lock().close();
+    }
+}
+
+pub struct RemoteReadTask {
+    reader: Arc<Mutex<RemoteBodyReader>>,
+    buffer: Buffer,
+}
+
+impl Task for RemoteReadTask {
+    type Output = u32;
+    type JsValue = u32;
+
+    fn compute(&mut self) -> napi::Result<u32> {
+        let (reader, buffer) = (&self.reader, &mut self.buffer);
+        remote_guard(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
+    }
+
+    fn resolve(&mut self, _env: Env, output: u32) -> napi::Result<u32> {
+        Ok(output)
+    }
+}
+
+#[napi]
+pub struct NativeRemoteWriter {
+    writer: Arc<Mutex<Option<RemoteWriter>>>,
+}
+
+#[napi]
+impl NativeRemoteWriter {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn write(&self, chunks: Vec<Buffer>) -> AsyncTask<RemoteWriteTask> {
+        AsyncTask::new(RemoteWriteTask { writer: self.writer.clone(), chunks })
+    }
+
+    /// Stores the body and points `key` at it for `fresh_for` ms plus the revalidation grace;
+    /// resolves with the entry as JSON.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn commit(&self, key: String, meta: String, fresh_for: f64) -> AsyncTask<RemoteCommitTask> {
+        AsyncTask::new(RemoteCommitTask { writer: self.writer.clone(), key, meta, fresh_for: millis(fresh_for) })
+    }
+
+    #[napi]
+    pub fn abort(&self) {
+        self.writer.lock().take();
+    }
+}
+
+pub struct RemoteWriteTask {
+    writer: Arc<Mutex<Option<RemoteWriter>>>,
+    chunks: Vec<Buffer>,
+}
+
+impl Task for RemoteWriteTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        let (writer, chunks) = (&self.writer, &self.chunks);
+        remote_guard(|| {
+            let mut slot = writer.lock();
+            let Some(w) = slot.as_mut() else {
+                return Err(closed());
+            };
+            for chunk in chunks {
+                if let Err(err) = w.write(chunk) {
+                    slot.take();
+                    return Err(err);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct RemoteCommitTask {
+    writer: Arc<Mutex<Option<RemoteWriter>>>,
+    key: String,
+    meta: String,
+    fresh_for: Duration,
+}
+
+impl Task for RemoteCommitTask {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> napi::Result<String> {
+        let (writer, key, meta, fresh_for) = (&self.writer, &self.key, &self.meta, self.fresh_for);
+        remote_guard(|| {
+            let w = writer.lock().take().ok_or_else(closed)?;
+            let meta: Value = serde_json::from_str(meta).map_err(|e| {
+                RemoteError::new(streaming_cache_core::remote::RemoteErrorKind::InvalidArgument, format!("meta is not JSON: {e}"))
+            })?;
+            w.finish(key, meta, fresh_for).map(|entry| entry_json(&entry))
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
+        Ok(output)
+    }
+}
+
+fn closed() -> RemoteError {
+    RemoteError::new(
+        streaming_cache_core::remote::RemoteErrorKind::Closed,
+        "the remote write was aborted or committed",
+    )
+}
