@@ -187,31 +187,31 @@ export interface ResponseDirectives {
  * to 2^31 before any arithmetic; a native failure is an `Error` with `code: 'ERR_CACHE_INTERNAL'`.
  */
 export declare class CachePolicy {
-  constructor(request: CachePolicyRequest, response: CachePolicyResponse, options?: CachePolicyOptions)
+  constructor (request: CachePolicyRequest, response: CachePolicyResponse, options?: CachePolicyOptions)
   /** A policy from `toJSON()` output (also the format earlier versions stored). */
-  static fromJSON(json: unknown): CachePolicy
+  static fromJSON (json: unknown): CachePolicy
   /** Parses a request's `Cache-Control` (and `Pragma`). */
-  static requestDirectives(headers: HeadersInput | undefined): RequestDirectives
-  toJSON(): unknown
+  static requestDirectives (headers: HeadersInput | undefined): RequestDirectives
+  toJSON (): unknown
   /** Whether the response may be stored at all. */
-  isStorable(): boolean
-  isStale(now?: number): boolean
+  isStorable (): boolean
+  isStale (now?: number): boolean
   /** Milliseconds of freshness left (0 when stale). */
-  timeToLive(now?: number): number
+  timeToLive (now?: number): number
   /** Current age in seconds (RFC 9111 4.2.3: `Age` and `Date` combined, plus time stored). */
-  age(now?: number): number
+  age (now?: number): number
   /** Freshness lifetime in milliseconds (0 when the response must be validated before each use). */
-  freshnessLifetime(): number
+  freshnessLifetime (): number
   /** Milliseconds since the response became stale (0 while fresh). */
-  staleness(now?: number): number
+  staleness (now?: number): number
   /** Whether the lifetime comes from `s-maxage`, `max-age` or `Expires` (not a heuristic). */
-  hasExplicitFreshness(): boolean
+  hasExplicitFreshness (): boolean
   /** False when `must-revalidate`, `no-cache` or (shared) `proxy-revalidate`/`s-maxage` forbid serving it stale. */
-  mayServeStale(): boolean
+  mayServeStale (): boolean
   /** Stale, but within `stale-while-revalidate`: serve it and revalidate in the background. */
-  canStaleWhileRevalidate(now?: number): boolean
+  canStaleWhileRevalidate (now?: number): boolean
   /** May be served stale because the origin failed (`stale-if-error` of the response or of `request`). */
-  canStaleIfError(request?: CachePolicyRequest, now?: number): boolean
+  canStaleIfError (request?: CachePolicyRequest, now?: number): boolean
   /** The response's status. */
   readonly status: number
   /** The URL of the request the response answered. */
@@ -221,18 +221,18 @@ export declare class CachePolicy {
   /** When the response was received (ms since the epoch). */
   readonly responseTime: number
   /** The response's fields as stored: no hop-by-hop fields; shared: no `set-cookie` and no `private="..."` fields. */
-  responseHeaders(): Headers
+  responseHeaders (): Headers
   /** The fields a hit is served with: the stored `date`, a current `age`, no `no-cache="..."` fields. */
-  servedHeaders(now?: number): Headers
-  responseDirectives(): ResponseDirectives
+  servedHeaders (now?: number): Headers
+  responseDirectives (): ResponseDirectives
   /** Whether `request` selects this stored response (URL, method, host, `Vary`). */
-  matches(request: CachePolicyRequest): boolean
+  matches (request: CachePolicyRequest): boolean
   /** Whether `request`'s own `If-None-Match` / `If-Modified-Since` match the stored response (answer it with a 304). */
-  notModifiedFor(request: CachePolicyRequest): boolean
+  notModifiedFor (request: CachePolicyRequest): boolean
   /** `request`'s headers for a conditional request: hop-by-hop removed, `if-none-match`/`if-modified-since` added. */
-  revalidationHeaders(request: CachePolicyRequest): Headers
-  beforeRequest(request: CachePolicyRequest, now?: number): BeforeRequestResult
-  afterResponse(request: CachePolicyRequest, response: CachePolicyResponse, now?: number): AfterResponseResult
+  revalidationHeaders (request: CachePolicyRequest): Headers
+  beforeRequest (request: CachePolicyRequest, now?: number): BeforeRequestResult
+  afterResponse (request: CachePolicyRequest, response: CachePolicyResponse, now?: number): AfterResponseResult
 }
 
 export interface PutInfo {
@@ -281,9 +281,9 @@ export interface VerifyReport {
 
 export declare class StreamingCache {
   /** Opens (or creates) a cache in `dir`, rebuilding the index from what a previous process stored there. */
-  constructor(dir: string, options?: StreamingCacheOptions)
+  constructor (dir: string, options?: StreamingCacheOptions)
   /** A cache in a fresh temporary directory, removed when the process exits. */
-  static withTempDir(maxEntries?: number, options?: StreamingCacheOptions): Promise<StreamingCache>
+  static withTempDir (maxEntries?: number, options?: StreamingCacheOptions): Promise<StreamingCache>
 
   readonly dir: string
   readonly maxEntries: number
@@ -294,37 +294,37 @@ export declare class StreamingCache {
   readonly skippedIndexLines: number
 
   /** Streams `entry.body` to disk and commits it under `key`, replacing any entry there. */
-  put(key: string, entry: PutEntry): Promise<PutInfo>
+  put (key: string, entry: PutEntry): Promise<PutInfo>
   /** A Writable for the body of `key`; see `CacheWriteStream`. */
-  createWriteStream(key: string, entry: PolicySource): CacheWriteStream
+  createWriteStream (key: string, entry: PolicySource): CacheWriteStream
   /** The entry for `key`, with its body as a stream, or `null`. */
-  get(key: string): Promise<CacheHit | null>
+  get (key: string): Promise<CacheHit | null>
   /** `get` without a promise: the lookup and file open are synchronous, the body still streams. */
-  getSync(key: string): CacheHit | null
+  getSync (key: string): CacheHit | null
   /** The stored fields of `key` without its body (memory only, no disk access), or `null`. */
-  peek(key: string): Omit<CacheHit, 'body'> | null
+  peek (key: string): Omit<CacheHit, 'body'> | null
   /** Live keys starting with `prefix` (every key when omitted), in lexicographic order. */
-  keys(prefix?: string): string[]
+  keys (prefix?: string): string[]
   /** Whether `key` is cached (no disk access). */
-  has(key: string): boolean
+  has (key: string): boolean
   /** Replaces stored fields (headers, policy, ...) without rewriting the body; `false` if `key` is not cached. */
-  updateMetadata(key: string, fields: MetadataUpdate): Promise<boolean>
+  updateMetadata (key: string, fields: MetadataUpdate): Promise<boolean>
   /** Removes `key`; resolves `true` if it was present. Content shared with other keys is kept. */
-  delete(key: string): Promise<boolean>
+  delete (key: string): Promise<boolean>
   /** Number of live entries. */
-  entryCount(): number
+  entryCount (): number
   /** Counters since open and sizes now; see `CacheStats`. */
-  stats(): CacheStats
+  stats (): CacheStats
   /** Removes every entry and all content. */
-  clear(): Promise<void>
+  clear (): Promise<void>
   /** Checks every entry's content hash; removes corrupt entries, unfinished temp files and unreferenced content. */
-  verify(): Promise<VerifyReport>
+  verify (): Promise<VerifyReport>
   /** Re-reads the disk index: entries other processes stored or deleted since this one looked. */
-  refresh(): Promise<void>
+  refresh (): Promise<void>
   /** The RAM tier's limits and the bytes and bodies it holds now. */
-  memoryUsage(): { maxSize: number, maxEntrySize: number, bytes: number, entries: number }
+  memoryUsage (): { maxSize: number, maxEntrySize: number, bytes: number, entries: number }
   /** Finishes pending cleanup and releases the directory; later calls reject/throw `ERR_CACHE_CLOSED`. */
-  close(): Promise<void>
+  close (): Promise<void>
   /** Runs pending eviction work and waits for the disk cleanup it queued. */
-  runPendingTasks(): Promise<void>
+  runPendingTasks (): Promise<void>
 }

@@ -9,7 +9,9 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use parking_lot::Mutex;
 use serde::Serialize;
-use streaming_cache_core::{BodyReader, CacheError, HeaderMap, HotBody, StoredEntry, StreamingCache};
+use streaming_cache_core::{
+    BodyReader, CacheError, HeaderMap, HotBody, StoredEntry, StreamingCache,
+};
 
 use crate::errors::guard;
 
@@ -55,7 +57,12 @@ pub fn entry_json(entry: &StoredEntry) -> String {
 
 impl NativeBody {
     pub fn new(entry: Arc<StoredEntry>, reader: BodyReader, cache: StreamingCache) -> Self {
-        NativeBody { entry, reader: Arc::new(Mutex::new(reader)), cache, generation: Arc::new(AtomicU64::new(0)) }
+        NativeBody {
+            entry,
+            reader: Arc::new(Mutex::new(reader)),
+            cache,
+            generation: Arc::new(AtomicU64::new(0)),
+        }
     }
 }
 
@@ -75,7 +82,10 @@ impl NativeBody {
     /// The call that reaches the end resolves only after the whole body's hash checked out.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn read(&self, buffer: Buffer) -> AsyncTask<ReadTask> {
-        AsyncTask::new(ReadTask { reader: self.reader.clone(), buffer })
+        AsyncTask::new(ReadTask {
+            reader: self.reader.clone(),
+            buffer,
+        })
     }
 
     /// `read` into several buffers in one trip to the thread pool, each filled in turn; resolves
@@ -83,7 +93,10 @@ impl NativeBody {
     /// mmap threshold) while paying one pool round trip per several of them.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn read_batch(&self, buffers: Vec<Buffer>) -> AsyncTask<ReadBatchTask> {
-        AsyncTask::new(ReadBatchTask { reader: self.reader.clone(), buffers })
+        AsyncTask::new(ReadBatchTask {
+            reader: self.reader.clone(),
+            buffers,
+        })
     }
 
     /// `read` on the calling thread: for small bodies (one chunk), where the hop to the
@@ -110,7 +123,9 @@ impl NativeBody {
     /// hash checked; offered to the RAM tier. The Buffer shares the bytes the tier keeps.
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn read_whole(&self) -> AsyncTask<ReadWholeTask> {
-        AsyncTask::new(ReadWholeTask { whole: self.whole_read() })
+        AsyncTask::new(ReadWholeTask {
+            whole: self.whole_read(),
+        })
     }
 
     /// `readWhole` on the calling thread, for bodies small enough that the pool hop costs more.
@@ -151,7 +166,9 @@ impl WholeRead {
         guard(|| {
             let mut reader = self.reader.lock();
             if reader.position() != 0 {
-                return Err(CacheError::internal("readWhole on a body already read from"));
+                return Err(CacheError::internal(
+                    "readWhole on a body already read from",
+                ));
             }
             let size = usize::try_from(reader.size())
                 .map_err(|_| CacheError::out_of_range("the body is too large to read whole"))?;

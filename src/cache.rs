@@ -4,7 +4,9 @@
 use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
-use streaming_cache_core::{options::validate_key, CacheOptions, EntryMeta, PendingDelete, StreamingCache, VerifyReport};
+use streaming_cache_core::{
+    options::validate_key, CacheOptions, EntryMeta, PendingDelete, StreamingCache, VerifyReport,
+};
 
 use crate::body::{entry_json, NativeBody};
 use crate::errors::{guard, guard_infallible};
@@ -49,7 +51,10 @@ impl NativeCache {
         if let Some(n) = options.max_size {
             opts = opts.with_max_size(n as u64);
         }
-        opts = opts.with_memory(crate::hot::memory_options(options.memory_max_size, options.memory_max_entry_size));
+        opts = opts.with_memory(crate::hot::memory_options(
+            options.memory_max_size,
+            options.memory_max_entry_size,
+        ));
         let cache = guard(|| StreamingCache::open(&dir, opts))?;
         Ok(NativeCache { cache })
     }
@@ -108,7 +113,12 @@ impl NativeCache {
 
     /// A put whose whole body is already in memory: one task writes and commits it.
     #[napi(ts_return_type = "Promise<PutInfo>")]
-    pub fn put_buffer(&self, key: String, entry: String, body: Buffer) -> napi::Result<AsyncTask<CommitTask>> {
+    pub fn put_buffer(
+        &self,
+        key: String,
+        entry: String,
+        body: Buffer,
+    ) -> napi::Result<AsyncTask<CommitTask>> {
         // Copied on the JS thread: the caller may detach (transfer) the Buffer's memory while
         // the task reads it on a libuv thread.
         let (pending, body) = guard(|| Ok((self.pending(key, &entry)?, body.to_vec())))?;
@@ -125,42 +135,62 @@ impl NativeCache {
         integrity: Option<String>,
     ) -> napi::Result<AsyncTask<CacheTask>> {
         let meta = guard(|| EntryMeta::from_json(&entry))?;
-        Ok(AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::UpdateMetadata(key, meta, integrity) }))
+        Ok(AsyncTask::new(CacheTask {
+            cache: self.cache.clone(),
+            op: Op::UpdateMetadata(key, meta, integrity),
+        }))
     }
 
     /// Lookups miss from the moment this returns; the disk work finishes on a libuv thread.
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn delete(&self, key: String) -> napi::Result<AsyncTask<CacheTask>> {
         let pending = guard_infallible(|| self.cache.begin_delete(&key))?;
-        Ok(AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Delete(Some(pending)) }))
+        Ok(AsyncTask::new(CacheTask {
+            cache: self.cache.clone(),
+            op: Op::Delete(Some(pending)),
+        }))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn clear(&self) -> AsyncTask<CacheTask> {
-        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Clear })
+        AsyncTask::new(CacheTask {
+            cache: self.cache.clone(),
+            op: Op::Clear,
+        })
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn run_pending_tasks(&self) -> AsyncTask<CacheTask> {
-        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::RunPendingTasks })
+        AsyncTask::new(CacheTask {
+            cache: self.cache.clone(),
+            op: Op::RunPendingTasks,
+        })
     }
 
     /// Checks every entry's content and removes corruption and garbage.
     #[napi(ts_return_type = "Promise<NativeVerifyReport>")]
     pub fn verify(&self) -> AsyncTask<VerifyTask> {
-        AsyncTask::new(VerifyTask { cache: self.cache.clone() })
+        AsyncTask::new(VerifyTask {
+            cache: self.cache.clone(),
+        })
     }
 
     /// Re-reads the disk index: entries other processes stored or deleted.
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn refresh(&self) -> AsyncTask<CacheTask> {
-        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Refresh })
+        AsyncTask::new(CacheTask {
+            cache: self.cache.clone(),
+            op: Op::Refresh,
+        })
     }
 
     /// Finishes pending cleanup and releases the directory for other processes.
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn close(&self) -> AsyncTask<CacheTask> {
-        AsyncTask::new(CacheTask { cache: self.cache.clone(), op: Op::Close })
+        AsyncTask::new(CacheTask {
+            cache: self.cache.clone(),
+            op: Op::Close,
+        })
     }
 
     #[napi]
@@ -173,7 +203,12 @@ impl NativeCache {
     fn pending(&self, key: String, entry: &str) -> streaming_cache_core::Result<PendingPut> {
         validate_key(&key)?;
         let meta = EntryMeta::from_json(entry)?;
-        Ok(PendingPut { cache: self.cache.clone(), key, meta, writer: self.cache.writer() })
+        Ok(PendingPut {
+            cache: self.cache.clone(),
+            key,
+            meta,
+            writer: self.cache.writer(),
+        })
     }
 }
 
@@ -204,7 +239,9 @@ impl Task for CacheTask {
                 None => Ok(false),
             },
             Op::UpdateMetadata(key, meta, None) => cache.update_metadata(key, meta.clone()),
-            Op::UpdateMetadata(key, meta, Some(integrity)) => cache.update_metadata_if(key, meta.clone(), integrity),
+            Op::UpdateMetadata(key, meta, Some(integrity)) => {
+                cache.update_metadata_if(key, meta.clone(), integrity)
+            }
             Op::Clear => cache.clear().map(|()| true),
             Op::Refresh => cache.refresh().map(|()| true),
             Op::Close => {

@@ -18,7 +18,10 @@ thread_local! {
 }
 
 pub fn to_napi(err: CacheError) -> Error {
-    Error::new(Status::GenericFailure, format!("{}: {}", err.code(), err.message()))
+    Error::new(
+        Status::GenericFailure,
+        format!("{}: {}", err.code(), err.message()),
+    )
 }
 
 /// Replaces the panic hook with one that prints nothing for panics `guard` will catch and
@@ -48,7 +51,9 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, CacheError>) -> napi::Result<T> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(to_napi(CacheError::internal(format!("internal error (panic): {what}"))))
+            Err(to_napi(CacheError::internal(format!(
+                "internal error (panic): {what}"
+            ))))
         }
     }
 }

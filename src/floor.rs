@@ -10,13 +10,17 @@ use napi_derive::napi;
 #[napi]
 pub fn bench_pread_floor(path: String, read_size: u32, times: u32) -> napi::Result<f64> {
     let file = File::open(&path).map_err(|e| napi::Error::from_reason(format!("{path}: {e}")))?;
-    let len = file.metadata().map_err(|e| napi::Error::from_reason(e.to_string()))?.len();
+    let len = file
+        .metadata()
+        .map_err(|e| napi::Error::from_reason(e.to_string()))?
+        .len();
     let mut buffer = vec![0u8; read_size.max(1) as usize];
     let started = std::time::Instant::now();
     for _ in 0..times {
         let mut offset = 0u64;
         while offset < len {
-            let n = read_at(&file, &mut buffer, offset).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+            let n = read_at(&file, &mut buffer, offset)
+                .map_err(|e| napi::Error::from_reason(e.to_string()))?;
             if n == 0 {
                 break;
             }

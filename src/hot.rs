@@ -19,7 +19,10 @@ pub fn memory_options(max_size: Option<f64>, max_entry_size: Option<f64>) -> Mem
         return MemoryTierOptions::off();
     }
     let max_entry_size = max_entry_size.map_or(defaults.max_entry_size.min(max_size), |n| n as u64);
-    MemoryTierOptions { max_size, max_entry_size }
+    MemoryTierOptions {
+        max_size,
+        max_entry_size,
+    }
 }
 
 #[napi]
@@ -28,14 +31,18 @@ impl NativeCache {
     /// only plus one `stat` of the key's index bucket (other processes' changes).
     #[napi]
     pub fn hot_generation(&self, key: String) -> f64 {
-        self.cache.hot_body(&key).map_or(0.0, |hot| hot.generation() as f64)
+        self.cache
+            .hot_body(&key)
+            .map_or(0.0, |hot| hot.generation() as f64)
     }
 
     /// `key`'s hot body as `{ generation, entry, body }` (`entry`: the fields as JSON, `body`:
     /// the whole body in one Buffer), or null when the tier holds no current one.
     #[napi(ts_return_type = "{ generation: number, entry: string, body: Buffer } | null")]
     pub fn hot_hit<'env>(&self, env: &'env Env, key: String) -> napi::Result<Option<Object<'env>>> {
-        let Some(hot) = self.cache.hot_body(&key) else { return Ok(None) };
+        let Some(hot) = self.cache.hot_body(&key) else {
+            return Ok(None);
+        };
         let mut hit = Object::new(env)?;
         hit.set("generation", hot.generation() as f64)?;
         hit.set("entry", entry_json(hot.entry()))?;

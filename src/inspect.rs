@@ -36,7 +36,7 @@ fn entry(e: &StoredEntry) -> Value {
 #[napi]
 pub fn inspect_cache_dir(dir: String) -> napi::Result<String> {
     guard(|| {
-        let seen = inspect(Path::new(&dir));
+        let seen = inspect(Path::new(&dir))?;
         Ok(json!({
             "entries": seen.entries.iter().map(entry).collect::<Vec<_>>(),
             "skippedIndexLines": seen.skipped_index_lines,
@@ -56,7 +56,7 @@ pub fn inspect_cache_dir(dir: String) -> napi::Result<String> {
 pub fn check_cache_dir_content(dir: String) -> napi::Result<String> {
     guard(|| {
         let dir = Path::new(&dir);
-        let seen = inspect(dir);
+        let seen = inspect(dir)?;
         let problems = check_content(dir, &seen.entries);
         let listed: Vec<Value> = seen
             .entries

@@ -9,7 +9,9 @@ use napi_derive::napi;
 use serde::Serialize;
 use serde_json::Value;
 use streaming_cache_core::entry::parse_headers;
-use streaming_cache_core::{CacheError, Freshness, HeaderMap, Policy, PolicyOptions, RequestDirectives, RequestInfo};
+use streaming_cache_core::{
+    CacheError, Freshness, HeaderMap, Policy, PolicyOptions, RequestDirectives, RequestInfo,
+};
 
 use crate::errors::guard;
 
@@ -34,7 +36,8 @@ fn millis(duration: Duration) -> f64 {
 }
 
 fn parse_json(json: &str, what: &str) -> Result<Value, CacheError> {
-    serde_json::from_str(json).map_err(|e| CacheError::invalid_type(format!("{what} is not valid JSON: {e}")))
+    serde_json::from_str(json)
+        .map_err(|e| CacheError::invalid_type(format!("{what} is not valid JSON: {e}")))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, CacheError> {
@@ -48,7 +51,9 @@ fn request(json: &str) -> Result<RequestInfo, CacheError> {
     let text = |v: Option<Value>, what: &str| match v {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(CacheError::invalid_type(format!("request.{what} must be a string"))),
+        Some(_) => Err(CacheError::invalid_type(format!(
+            "request.{what} must be a string"
+        ))),
     };
     Ok(RequestInfo {
         method: text(fields.remove("method"), "method")?,
@@ -91,15 +96,29 @@ impl NativePolicy {
         request_time: Option<f64>,
     ) -> napi::Result<Self> {
         guard(|| {
-            let options = PolicyOptions { shared, request_time: request_time.map(time), ..PolicyOptions::default() };
-            let policy = Policy::new(&request(&request_json)?, status(status_code)?, &headers(&headers_json)?, options, time(response_time))?;
+            let options = PolicyOptions {
+                shared,
+                request_time: request_time.map(time),
+                ..PolicyOptions::default()
+            };
+            let policy = Policy::new(
+                &request(&request_json)?,
+                status(status_code)?,
+                &headers(&headers_json)?,
+                options,
+                time(response_time),
+            )?;
             Ok(NativePolicy { policy })
         })
     }
 
     #[napi(factory)]
     pub fn from_json(json: String) -> napi::Result<Self> {
-        guard(|| Ok(NativePolicy { policy: Policy::from_json(&parse_json(&json, "policy")?)? }))
+        guard(|| {
+            Ok(NativePolicy {
+                policy: Policy::from_json(&parse_json(&json, "policy")?)?,
+            })
+        })
     }
 
     /// JSON of a request's own `Cache-Control` directives (see `RequestDirectives`).
@@ -161,7 +180,11 @@ impl NativePolicy {
 
     #[napi]
     pub fn can_stale_if_error(&self, request_json: String, now: f64) -> napi::Result<bool> {
-        guard(|| Ok(self.policy.can_stale_if_error(&request(&request_json)?, time(now))))
+        guard(|| {
+            Ok(self
+                .policy
+                .can_stale_if_error(&request(&request_json)?, time(now)))
+        })
     }
 
     #[napi]
@@ -181,7 +204,14 @@ impl NativePolicy {
 
     #[napi]
     pub fn response_time(&self) -> napi::Result<f64> {
-        guard(|| Ok(millis(self.policy.response_time().duration_since(UNIX_EPOCH).unwrap_or_default())))
+        guard(|| {
+            Ok(millis(
+                self.policy
+                    .response_time()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default(),
+            ))
+        })
     }
 
     /// JSON of the response's fields as stored.
@@ -222,18 +252,46 @@ impl NativePolicy {
     /// the request headers to send to the origin (with validators added).
     #[napi]
     pub fn before_request(&self, request_json: String, now: f64) -> napi::Result<String> {
-        guard(|| match self.policy.before_request(&request(&request_json)?, time(now))? {
-            Freshness::Fresh { headers } => to_json(&FreshnessView { fresh: true, matches: true, headers: &headers }),
-            Freshness::Stale { headers, matches } => to_json(&FreshnessView { fresh: false, matches, headers: &headers }),
+        guard(|| {
+            match self
+                .policy
+                .before_request(&request(&request_json)?, time(now))?
+            {
+                Freshness::Fresh { headers } => to_json(&FreshnessView {
+                    fresh: true,
+                    matches: true,
+                    headers: &headers,
+                }),
+                Freshness::Stale { headers, matches } => to_json(&FreshnessView {
+                    fresh: false,
+                    matches,
+                    headers: &headers,
+                }),
+            }
         })
     }
 
     /// JSON `{ modified, policy, headers }` after revalidating with the origin's response.
     #[napi]
-    pub fn after_response(&self, request_json: String, status_code: u32, headers_json: String, now: f64) -> napi::Result<String> {
+    pub fn after_response(
+        &self,
+        request_json: String,
+        status_code: u32,
+        headers_json: String,
+        now: f64,
+    ) -> napi::Result<String> {
         guard(|| {
-            let after = self.policy.after_response(&request(&request_json)?, status(status_code)?, &headers(&headers_json)?, time(now))?;
-            to_json(&RevalidatedView { modified: after.modified, policy: after.policy.to_json(), headers: &after.headers })
+            let after = self.policy.after_response(
+                &request(&request_json)?,
+                status(status_code)?,
+                &headers(&headers_json)?,
+                time(now),
+            )?;
+            to_json(&RevalidatedView {
+                modified: after.modified,
+                policy: after.policy.to_json(),
+                headers: &after.headers,
+            })
         })
     }
 }

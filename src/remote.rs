@@ -11,14 +11,17 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use streaming_cache_core::remote::{
-    LockAttempt, RemoteBodyReader, RemoteEntry, RemoteError, RemoteLock, RemoteOptions, RemoteTier, RemoteWriter,
-    WaitOutcome,
+    LockAttempt, RemoteBodyReader, RemoteEntry, RemoteError, RemoteLock, RemoteOptions, RemoteTier,
+    RemoteWriter, WaitOutcome,
 };
 
 use crate::errors::guard;
 
 fn to_napi(err: RemoteError) -> Error {
-    Error::new(Status::GenericFailure, format!("{}: {}", err.code(), err.message()))
+    Error::new(
+        Status::GenericFailure,
+        format!("{}: {}", err.code(), err.message()),
+    )
 }
 
 /// Like `guard`, for calls that fail with a `RemoteError`.
@@ -111,48 +114,73 @@ impl NativeRemoteTier {
     /// The body of `key`, opened, or null (a miss, or any failure: counted in `stats()`).
     #[napi(ts_return_type = "Promise<NativeRemoteBody | null>")]
     pub fn get(&self, key: String) -> AsyncTask<GetTask> {
-        AsyncTask::new(GetTask { tier: self.tier.clone(), key, found: None })
+        AsyncTask::new(GetTask {
+            tier: self.tier.clone(),
+            key,
+            found: None,
+        })
     }
 
     /// The metadata of `key` as JSON, or null.
     #[napi(ts_return_type = "Promise<string | null>")]
     pub fn lookup(&self, key: String) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Lookup(key) })
+        AsyncTask::new(TierTask {
+            tier: self.tier.clone(),
+            op: TierOp::Lookup(key),
+        })
     }
 
     /// Removes the metadata of `key`; resolves with whether there was any.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn remove(&self, key: String) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Remove(key) })
+        AsyncTask::new(TierTask {
+            tier: self.tier.clone(),
+            op: TierOp::Remove(key),
+        })
     }
 
     /// Removes the metadata of every key under the prefix; resolves with the count.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn purge(&self) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Purge })
+        AsyncTask::new(TierTask {
+            tier: self.tier.clone(),
+            op: TierOp::Purge,
+        })
     }
 
     /// Waits up to `max_wait` ms for a lock holder to store `key`; resolves with
     /// `{"outcome":"stored"|"released"|"timedOut"|"unavailable","entry":...}` as JSON.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn wait_for(&self, key: String, max_wait: f64) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::WaitFor(key, millis(max_wait)) })
+        AsyncTask::new(TierTask {
+            tier: self.tier.clone(),
+            op: TierOp::WaitFor(key, millis(max_wait)),
+        })
     }
 
     /// Waits until queued uploads finished (or `timeout` ms); resolves with whether they did.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn flush(&self, timeout: f64) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask { tier: self.tier.clone(), op: TierOp::Flush(millis(timeout)) })
+        AsyncTask::new(TierTask {
+            tier: self.tier.clone(),
+            op: TierOp::Flush(millis(timeout)),
+        })
     }
 
     #[napi(ts_return_type = "Promise<NativeRemoteLock>")]
     pub fn try_lock(&self, key: String) -> AsyncTask<LockTask> {
-        AsyncTask::new(LockTask { tier: self.tier.clone(), key, attempt: None })
+        AsyncTask::new(LockTask {
+            tier: self.tier.clone(),
+            key,
+            attempt: None,
+        })
     }
 
     #[napi]
     pub fn writer(&self) -> NativeRemoteWriter {
-        NativeRemoteWriter { writer: Arc::new(Mutex::new(Some(self.tier.writer()))) }
+        NativeRemoteWriter {
+            writer: Arc::new(Mutex::new(Some(self.tier.writer()))),
+        }
     }
 
     /// Counters as JSON.
@@ -218,7 +246,9 @@ impl Task for TierTask {
         let (tier, op) = (&self.tier, &self.op);
         remote_guard(|| {
             Ok(match op {
-                TierOp::Lookup(key) => tier.lookup(key).map_or_else(|| "null".into(), |e| entry_json(&e)),
+                TierOp::Lookup(key) => tier
+                    .lookup(key)
+                    .map_or_else(|| "null".into(), |e| entry_json(&e)),
                 TierOp::Remove(key) => tier.remove(key)?.to_string(),
                 TierOp::Flush(timeout) => tier.flush(*timeout).to_string(),
                 TierOp::Purge => tier.purge()?.to_string(),
@@ -229,7 +259,9 @@ impl Task for TierTask {
                         WaitOutcome::TimedOut => ("timedOut", None),
                         WaitOutcome::Unavailable => ("unavailable", None),
                     };
-                    let entry: Value = entry.map_or(Value::Null, |e| serde_json::from_str(&entry_json(&e)).unwrap_or(Value::Null));
+                    let entry: Value = entry.map_or(Value::Null, |e| {
+                        serde_json::from_str(&entry_json(&e)).unwrap_or(Value::Null)
+                    });
                     json!({ "outcome": outcome, "entry": entry }).to_string()
                 }
             })
@@ -264,7 +296,10 @@ impl Task for LockTask {
             Some(LockAttempt::Busy) => ("busy", None),
             _ => ("unavailable", None),
         };
-        Ok(NativeRemoteLock { state: state.into(), lock: Arc::new(Mutex::new(lock)) })
+        Ok(NativeRemoteLock {
+            state: state.into(),
+            lock: Arc::new(Mutex::new(lock)),
+        })
     }
 }
 
@@ -285,7 +320,9 @@ impl NativeRemoteLock {
     /// Releases the lock if this process holds it; resolves with whether it still did.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn release(&self) -> AsyncTask<ReleaseTask> {
-        AsyncTask::new(ReleaseTask { lock: self.lock.clone() })
+        AsyncTask::new(ReleaseTask {
+            lock: self.lock.clone(),
+        })
     }
 }
 
@@ -339,7 +376,10 @@ impl NativeRemoteBody {
     /// reaches the end resolves only after the whole body's checksum matched.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn read(&self, buffer: Buffer) -> AsyncTask<RemoteReadTask> {
-        AsyncTask::new(RemoteReadTask { reader: self.reader.clone(), buffer })
+        AsyncTask::new(RemoteReadTask {
+            reader: self.reader.clone(),
+            buffer,
+        })
     }
 
     /// Whether `readSync` can answer without waiting for the network.
@@ -399,14 +439,22 @@ pub struct NativeRemoteWriter {
 impl NativeRemoteWriter {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn write(&self, chunks: Vec<Buffer>) -> AsyncTask<RemoteWriteTask> {
-        AsyncTask::new(RemoteWriteTask { writer: self.writer.clone(), chunks })
+        AsyncTask::new(RemoteWriteTask {
+            writer: self.writer.clone(),
+            chunks,
+        })
     }
 
     /// Stores the body and points `key` at it for `fresh_for` ms plus the revalidation grace;
     /// resolves with the entry as JSON.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn commit(&self, key: String, meta: String, fresh_for: f64) -> AsyncTask<RemoteCommitTask> {
-        AsyncTask::new(RemoteCommitTask { writer: self.writer.clone(), key, meta, fresh_for: millis(fresh_for) })
+        AsyncTask::new(RemoteCommitTask {
+            writer: self.writer.clone(),
+            key,
+            meta,
+            fresh_for: millis(fresh_for),
+        })
     }
 
     #[napi]
@@ -462,9 +510,13 @@ impl Task for RemoteCommitTask {
         remote_guard(|| {
             let w = writer.lock().take().ok_or_else(closed)?;
             let meta: Value = serde_json::from_str(meta).map_err(|e| {
-                RemoteError::new(streaming_cache_core::remote::RemoteErrorKind::InvalidArgument, format!("meta is not JSON: {e}"))
+                RemoteError::new(
+                    streaming_cache_core::remote::RemoteErrorKind::InvalidArgument,
+                    format!("meta is not JSON: {e}"),
+                )
             })?;
-            w.finish(key, meta, fresh_for).map(|entry| entry_json(&entry))
+            w.finish(key, meta, fresh_for)
+                .map(|entry| entry_json(&entry))
         })
     }
 

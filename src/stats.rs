@@ -42,7 +42,12 @@ impl NativeCache {
 }
 
 fn to_js(s: Stats) -> NativeStats {
-    let Evictions { size, shared_budget, corrupt, missing } = s.evictions;
+    let Evictions {
+        size,
+        shared_budget,
+        corrupt,
+        missing,
+    } = s.evictions;
     NativeStats {
         hits: s.hits as f64,
         misses: s.misses as f64,

@@ -31,7 +31,9 @@ pub struct NativeWriter {
 
 impl NativeWriter {
     pub fn new(pending: PendingPut) -> Self {
-        NativeWriter { pending: Arc::new(Mutex::new(Some(pending))) }
+        NativeWriter {
+            pending: Arc::new(Mutex::new(Some(pending))),
+        }
     }
 }
 
@@ -43,13 +45,19 @@ impl NativeWriter {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn write(&self, chunks: Vec<Buffer>) -> napi::Result<AsyncTask<WriteTask>> {
         let chunks = guard_infallible(|| chunks.iter().map(|chunk| chunk.to_vec()).collect())?;
-        Ok(AsyncTask::new(WriteTask { pending: self.pending.clone(), chunks }))
+        Ok(AsyncTask::new(WriteTask {
+            pending: self.pending.clone(),
+            chunks,
+        }))
     }
 
     /// Commits the body and its index entry; resolves with its size and integrity.
     #[napi(ts_return_type = "Promise<PutInfo>")]
     pub fn commit(&self) -> AsyncTask<CommitTask> {
-        AsyncTask::new(CommitTask { pending: self.pending.clone(), body: None })
+        AsyncTask::new(CommitTask {
+            pending: self.pending.clone(),
+            body: None,
+        })
     }
 
     /// Discards everything written; the temp file is removed.
@@ -74,7 +82,9 @@ impl Task for WriteTask {
         let (pending, chunks) = (&self.pending, &self.chunks);
         guard(|| {
             let mut slot = pending.lock();
-            let put = slot.as_mut().ok_or_else(|| CacheError::closed("the write was aborted or committed"))?;
+            let put = slot
+                .as_mut()
+                .ok_or_else(|| CacheError::closed("the write was aborted or committed"))?;
             for chunk in chunks {
                 if let Err(err) = put.writer.write(chunk) {
                     slot.take();
@@ -98,7 +108,10 @@ pub struct CommitTask {
 
 impl CommitTask {
     pub fn with_body(pending: PendingPut, body: Vec<u8>) -> Self {
-        CommitTask { pending: Arc::new(Mutex::new(Some(pending))), body: Some(body) }
+        CommitTask {
+            pending: Arc::new(Mutex::new(Some(pending))),
+            body: Some(body),
+        }
     }
 }
 
@@ -117,7 +130,10 @@ impl Task for CommitTask {
                 put.writer.write(body)?;
             }
             let entry = put.cache.commit(&put.key, put.meta, put.writer)?;
-            Ok(PutInfo { size: entry.size as f64, integrity: entry.integrity_string() })
+            Ok(PutInfo {
+                size: entry.size as f64,
+                integrity: entry.integrity_string(),
+            })
         })
     }
 

@@ -60,7 +60,7 @@ module.exports = {
     const notes = []
     const cases = []
     for (const [i, s] of SYSTEMS.entries()) {
-      let na = s.needs && typeof exports[s.needs] !== 'function' ? `no ${s.needs} export` : null
+      const na = s.needs && typeof exports[s.needs] !== 'function' ? `no ${s.needs} export` : null
       const child = na ? null : await startChild(s.system, path.join(dir, String(i)), origin.url)
       if (child) children.push(child)
       for (const size of SIZES) {

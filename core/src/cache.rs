@@ -20,8 +20,8 @@ use crate::files;
 use crate::garbage::{self, content_path};
 use crate::index::{disk, Ledger, StoredEntry};
 use crate::memory_tier::{HotBody, MemoryTier};
-use crate::presence::Presence;
 use crate::options::{validate_key, CacheOptions};
+use crate::presence::Presence;
 use crate::stats::{Counters, Stats};
 use crate::usage::{Released, Usage};
 
@@ -89,8 +89,9 @@ impl StreamingCache {
     pub fn open(dir: impl AsRef<Path>, options: CacheOptions) -> Result<StreamingCache> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        files::create_private_dir(&dir)
-            .map_err(|e| CacheError::io(&e, format!("creating cache directory {}", dir.display())))?;
+        files::create_private_dir(&dir).map_err(|e| {
+            CacheError::io(&e, format!("creating cache directory {}", dir.display()))
+        })?;
 
         let (cleanup, receiver) = CleanupQueue::new(options.cleanup_queue);
         let listener_queue = cleanup.clone();
@@ -175,7 +176,12 @@ impl StreamingCache {
             counters.miss();
             return Ok(None);
         };
-        match BodyReader::open(&self.shared.dir, &entry.integrity, entry.read_check(), entry.size) {
+        match BodyReader::open(
+            &self.shared.dir,
+            &entry.integrity,
+            entry.read_check(),
+            entry.size,
+        ) {
             Ok(reader) => {
                 counters.hit();
                 let reader = reader.metered(counters.read_meter());
@@ -193,13 +199,15 @@ impl StreamingCache {
                 // through another key sharing it): the entry is useless, so it is a miss.
                 counters.missing();
                 counters.miss();
-                self.shared.drop_disk_entry(&entry.key, &entry.integrity_string());
+                self.shared
+                    .drop_disk_entry(&entry.key, &entry.integrity_string());
                 Ok(None)
             }
             Err(err) if err.kind() == crate::error::ErrorKind::Integrity => {
                 // Not a regular file where content should be (a FIFO, a directory, a symlink):
                 // damage, never something to block on or read through.
-                self.shared.drop_disk_entry(&entry.key, &entry.integrity_string());
+                self.shared
+                    .drop_disk_entry(&entry.key, &entry.integrity_string());
                 Ok(None)
             }
             Err(err) => Err(err),
@@ -222,17 +230,25 @@ impl StreamingCache {
     pub fn offer_hot(&self, entry: &Arc<StoredEntry>, body: Bytes) -> Option<Arc<HotBody>> {
         let shared = &self.shared;
         shared.hot.admit(&shared.dir, entry, body, || {
-            shared.index.get(&entry.key).is_some_and(|current| Arc::ptr_eq(&current, entry))
+            shared
+                .index
+                .get(&entry.key)
+                .is_some_and(|current| Arc::ptr_eq(&current, entry))
                 && disk::find(&shared.dir, &entry.key)
                     .ok()
                     .flatten()
-                    .is_some_and(|on_disk| on_disk.integrity == entry.integrity && on_disk.size == entry.size)
+                    .is_some_and(|on_disk| {
+                        on_disk.integrity == entry.integrity && on_disk.size == entry.size
+                    })
         })
     }
 
     /// Bytes and bodies the RAM tier holds, after pending admissions and evictions.
     pub fn hot_usage(&self) -> (u64, u64) {
-        (self.shared.hot.weighted_size(), self.shared.hot.entry_count())
+        (
+            self.shared.hot.weighted_size(),
+            self.shared.hot.entry_count(),
+        )
     }
 
     /// A writer for a new body, bounded by `max_body_size`.
@@ -243,7 +259,12 @@ impl StreamingCache {
     }
 
     /// Stores the body `writer` holds under `key` with `meta`, replacing any entry there.
-    pub fn commit(&self, key: &str, meta: EntryMeta, writer: BodyWriter) -> Result<Arc<StoredEntry>> {
+    pub fn commit(
+        &self,
+        key: &str,
+        meta: EntryMeta,
+        writer: BodyWriter,
+    ) -> Result<Arc<StoredEntry>> {
         validate_key(key)?;
         let entry = self.shared.commit(key, meta, writer)?;
         self.shared.keep_within_budget();
@@ -288,7 +309,12 @@ impl StreamingCache {
         *shared.deleting.lock().entry(key.to_owned()).or_insert(0) += 1;
         let was_live = shared.index.remove(key).is_some();
         let seq = shared.clock.fetch_add(1, Ordering::AcqRel) + 1;
-        PendingDelete { key: key.to_owned(), since: now_millis(), seq, was_live }
+        PendingDelete {
+            key: key.to_owned(),
+            since: now_millis(),
+            seq,
+            was_live,
+        }
     }
 
     /// Removes the entry `begin_delete` hid, unless a newer one was stored since. Returns
@@ -301,8 +327,13 @@ impl StreamingCache {
             // stored the key, and must not have its newer entry tombstoned.
             let on_disk = disk::with_bucket(&shared.dir, &pending.key, |bucket| {
                 let on_disk = bucket.current()?;
-                let newer_here = shared.index.get(&pending.key).is_some_and(|e| e.seq > pending.seq);
-                let newer_elsewhere = on_disk.as_ref().is_some_and(|e| e.stored_at > pending.since);
+                let newer_here = shared
+                    .index
+                    .get(&pending.key)
+                    .is_some_and(|e| e.seq > pending.seq);
+                let newer_elsewhere = on_disk
+                    .as_ref()
+                    .is_some_and(|e| e.stored_at > pending.since);
                 if newer_here || newer_elsewhere {
                     return Ok(None);
                 }
@@ -313,7 +344,9 @@ impl StreamingCache {
             });
             shared.hot.note_disk_change();
             let on_disk = on_disk?;
-            let Some(on_disk) = on_disk else { return Ok(pending.was_live) };
+            let Some(on_disk) = on_disk else {
+                return Ok(pending.was_live);
+            };
             if let Some((integrity, true)) = ledger.unbind(&pending.key) {
                 shared.release_content(&integrity);
             }
@@ -346,7 +379,10 @@ impl StreamingCache {
         shared.hot.note_disk_change();
         removed?;
         let (entries, _) = disk::load_all(&shared.dir)?;
-        let referenced = entries.iter().map(|e| content_path(&shared.dir, &e.integrity)).collect();
+        let referenced = entries
+            .iter()
+            .map(|e| content_path(&shared.dir, &e.integrity))
+            .collect();
         let grace = shared.garbage_grace();
         let reclaimed = garbage::collect(&shared.dir, &referenced, grace, None, None)
             .map_err(|e| CacheError::io(&e, "removing cleared content"))?;
@@ -404,9 +440,19 @@ impl StreamingCache {
         let ledger = shared.ledger.lock();
         let referenced = shared.referenced_content(&ledger)?;
         let grace = shared.garbage_grace();
-        let tmp_grace = if shared.active_writers.load(Ordering::Acquire) > 0 { SHARED_GRACE } else { grace };
-        let reclaimed = garbage::collect(&shared.dir, &referenced, grace, Some(tmp_grace), Some(started))
-            .map_err(|e| CacheError::io(&e, "collecting garbage"))?;
+        let tmp_grace = if shared.active_writers.load(Ordering::Acquire) > 0 {
+            SHARED_GRACE
+        } else {
+            grace
+        };
+        let reclaimed = garbage::collect(
+            &shared.dir,
+            &referenced,
+            grace,
+            Some(tmp_grace),
+            Some(started),
+        )
+        .map_err(|e| CacheError::io(&e, "collecting garbage"))?;
         report.orphans_removed = reclaimed.files;
         report.bytes_reclaimed = reclaimed.bytes;
         Ok(report)
@@ -420,8 +466,11 @@ impl StreamingCache {
         let (entries, _) = disk::load_all(&shared.dir)?;
         let mut ledger = shared.ledger.lock();
         let on_disk: HashSet<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-        let maybe_gone: Vec<String> =
-            ledger.keys().filter(|(k, _)| !on_disk.contains(*k)).map(|(k, _)| k.to_owned()).collect();
+        let maybe_gone: Vec<String> = ledger
+            .keys()
+            .filter(|(k, _)| !on_disk.contains(*k))
+            .map(|(k, _)| k.to_owned())
+            .collect();
         for key in maybe_gone {
             if disk::find(&shared.dir, &key)?.is_some() {
                 continue;
@@ -440,7 +489,10 @@ impl StreamingCache {
                 continue;
             }
             if let Some(current) = disk::find(&shared.dir, &entry.key)? {
-                let newer_here = shared.index.get(&current.key).is_some_and(|e| e.stored_at >= current.stored_at);
+                let newer_here = shared
+                    .index
+                    .get(&current.key)
+                    .is_some_and(|e| e.stored_at >= current.stored_at);
                 if !newer_here {
                     shared.adopt(&mut ledger, current);
                 }
@@ -526,7 +578,10 @@ fn check_content(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> Checked 
 /// found) and only while alone with the directory: temp files and unreferenced content are
 /// then a crashed writer's leftovers. An error anywhere stops it; nothing is judged unseen.
 fn sweep_after_crash(dir: &Path, entries: &[StoredEntry]) -> bool {
-    let referenced = entries.iter().map(|e| content_path(dir, &e.integrity)).collect();
+    let referenced = entries
+        .iter()
+        .map(|e| content_path(dir, &e.integrity))
+        .collect();
     garbage::collect(dir, &referenced, Duration::ZERO, Some(Duration::ZERO), None).is_ok()
         && garbage::prune_empty_dirs(dir).is_ok()
 }
@@ -549,12 +604,19 @@ impl Drop for WriterGuard {
 
 impl Shared {
     fn others_alive(&self) -> bool {
-        self.presence.lock().as_ref().is_some_and(Presence::others_alive)
+        self.presence
+            .lock()
+            .as_ref()
+            .is_some_and(Presence::others_alive)
     }
 
     /// Files younger than this may be another process's write in progress.
     fn garbage_grace(&self) -> Duration {
-        if self.others_alive() { SHARED_GRACE } else { Duration::ZERO }
+        if self.others_alive() {
+            SHARED_GRACE
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// Content no key of this process references any more. Reference counts are per process,
@@ -563,7 +625,11 @@ impl Shared {
     /// A body stored once has no other key anywhere, so it goes at once even then (see
     /// `usage`): the shared budget must drop while other processes are writing.
     fn release_content(&self, integrity: &str) {
-        if self.usage.release(&self.dir, integrity, self.others_alive()) == Released::Deferred {
+        if self
+            .usage
+            .release(&self.dir, integrity, self.others_alive())
+            == Released::Deferred
+        {
             self.cleanup.request_garbage_pass();
         }
     }
@@ -588,7 +654,9 @@ impl Shared {
         }
         // Bodies stored more than once wait for a pass over every process's index; it runs
         // here, under the record's lock, when its back-off allows.
-        self.usage.sweep_shared(&self.dir, leaving, || disk::load_all(&self.dir).map(|(entries, _)| entries));
+        self.usage.sweep_shared(&self.dir, leaving, || {
+            disk::load_all(&self.dir).map(|(entries, _)| entries)
+        });
         // Still over: the byte budget is the directory's, so entries this process did not
         // store count too (unlike `max_entries`, which bounds this process's memory and never
         // removes another's entries). First those its bounds already pushed out of memory but
@@ -598,8 +666,11 @@ impl Shared {
         let over = |usage: &Usage| usage.bytes().saturating_sub(max);
         {
             let mut ledger = self.ledger.lock();
-            let unloved: Vec<String> =
-                ledger.keys().filter(|(key, _)| !self.index.contains_key(*key)).map(|(key, _)| key.to_owned()).collect();
+            let unloved: Vec<String> = ledger
+                .keys()
+                .filter(|(key, _)| !self.index.contains_key(*key))
+                .map(|(key, _)| key.to_owned())
+                .collect();
             for key in unloved {
                 if over(&self.usage) == 0 {
                     return;
@@ -622,7 +693,9 @@ impl Shared {
             let mut ledger = self.ledger.lock();
             for (key, integrity) in victims {
                 // Put back meanwhile, or already cleaned: nothing to do.
-                if !self.index.contains_key(&key) && ledger.integrity_of(&key) == Some(integrity.as_str()) {
+                if !self.index.contains_key(&key)
+                    && ledger.integrity_of(&key) == Some(integrity.as_str())
+                {
                     let _ = self.unbind(&mut ledger, &key);
                 }
             }
@@ -633,7 +706,10 @@ impl Shared {
     /// ledger lock, so this process's commits cannot interleave.
     fn referenced_content(&self, ledger: &Ledger) -> Result<HashSet<PathBuf>> {
         let (entries, _) = disk::load_all(&self.dir)?;
-        let mut referenced: HashSet<PathBuf> = entries.iter().map(|e| content_path(&self.dir, &e.integrity)).collect();
+        let mut referenced: HashSet<PathBuf> = entries
+            .iter()
+            .map(|e| content_path(&self.dir, &e.integrity))
+            .collect();
         referenced.extend(
             ledger
                 .keys()
@@ -682,7 +758,10 @@ impl Shared {
         } else {
             // Not bound here (another process's entry, found by `verify`).
             let _ = disk::with_bucket(&self.dir, key, |bucket| {
-                if bucket.current()?.is_some_and(|e| e.integrity_string() == integrity) {
+                if bucket
+                    .current()?
+                    .is_some_and(|e| e.integrity_string() == integrity)
+                {
                     bucket.remove()?;
                 }
                 Ok(())
@@ -757,16 +836,24 @@ impl Shared {
                 return Ok(None);
             }
             let seq = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
-            let entry = StoredEntry { meta, stored_at: now_millis(), seq, ..current };
+            let entry = StoredEntry {
+                meta,
+                stored_at: now_millis(),
+                seq,
+                ..current
+            };
             bucket.put(&entry)?;
             Ok(Some(entry))
         });
         self.hot.note_disk_change();
         let updated = updated?;
-        let Some(entry) = updated else { return Ok(false) };
+        let Some(entry) = updated else {
+            return Ok(false);
+        };
         // Same content: binding again moves no reference count. Whoever stored the body
         // still owns it for capacity purposes.
-        let own = ledger.is_own(key) && ledger.integrity_of(key) == Some(entry.integrity_string().as_str());
+        let own = ledger.is_own(key)
+            && ledger.integrity_of(key) == Some(entry.integrity_string().as_str());
         let released = if own {
             ledger.bind_own(key.to_owned(), entry.integrity_string())
         } else {
@@ -783,9 +870,14 @@ impl Shared {
     /// entry is tombstoned only while it is still the one this process knows: another process
     /// may have stored a newer one, which must survive this process evicting its old view.
     fn unbind(&self, ledger: &mut Ledger, key: &str) -> Result<()> {
-        let Some(ours) = ledger.integrity_of(key).map(str::to_owned) else { return Ok(()) };
+        let Some(ours) = ledger.integrity_of(key).map(str::to_owned) else {
+            return Ok(());
+        };
         let removed = disk::with_bucket(&self.dir, key, |bucket| {
-            if bucket.current()?.is_some_and(|e| e.integrity_string() == ours) {
+            if bucket
+                .current()?
+                .is_some_and(|e| e.integrity_string() == ours)
+            {
                 bucket.remove()?;
             }
             Ok(())
@@ -815,7 +907,9 @@ impl Cleaner for Shared {
         let ledger = self.ledger.lock();
         // A pass that cannot read the whole index cannot tell garbage: it is skipped (and
         // retried with the next request).
-        let Ok(referenced) = self.referenced_content(&ledger) else { return false };
+        let Ok(referenced) = self.referenced_content(&ledger) else {
+            return false;
+        };
         let grace = self.garbage_grace();
         match garbage::collect(&self.dir, &referenced, grace, None, None) {
             Ok(reclaimed) => {
@@ -833,7 +927,10 @@ impl Cleaner for Shared {
         // process did not store stays on disk: count capacity bounds this process's memory and
         // its own writes, never other processes' entries (they stay findable through
         // `lookup_or_adopt`, and bound in the ledger so their content is kept).
-        if self.index.contains_key(key) || ledger.integrity_of(key) != Some(integrity) || !ledger.is_own(key) {
+        if self.index.contains_key(key)
+            || ledger.integrity_of(key) != Some(integrity)
+            || !ledger.is_own(key)
+        {
             return;
         }
         let _ = self.unbind(&mut ledger, key);
@@ -853,5 +950,7 @@ impl Cleaner for Shared {
 }
 
 fn now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

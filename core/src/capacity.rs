@@ -42,12 +42,16 @@ pub(crate) struct Scale {
 
 impl Scale {
     pub fn for_budget(max_size: u64) -> Scale {
-        Scale { unit: max_size.div_ceil(u64::from(u32::MAX)).max(1) }
+        Scale {
+            unit: max_size.div_ceil(u64::from(u32::MAX)).max(1),
+        }
     }
 
     /// What a body of `size` bytes weighs: never 0, so every key costs something.
     pub fn weight(&self, size: u64) -> u32 {
-        u32::try_from(size.div_ceil(self.unit)).unwrap_or(u32::MAX).max(1)
+        u32::try_from(size.div_ceil(self.unit))
+            .unwrap_or(u32::MAX)
+            .max(1)
     }
 
     pub fn capacity(&self, max_size: u64) -> u64 {
@@ -70,7 +74,11 @@ impl Index {
         let entries: Entries = moka::sync::Cache::builder()
             .max_capacity(scale.capacity(max_size))
             .weigher(move |key: &Arc<str>, entry: &Arc<StoredEntry>| {
-                if weigh.charge(key, entry) { scale.weight(entry.size) } else { 1 }
+                if weigh.charge(key, entry) {
+                    scale.weight(entry.size)
+                } else {
+                    1
+                }
             })
             .eviction_listener(move |key: Arc<Arc<str>>, entry: Arc<StoredEntry>, cause| {
                 released.release(&key, &entry);
@@ -99,7 +107,11 @@ impl Index {
                 .build(),
         );
         *count_slot.lock() = Arc::downgrade(&count);
-        Index { entries, count, charges }
+        Index {
+            entries,
+            count,
+            charges,
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<StoredEntry>> {
@@ -174,10 +186,12 @@ impl Index {
     /// per key (a put racing this keeps its own, newer entry).
     fn settle_charges(&self) {
         for key in self.charges.take_recharges() {
-            self.entries.entry(key).and_compute_with(|current| match current {
-                Some(entry) => Op::Put(entry.into_value()),
-                None => Op::Nop,
-            });
+            self.entries
+                .entry(key)
+                .and_compute_with(|current| match current {
+                    Some(entry) => Op::Put(entry.into_value()),
+                    None => Op::Nop,
+                });
         }
     }
 }
@@ -215,7 +229,10 @@ impl Charges {
         let state = &mut *guard;
         let holders = state.holders.entry(body_id(entry)).or_insert_with(|| {
             state.distinct_bytes += entry.size;
-            Holders { size: entry.size, keys: Vec::new() }
+            Holders {
+                size: entry.size,
+                keys: Vec::new(),
+            }
         });
         match holders.keys.iter_mut().find(|(k, _)| k == key) {
             Some((_, live)) => *live += 1,
@@ -231,8 +248,12 @@ impl Charges {
         let mut guard = self.state.lock();
         let state = &mut *guard;
         let integrity = body_id(entry);
-        let Some(holders) = state.holders.get_mut(&integrity) else { return };
-        let Some(at) = holders.keys.iter().position(|(k, _)| k == key) else { return };
+        let Some(holders) = state.holders.get_mut(&integrity) else {
+            return;
+        };
+        let Some(at) = holders.keys.iter().position(|(k, _)| k == key) else {
+            return;
+        };
         holders.keys[at].1 -= 1;
         if holders.keys[at].1 > 0 {
             return;
@@ -251,18 +272,26 @@ impl Charges {
     /// (distinct bytes, bytes saved by sharing bodies).
     fn bytes(&self) -> (u64, u64) {
         let state = self.state.lock();
-        (state.distinct_bytes, state.logical_bytes - state.distinct_bytes)
+        (
+            state.distinct_bytes,
+            state.logical_bytes - state.distinct_bytes,
+        )
     }
 
     fn take_recharges(&self) -> Vec<Arc<str>> {
         let mut state = self.state.lock();
-        if state.recharge.is_empty() { Vec::new() } else { std::mem::take(&mut state.recharge) }
+        if state.recharge.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut state.recharge)
+        }
     }
 }
 
 fn body_id(entry: &StoredEntry) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(&entry.integrity)
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+        .hash_one(&entry.integrity)
 }
 
 #[cfg(test)]
@@ -272,10 +301,16 @@ mod tests {
     #[test]
     fn weights_are_exact_up_to_4_gib_and_never_zero() {
         let small = Scale::for_budget(1 << 30);
-        assert_eq!((small.weight(0), small.weight(1), small.weight(1000)), (1, 1, 1000));
+        assert_eq!(
+            (small.weight(0), small.weight(1), small.weight(1000)),
+            (1, 1, 1000)
+        );
         let huge = Scale::for_budget(1 << 40);
         assert_eq!(huge.unit, 257);
-        assert_eq!(huge.weight(1 << 40), u32::try_from((1u64 << 40).div_ceil(257)).unwrap());
+        assert_eq!(
+            huge.weight(1 << 40),
+            u32::try_from((1u64 << 40).div_ceil(257)).unwrap()
+        );
         assert!(huge.capacity(1 << 40) <= u64::from(u32::MAX) * 257);
     }
 }

@@ -107,7 +107,13 @@ impl EntryMeta {
         if let Some(policy) = &policy {
             crate::policy::Policy::from_json(policy)?;
         }
-        Ok(EntryMeta { status, headers, url, metadata, policy })
+        Ok(EntryMeta {
+            status,
+            headers,
+            url,
+            metadata,
+            policy,
+        })
     }
 }
 
@@ -141,12 +147,17 @@ pub fn parse_headers(value: Option<Value>) -> Result<HeaderMap> {
     let mut headers = HeaderMap::new();
     for (name, value) in object {
         if !is_token(&name) {
-            return Err(CacheError::invalid_value(format!("invalid header name {name:?}")));
+            return Err(CacheError::invalid_value(format!(
+                "invalid header name {name:?}"
+            )));
         }
         let value = match value {
             Value::Null => continue,
             Value::Array(items) => HeaderValue::Many(
-                items.into_iter().map(|item| header_text(&name, item)).collect::<Result<_>>()?,
+                items
+                    .into_iter()
+                    .map(|item| header_text(&name, item))
+                    .collect::<Result<_>>()?,
             ),
             single => HeaderValue::One(header_text(&name, single)?),
         };
@@ -183,7 +194,9 @@ fn header_text(name: &str, value: Value) -> Result<String> {
 /// RFC 9110 token characters: what a header name may contain.
 pub(crate) fn is_token(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -212,8 +225,14 @@ mod tests {
             "metadata": { "any": [1, 2] }
         }))
         .unwrap();
-        assert_eq!(meta.headers["content-type"], HeaderValue::One("text/plain".into()));
-        assert_eq!(meta.headers["set-cookie"], HeaderValue::Many(vec!["a=1".into(), "b=2".into()]));
+        assert_eq!(
+            meta.headers["content-type"],
+            HeaderValue::One("text/plain".into())
+        );
+        assert_eq!(
+            meta.headers["set-cookie"],
+            HeaderValue::Many(vec!["a=1".into(), "b=2".into()])
+        );
         assert_eq!(meta.headers["content-length"], HeaderValue::One("5".into()));
         assert_eq!(meta.metadata, json!({ "any": [1, 2] }));
     }
@@ -221,7 +240,8 @@ mod tests {
     #[test]
     fn duplicate_names_differing_in_case_are_merged() {
         let meta =
-            EntryMeta::from_value(json!({ "status": 200, "headers": { "X-A": "1", "x-a": "2" } })).unwrap();
+            EntryMeta::from_value(json!({ "status": 200, "headers": { "X-A": "1", "x-a": "2" } }))
+                .unwrap();
         assert_eq!(meta.headers["x-a"].values().collect::<Vec<_>>().len(), 2);
     }
 

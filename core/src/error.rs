@@ -33,7 +33,11 @@ pub type Result<T> = std::result::Result<T, CacheError>;
 
 impl CacheError {
     fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        CacheError { kind, code: code.into(), message: message.into() }
+        CacheError {
+            kind,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     pub fn invalid_type(message: impl Into<String>) -> Self {
@@ -73,7 +77,11 @@ impl CacheError {
     }
 
     pub fn io(err: &io::Error, context: impl AsRef<str>) -> Self {
-        Self::new(ErrorKind::Io, errno_name(err), format!("{}: {err}", context.as_ref()))
+        Self::new(
+            ErrorKind::Io,
+            errno_name(err),
+            format!("{}: {err}", context.as_ref()),
+        )
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -147,7 +155,10 @@ fn raw_os_error(err: &io::Error) -> Option<i32> {
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = err.get_ref().map(|e| e as _);
     while let Some(inner) = source {
-        if let Some(code) = inner.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
+        if let Some(code) = inner
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
             return Some(code);
         }
         source = inner.source();
@@ -217,8 +228,14 @@ mod tests {
     #[test]
     fn wrapped_errnos_keep_their_name() {
         let inner = io::Error::from_raw_os_error(libc::EMFILE);
-        let wrapped = io::Error::new(inner.kind(), Box::new(inner) as Box<dyn std::error::Error + Send + Sync>);
+        let wrapped = io::Error::new(
+            inner.kind(),
+            Box::new(inner) as Box<dyn std::error::Error + Send + Sync>,
+        );
         assert_eq!(CacheError::io(&wrapped, "x").code(), "EMFILE");
-        assert_eq!(CacheError::io(&io::Error::from_raw_os_error(libc::EFAULT), "x").code(), "EFAULT");
+        assert_eq!(
+            CacheError::io(&io::Error::from_raw_os_error(libc::EFAULT), "x").code(),
+            "EFAULT"
+        );
     }
 }

@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::runtime;
 
 pub(crate) enum Task {
-    Evicted { key: String, integrity: String },
+    Evicted {
+        key: String,
+        integrity: String,
+    },
     /// Answered once every task queued before it is done (and any pending sweep has run).
     Flush(oneshot::Sender<()>),
 }
@@ -56,7 +59,13 @@ impl CleanupQueue {
     pub fn new(capacity: usize) -> (CleanupQueue, CleanupReceiver) {
         let (tx, rx) = mpsc::channel(capacity);
         let signals = Arc::new(Signals::default());
-        (CleanupQueue { tx, signals: signals.clone() }, CleanupReceiver { rx, signals })
+        (
+            CleanupQueue {
+                tx,
+                signals: signals.clone(),
+            },
+            CleanupReceiver { rx, signals },
+        )
     }
 
     /// Never blocks and never loses the work: a full queue turns into a sweep request.
@@ -75,7 +84,9 @@ impl CleanupQueue {
 
     /// Asks for a garbage pass at the next interval (or flush).
     pub fn request_garbage_pass(&self) {
-        self.signals.garbage_pass_needed.store(true, Ordering::Release);
+        self.signals
+            .garbage_pass_needed
+            .store(true, Ordering::Release);
     }
 
     /// Blocks the calling (non-runtime) thread until everything queued so far is cleaned up.
@@ -112,9 +123,13 @@ impl CleanupReceiver {
                     Err(_) => break,
                 }
             }
-            let Some(cleaner) = cleaner.upgrade() else { return };
+            let Some(cleaner) = cleaner.upgrade() else {
+                return;
+            };
             let signals = self.signals.clone();
-            let work = tokio::task::spawn_blocking(move || process(&*cleaner, &signals, batch, garbage_due));
+            let work = tokio::task::spawn_blocking(move || {
+                process(&*cleaner, &signals, batch, garbage_due)
+            });
             let _ = work.await;
         }
     }

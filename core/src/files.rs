@@ -49,7 +49,10 @@ pub fn is_real_dir(path: &Path) -> io::Result<bool> {
 /// Calls `visit` for every regular file under `root`. Symlinks (at the root or anywhere
 /// below) are neither followed nor visited; a root that does not exist has no files. Entries
 /// that vanish during the walk are skipped; any other failure stops the walk with an error.
-pub fn walk_files(root: &Path, visit: &mut dyn FnMut(&Path, &fs::Metadata) -> io::Result<()>) -> io::Result<()> {
+pub fn walk_files(
+    root: &Path,
+    visit: &mut dyn FnMut(&Path, &fs::Metadata) -> io::Result<()>,
+) -> io::Result<()> {
     if !is_real_dir(root)? {
         return Ok(());
     }

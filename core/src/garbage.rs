@@ -7,8 +7,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::{files, layout};
 pub use crate::layout::content_path;
+use crate::{files, layout};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reclaimed {
@@ -30,10 +30,15 @@ pub fn collect(
     not_after: Option<SystemTime>,
 ) -> io::Result<Reclaimed> {
     let mut reclaimed = Reclaimed::default();
-    let roots = [(layout::CONTENT_DIR, Some(grace)), (layout::TMP_DIR, tmp_grace)];
+    let roots = [
+        (layout::CONTENT_DIR, Some(grace)),
+        (layout::TMP_DIR, tmp_grace),
+    ];
     for (root, grace) in roots {
         let Some(grace) = grace else { continue };
-        let mut cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut cutoff = SystemTime::now()
+            .checked_sub(grace)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         if let Some(limit) = not_after {
             cutoff = cutoff.min(limit);
         }
@@ -78,12 +83,31 @@ mod tests {
         fs::write(dir.path().join("tmp/partial"), b"xyz").unwrap();
         let referenced: HashSet<_> = [content_path(dir.path(), &kept)].into();
 
-        let nothing =
-            collect(dir.path(), &referenced, Duration::from_secs(3600), Some(Duration::from_secs(3600)), None).unwrap();
+        let nothing = collect(
+            dir.path(),
+            &referenced,
+            Duration::from_secs(3600),
+            Some(Duration::from_secs(3600)),
+            None,
+        )
+        .unwrap();
         assert_eq!(nothing, Reclaimed::default());
 
-        let all = collect(dir.path(), &referenced, Duration::ZERO, Some(Duration::ZERO), None).unwrap();
-        assert_eq!(all, Reclaimed { files: 2, bytes: 11 });
+        let all = collect(
+            dir.path(),
+            &referenced,
+            Duration::ZERO,
+            Some(Duration::ZERO),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            all,
+            Reclaimed {
+                files: 2,
+                bytes: 11
+            }
+        );
         assert!(content_path(dir.path(), &kept).exists());
         assert!(!content_path(dir.path(), &dropped).exists());
     }
@@ -96,7 +120,14 @@ mod tests {
         fs::write(outside.path().join("precious"), b"keep me").unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("tmp")).unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("content-v2")).unwrap();
-        let none = collect(dir.path(), &HashSet::new(), Duration::ZERO, Some(Duration::ZERO), None).unwrap();
+        let none = collect(
+            dir.path(),
+            &HashSet::new(),
+            Duration::ZERO,
+            Some(Duration::ZERO),
+            None,
+        )
+        .unwrap();
         assert_eq!(none, Reclaimed::default());
         assert!(outside.path().join("precious").exists());
     }
@@ -110,7 +141,10 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let kept = cacache::write_hash_sync(dir.path(), b"unreferenced").unwrap();
-        let sub = content_path(dir.path(), &kept).parent().unwrap().to_path_buf();
+        let sub = content_path(dir.path(), &kept)
+            .parent()
+            .unwrap()
+            .to_path_buf();
         fs::set_permissions(&sub, fs::Permissions::from_mode(0o000)).unwrap();
         let result = collect(dir.path(), &HashSet::new(), Duration::ZERO, None, None);
         fs::set_permissions(&sub, fs::Permissions::from_mode(0o700)).unwrap();

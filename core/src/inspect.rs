@@ -62,11 +62,14 @@ impl Inspection {
     }
 }
 
-pub fn inspect(dir: &Path) -> Inspection {
-    let (mut entries, skipped_index_lines) = disk::load_all(dir);
+/// An index that cannot be read is an error, not an empty cache (a failed read is not absence).
+pub fn inspect(dir: &Path) -> crate::error::Result<Inspection> {
+    let (mut entries, skipped_index_lines) = disk::load_all(dir)?;
     entries.sort_by(|a, b| a.key.cmp(&b.key));
-    let referenced: HashSet<PathBuf> =
-        entries.iter().map(|e| content_path(dir, &e.integrity)).collect();
+    let referenced: HashSet<PathBuf> = entries
+        .iter()
+        .map(|e| content_path(dir, &e.integrity))
+        .collect();
     let mut content = FileStats::default();
     let mut unreferenced = FileStats::default();
     walk(&dir.join("content-v2"), &mut |path, len| {
@@ -82,7 +85,14 @@ pub fn inspect(dir: &Path) -> Inspection {
         .filter(|e| !content_path(dir, &e.integrity).is_file())
         .map(|e| e.key.clone())
         .collect();
-    Inspection { entries, skipped_index_lines, content, unreferenced, temp, missing_content }
+    Ok(Inspection {
+        entries,
+        skipped_index_lines,
+        content,
+        unreferenced,
+        temp,
+        missing_content,
+    })
 }
 
 /// Why an entry's content failed its check.
@@ -131,7 +141,9 @@ fn check_one(dir: &Path, integrity: &Integrity, size: u64) -> Result<(), Content
         checker.input(&buffer[..n]);
     }
     if read != size {
-        return Err(ContentProblem::Corrupt(format!("{read} bytes on disk, {size} expected")));
+        return Err(ContentProblem::Corrupt(format!(
+            "{read} bytes on disk, {size} expected"
+        )));
     }
     checker
         .result()
@@ -140,7 +152,9 @@ fn check_one(dir: &Path, integrity: &Integrity, size: u64) -> Result<(), Content
 }
 
 fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, u64)) {
-    let Ok(listing) = fs::read_dir(dir) else { return };
+    let Ok(listing) = fs::read_dir(dir) else {
+        return;
+    };
     for item in listing.flatten() {
         let path = item.path();
         let Ok(meta) = item.metadata() else { continue };
@@ -176,7 +190,9 @@ mod tests {
 
     fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         let mut files = Vec::new();
-        walk(dir, &mut |path, _| files.push((path.to_path_buf(), fs::read(path).unwrap())));
+        walk(dir, &mut |path, _| {
+            files.push((path.to_path_buf(), fs::read(path).unwrap()))
+        });
         files.sort();
         files
     }
@@ -192,12 +208,18 @@ mod tests {
         fs::write(dir.path().join("tmp/partial"), b"xyz").unwrap();
         let before = snapshot(dir.path());
 
-        let seen = inspect(dir.path());
+        let seen = inspect(dir.path()).unwrap();
         let keys: Vec<_> = seen.entries.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["a", "b"]);
         assert_eq!(seen.logical_bytes(), 12);
         assert_eq!(seen.dedup_saved_bytes(), 6);
-        assert_eq!(seen.content, FileStats { files: 2, bytes: 14 });
+        assert_eq!(
+            seen.content,
+            FileStats {
+                files: 2,
+                bytes: 14
+            }
+        );
         assert_eq!(seen.unreferenced, FileStats { files: 1, bytes: 8 });
         assert_eq!(seen.temp, FileStats { files: 1, bytes: 3 });
         assert!(seen.missing_content.is_empty());
@@ -214,7 +236,7 @@ mod tests {
         fs::write(content_path(dir.path(), &flipped), b"originaL").unwrap();
         fs::remove_file(content_path(dir.path(), &gone)).unwrap();
 
-        let seen = inspect(dir.path());
+        let seen = inspect(dir.path()).unwrap();
         assert_eq!(seen.missing_content, ["gone"]);
         let problems = check_content(dir.path(), &seen.entries);
         assert_eq!(problems.len(), 2);
@@ -226,7 +248,7 @@ mod tests {
     fn an_empty_or_missing_directory_has_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
-        let seen = inspect(&missing);
+        let seen = inspect(&missing).unwrap();
         assert!(seen.entries.is_empty());
         assert!(!missing.exists());
     }

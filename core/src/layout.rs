@@ -21,13 +21,20 @@ pub const OWNERS_DIR: &str = "owners";
 /// Where the content for `integrity` lives.
 pub fn content_path(dir: &Path, integrity: &Integrity) -> PathBuf {
     let (algorithm, hex) = integrity.to_hex();
-    dir.join(CONTENT_DIR).join(algorithm.to_string()).join(&hex[0..2]).join(&hex[2..4]).join(&hex[4..])
+    dir.join(CONTENT_DIR)
+        .join(algorithm.to_string())
+        .join(&hex[0..2])
+        .join(&hex[2..4])
+        .join(&hex[4..])
 }
 
 /// The index bucket holding every line written for `key` (and for keys sharing its hash).
 pub fn bucket_path(dir: &Path, key: &str) -> PathBuf {
     let hashed = hex::encode(Sha1::digest(key.as_bytes()));
-    dir.join(INDEX_DIR).join(&hashed[0..2]).join(&hashed[2..4]).join(&hashed[4..])
+    dir.join(INDEX_DIR)
+        .join(&hashed[0..2])
+        .join(&hashed[2..4])
+        .join(&hashed[4..])
 }
 
 /// Whether a file name under `index-v5/` can be a bucket (the rest of a sha1 in hex). Temp
@@ -55,7 +62,12 @@ mod tests {
         let integrity = cacache::write_sync(dir.path(), "GET http://a/x", b"hello").unwrap();
         assert!(content_path(dir.path(), &integrity).is_file());
         assert!(bucket_path(dir.path(), "GET http://a/x").is_file());
-        let name = bucket_path(dir.path(), "k").file_name().unwrap().to_str().unwrap().to_owned();
+        let name = bucket_path(dir.path(), "k")
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(is_bucket_name(&name));
         assert_eq!(
             content_path(Path::new("/c"), &"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".parse().unwrap()),

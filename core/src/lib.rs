@@ -8,20 +8,20 @@ mod capacity;
 pub mod content;
 pub mod entry;
 pub mod error;
-mod files;
 mod eviction;
+mod files;
 pub mod garbage;
 pub mod index;
+pub mod inspect;
 pub mod layout;
 pub mod memory_tier;
-pub mod inspect;
 pub mod options;
 pub mod policy;
 mod presence;
+pub mod remote;
 mod runtime;
 pub mod stats;
 mod usage;
-pub mod remote;
 
 pub use cache::{PendingDelete, StreamingCache, VerifyReport};
 pub use content::{reader::BodyReader, writer::BodyWriter, CHUNK_SIZE};
@@ -30,5 +30,8 @@ pub use error::{CacheError, ErrorKind, Result};
 pub use index::StoredEntry;
 pub use memory_tier::{HotBody, MemoryTierOptions};
 pub use options::CacheOptions;
+pub use policy::{
+    Freshness, Policy, PolicyOptions, RequestDirectives, RequestInfo, ResponseDirectives,
+    Revalidated,
+};
 pub use stats::{Evictions, Stats};
-pub use policy::{Freshness, Policy, PolicyOptions, RequestDirectives, RequestInfo, ResponseDirectives, Revalidated};

@@ -49,13 +49,19 @@ pub struct MemoryTierOptions {
 
 impl Default for MemoryTierOptions {
     fn default() -> Self {
-        MemoryTierOptions { max_size: DEFAULT_MAX_SIZE, max_entry_size: DEFAULT_MAX_ENTRY_SIZE }
+        MemoryTierOptions {
+            max_size: DEFAULT_MAX_SIZE,
+            max_entry_size: DEFAULT_MAX_ENTRY_SIZE,
+        }
     }
 }
 
 impl MemoryTierOptions {
     pub fn off() -> Self {
-        MemoryTierOptions { max_size: 0, max_entry_size: 0 }
+        MemoryTierOptions {
+            max_size: 0,
+            max_entry_size: 0,
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -70,7 +76,9 @@ impl MemoryTierOptions {
             )));
         }
         if self.max_entry_size > u32::MAX as u64 - ENTRY_OVERHEAD {
-            return Err(CacheError::out_of_range("memory.maxEntrySize must be below 4 GiB"));
+            return Err(CacheError::out_of_range(
+                "memory.maxEntrySize must be below 4 GiB",
+            ));
         }
         Ok(())
     }
@@ -91,7 +99,11 @@ impl FileStamp {
         let inode = std::os::unix::fs::MetadataExt::ino(&meta);
         #[cfg(not(unix))]
         let inode = 0;
-        Some(FileStamp { inode, len: meta.len(), modified: meta.modified().ok() })
+        Some(FileStamp {
+            inode,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
     }
 }
 
@@ -194,7 +206,12 @@ impl MemoryTier {
                 })
                 .build()
         });
-        MemoryTier { bodies, options, generations: AtomicU64::new(0), changes: ChangeCounter::open(dir) }
+        MemoryTier {
+            bodies,
+            options,
+            generations: AtomicU64::new(0),
+            changes: ChangeCounter::open(dir),
+        }
     }
 
     pub fn options(&self) -> MemoryTierOptions {
@@ -339,7 +356,10 @@ mod tests {
     fn options_are_checked() {
         assert!(MemoryTierOptions::default().validate().is_ok());
         assert!(MemoryTierOptions::off().validate().is_ok());
-        let too_big = MemoryTierOptions { max_size: 10, max_entry_size: 11 };
+        let too_big = MemoryTierOptions {
+            max_size: 10,
+            max_entry_size: 11,
+        };
         assert!(too_big.validate().is_err());
     }
 }

@@ -74,7 +74,9 @@ impl CacheOptions {
     pub fn validate(&self) -> Result<()> {
         self.memory.validate()?;
         if self.cleanup_queue == 0 {
-            return Err(CacheError::out_of_range("the cleanup queue needs room for one task"));
+            return Err(CacheError::out_of_range(
+                "the cleanup queue needs room for one task",
+            ));
         }
         if self.max_size == 0 {
             return Err(CacheError::out_of_range("maxSize must be at least 1 byte"));

@@ -40,12 +40,20 @@ pub(crate) struct Owners {
 impl Presence {
     pub fn join(dir: &Path) -> Result<Presence> {
         let owners = layout::owners_dir(dir);
-        files::create_private_dir(&owners).map_err(|e| CacheError::io(&e, "creating owners directory"))?;
-        if !files::is_real_dir(&owners).map_err(|e| CacheError::io(&e, "checking owners directory"))? {
+        files::create_private_dir(&owners)
+            .map_err(|e| CacheError::io(&e, "creating owners directory"))?;
+        if !files::is_real_dir(&owners)
+            .map_err(|e| CacheError::io(&e, "checking owners directory"))?
+        {
             let e = io::Error::from(io::ErrorKind::NotADirectory);
-            return Err(CacheError::io(&e, format!("{} is not a directory (a symlink?)", owners.display())));
+            return Err(CacheError::io(
+                &e,
+                format!("{} is not a directory (a symlink?)", owners.display()),
+            ));
         }
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let name = format!("{}-{nanos:09}", std::process::id());
         let joining = owners.join(format!(".{name}.joining"));
         let path = owners.join(format!("{name}.lock"));
@@ -71,12 +79,21 @@ impl Presence {
     pub fn scan(&self) -> Owners {
         let mut found = Owners::default();
         let Some(owners) = self.path.parent() else {
-            return Owners { others_alive: true, dead_found: false };
+            return Owners {
+                others_alive: true,
+                dead_found: false,
+            };
         };
-        let listing = match files::is_real_dir(owners).map(|real| real.then(|| fs::read_dir(owners))) {
-            Ok(Some(Ok(listing))) => listing,
-            _ => return Owners { others_alive: true, dead_found: false },
-        };
+        let listing =
+            match files::is_real_dir(owners).map(|real| real.then(|| fs::read_dir(owners))) {
+                Ok(Some(Ok(listing))) => listing,
+                _ => {
+                    return Owners {
+                        others_alive: true,
+                        dead_found: false,
+                    }
+                }
+            };
         for item in listing {
             let Ok(item) = item else {
                 found.others_alive = true;
@@ -109,11 +126,16 @@ impl Presence {
             };
             match file.try_lock() {
                 Ok(()) => {
-                    let _ = files::private_file_options().create(true).write(true).open(owners.join(UNCLEAN_MARKER));
+                    let _ = files::private_file_options()
+                        .create(true)
+                        .write(true)
+                        .open(owners.join(UNCLEAN_MARKER));
                     let _ = fs::remove_file(&path);
                     found.dead_found = true;
                 }
-                Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => found.others_alive = true,
+                Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => {
+                    found.others_alive = true
+                }
             }
         }
         found

@@ -67,7 +67,13 @@ impl Usage {
             .truncate(false)
             .open(dir.join(USAGE_FILE))
             .map_err(|e| CacheError::io(&e, "opening the usage record"))?;
-        Ok(Usage { in_process: Mutex::new(()), record, dedup_path: dir.join(DEDUP_FILE), dedup: Mutex::new((HashSet::new(), 0)), next_sweep: Mutex::new(None) })
+        Ok(Usage {
+            in_process: Mutex::new(()),
+            record,
+            dedup_path: dir.join(DEDUP_FILE),
+            dedup: Mutex::new((HashSet::new(), 0)),
+            next_sweep: Mutex::new(None),
+        })
     }
 
     /// Rewrites the record from what the index holds (call only when no other process has the
@@ -92,7 +98,8 @@ impl Usage {
                 text.push_str(integrity);
                 text.push('\n');
             }
-            fs::write(&usage.dedup_path, &text).map_err(|e| CacheError::io(&e, "rewriting the dedup list"))?;
+            fs::write(&usage.dedup_path, &text)
+                .map_err(|e| CacheError::io(&e, "rewriting the dedup list"))?;
             *usage.dedup.lock() = (shared.clone(), text.len() as u64);
             Ok(())
         })?;
@@ -134,9 +141,15 @@ impl Usage {
             if others_alive && usage.is_shared(integrity) {
                 return Ok(Released::Deferred);
             }
-            let path = integrity.parse().map(|sri| content::content_path(dir, &sri)).ok();
+            let path = integrity
+                .parse()
+                .map(|sri| content::content_path(dir, &sri))
+                .ok();
             // The file's length is the body's size (and 0 if it is already gone).
-            let freed = path.as_ref().and_then(|p| fs::metadata(p).ok()).map_or(0, |m| m.len());
+            let freed = path
+                .as_ref()
+                .and_then(|p| fs::metadata(p).ok())
+                .map_or(0, |m| m.len());
             content::remove(dir, integrity)?;
             *bytes = bytes.saturating_sub(freed);
             Ok(Released::Removed(freed))
@@ -161,8 +174,10 @@ impl Usage {
         let started = Instant::now();
         let _ = self.locked(|bytes, _| {
             // An index that cannot be read whole cannot tell garbage: no sweep.
-            let referenced: HashSet<PathBuf> =
-                index()?.iter().map(|e| content::content_path(dir, &e.integrity)).collect();
+            let referenced: HashSet<PathBuf> = index()?
+                .iter()
+                .map(|e| content::content_path(dir, &e.integrity))
+                .collect();
             let mut kept = 0u64;
             walk(&dir.join("content-v2"), &mut |path, len| {
                 if referenced.contains(path) || fs::remove_file(path).is_err() {
@@ -228,17 +243,21 @@ impl Usage {
     /// changed. An unreadable record (a write cut short) counts as 0 until the next recount.
     fn locked<T>(&self, f: impl FnOnce(&mut u64, &Usage) -> Result<T>) -> Result<T> {
         let _thread = self.in_process.lock();
-        self.record.lock().map_err(|e| CacheError::io(&e, "locking the usage record"))?;
+        self.record
+            .lock()
+            .map_err(|e| CacheError::io(&e, "locking the usage record"))?;
         let result = (|| {
             let mut file = &self.record;
             let mut text = String::new();
-            file.seek(SeekFrom::Start(0)).map_err(|e| CacheError::io(&e, "reading the usage record"))?;
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| CacheError::io(&e, "reading the usage record"))?;
             let _ = file.read_to_string(&mut text);
             let before: u64 = text.trim().parse().unwrap_or(0);
             let mut bytes = before;
             let value = f(&mut bytes, self)?;
             if bytes != before || text.len() != WIDTH + 1 {
-                file.seek(SeekFrom::Start(0)).map_err(|e| CacheError::io(&e, "writing the usage record"))?;
+                file.seek(SeekFrom::Start(0))
+                    .map_err(|e| CacheError::io(&e, "writing the usage record"))?;
                 file.write_all(format!("{bytes:0WIDTH$}\n").as_bytes())
                     .map_err(|e| CacheError::io(&e, "writing the usage record"))?;
             }
@@ -250,7 +269,9 @@ impl Usage {
 }
 
 fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, u64)) {
-    let Ok(listing) = fs::read_dir(dir) else { return };
+    let Ok(listing) = fs::read_dir(dir) else {
+        return;
+    };
     for item in listing.flatten() {
         let path = item.path();
         let Ok(meta) = item.metadata() else { continue };
@@ -278,14 +299,26 @@ mod tests {
             fs::write(&path, b"hello").unwrap();
             Ok(())
         };
-        assert_eq!(usage.store(&sri.to_string(), &path, 5, place).unwrap().1, false);
-        assert_eq!(usage.store(&sri.to_string(), &path, 5, place).unwrap().1, true);
+        assert_eq!(
+            usage.store(&sri.to_string(), &path, 5, place).unwrap().1,
+            false
+        );
+        assert_eq!(
+            usage.store(&sri.to_string(), &path, 5, place).unwrap().1,
+            true
+        );
         assert_eq!(usage.bytes(), 5);
         // Another process's handle sees the same record and the dedup mark.
         let other = Usage::open(dir.path()).unwrap();
         assert_eq!(other.bytes(), 5);
-        assert_eq!(other.release(dir.path(), &sri.to_string(), true), Released::Deferred);
-        assert_eq!(other.release(dir.path(), &sri.to_string(), false), Released::Removed(5));
+        assert_eq!(
+            other.release(dir.path(), &sri.to_string(), true),
+            Released::Deferred
+        );
+        assert_eq!(
+            other.release(dir.path(), &sri.to_string(), false),
+            Released::Removed(5)
+        );
         assert_eq!(usage.bytes(), 0);
         assert!(!path.exists());
     }
@@ -295,7 +328,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let usage = Usage::open(dir.path()).unwrap();
         let total = usage
-            .recount([("sha256-a".to_owned(), 10), ("sha256-b".to_owned(), 7), ("sha256-a".to_owned(), 10)])
+            .recount([
+                ("sha256-a".to_owned(), 10),
+                ("sha256-b".to_owned(), 7),
+                ("sha256-a".to_owned(), 10),
+            ])
             .unwrap();
         assert_eq!(total, 17);
         assert_eq!(Usage::open(dir.path()).unwrap().bytes(), 17);

@@ -26,7 +26,10 @@ fn bodies_round_trip_through_chunked_writes_and_64k_reads() {
         assert_eq!(entry.size, size as u64);
         assert_eq!(entry.integrity_string(), integrity_of(&data));
         let read = get(&cache, &key).unwrap().expect("just stored");
-        assert!(read == data, "body of {size} bytes differs after a round trip");
+        assert!(
+            read == data,
+            "body of {size} bytes differs after a round trip"
+        );
     }
     // Read everything a second time: reading does not consume or damage the entry.
     for (i, &size) in sizes.iter().enumerate() {
@@ -50,7 +53,10 @@ fn writer_with_no_writes_commits_an_empty_body() {
     let mut buf = vec![0u8; READ_BUF];
     assert_eq!(reader.read(&mut buf).unwrap(), 0);
     assert!(reader.is_done());
-    assert_eq!(fs::metadata(only_content_file(dir.path())).unwrap().len(), 0);
+    assert_eq!(
+        fs::metadata(only_content_file(dir.path())).unwrap().len(),
+        0
+    );
 }
 
 #[test]
@@ -70,7 +76,9 @@ fn put_bytes_keeps_status_headers_url_metadata_size_and_integrity() {
     });
     let meta = EntryMeta::from_value(fields).unwrap();
     let data = b"hello world";
-    let stored = cache.put_bytes("GET https://example.com/a?b=c", meta.clone(), data).unwrap();
+    let stored = cache
+        .put_bytes("GET https://example.com/a?b=c", meta.clone(), data)
+        .unwrap();
     assert_eq!(stored.size, 11);
     assert_eq!(stored.integrity_string(), integrity_of(data));
 
@@ -87,13 +95,22 @@ fn put_bytes_keeps_status_headers_url_metadata_size_and_integrity() {
             entry.meta.headers["set-cookie"],
             HeaderValue::Many(vec!["a=1".into(), "b=2".into()])
         );
-        assert_eq!(entry.meta.headers["content-length"], HeaderValue::One("11".into()));
+        assert_eq!(
+            entry.meta.headers["content-length"],
+            HeaderValue::One("11".into())
+        );
         assert!(!entry.meta.headers.contains_key("x-dropped"));
         assert_eq!(entry.meta.url.as_deref(), Some("https://example.com/a?b=c"));
-        assert_eq!(entry.meta.metadata, json!({ "nested": [1, "two", { "three": 3.5 }], "flag": true }));
+        assert_eq!(
+            entry.meta.metadata,
+            json!({ "nested": [1, "two", { "three": 3.5 }], "flag": true })
+        );
         assert_eq!(entry.size, 11);
         assert_eq!(entry.integrity_string(), integrity_of(data));
-        let (opened, mut reader) = cache.open_body("GET https://example.com/a?b=c").unwrap().unwrap();
+        let (opened, mut reader) = cache
+            .open_body("GET https://example.com/a?b=c")
+            .unwrap()
+            .unwrap();
         assert_eq!(*opened, *entry);
         assert_eq!(drain(&mut reader).unwrap(), data);
     };
@@ -104,16 +121,35 @@ fn put_bytes_keeps_status_headers_url_metadata_size_and_integrity() {
     check(&cache);
 
     // update_metadata rewrites the fields, not the body.
-    let newer = EntryMeta::from_value(json!({ "status": 200, "headers": { "etag": "\"v2\"" } })).unwrap();
-    assert!(cache.update_metadata("GET https://example.com/a?b=c", newer.clone()).unwrap());
+    let newer =
+        EntryMeta::from_value(json!({ "status": 200, "headers": { "etag": "\"v2\"" } })).unwrap();
+    assert!(cache
+        .update_metadata("GET https://example.com/a?b=c", newer.clone())
+        .unwrap());
     assert!(!cache.update_metadata("missing", newer.clone()).unwrap());
-    assert_eq!(cache.lookup("GET https://example.com/a?b=c").unwrap().meta, newer);
-    assert_eq!(get(&cache, "GET https://example.com/a?b=c").unwrap().unwrap(), data);
+    assert_eq!(
+        cache.lookup("GET https://example.com/a?b=c").unwrap().meta,
+        newer
+    );
+    assert_eq!(
+        get(&cache, "GET https://example.com/a?b=c")
+            .unwrap()
+            .unwrap(),
+        data
+    );
     assert_eq!(cache.references(&integrity_of(data)), 1);
     drop(cache);
     let cache = open(dir.path());
-    assert_eq!(cache.lookup("GET https://example.com/a?b=c").unwrap().meta, newer);
-    assert_eq!(get(&cache, "GET https://example.com/a?b=c").unwrap().unwrap(), data);
+    assert_eq!(
+        cache.lookup("GET https://example.com/a?b=c").unwrap().meta,
+        newer
+    );
+    assert_eq!(
+        get(&cache, "GET https://example.com/a?b=c")
+            .unwrap()
+            .unwrap(),
+        data
+    );
     assert_consistent(&cache);
 }
 
@@ -121,8 +157,11 @@ fn put_bytes_keeps_status_headers_url_metadata_size_and_integrity() {
 fn bodies_over_max_body_size_fail_and_leave_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let limit = 100_000u64;
-    let cache =
-        StreamingCache::open(dir.path(), CacheOptions::default().with_max_body_size(limit)).unwrap();
+    let cache = StreamingCache::open(
+        dir.path(),
+        CacheOptions::default().with_max_body_size(limit),
+    )
+    .unwrap();
     let old = body(1, 5_000);
     cache.put_bytes("k", meta(200), &old).unwrap();
 
@@ -134,19 +173,28 @@ fn bodies_over_max_body_size_fail_and_leave_nothing_behind() {
     // One byte over, streamed in chunks: the write that crosses the limit fails.
     let mut writer = cache.writer();
     writer.write(&body(3, 60_000)).unwrap();
-    assert!(!tmp_files(dir.path()).is_empty(), "a temp file holds the body while it streams");
+    assert!(
+        !tmp_files(dir.path()).is_empty(),
+        "a temp file holds the body while it streams"
+    );
     let err = writer.write(&body(4, 40_001)).unwrap_err();
     assert_eq!(err.code(), "ERR_BODY_TOO_LARGE");
     assert_eq!(err.kind(), ErrorKind::BodyTooLarge);
     // The temp file is gone as soon as the write fails, before the writer is dropped.
-    assert!(tmp_files(dir.path()).is_empty(), "leftover temp files: {:?}", tmp_files(dir.path()));
+    assert!(
+        tmp_files(dir.path()).is_empty(),
+        "leftover temp files: {:?}",
+        tmp_files(dir.path())
+    );
     // The writer stays failed, and committing it stores nothing.
     assert_eq!(writer.write(b"x").unwrap_err().code(), "ERR_BODY_TOO_LARGE");
     let err = cache.commit("k", meta(201), writer).unwrap_err();
     assert_eq!(err.code(), "ERR_BODY_TOO_LARGE");
 
     // put_bytes over the limit fails the same way.
-    let err = cache.put_bytes("k", meta(202), &body(5, limit as usize + 1)).unwrap_err();
+    let err = cache
+        .put_bytes("k", meta(202), &body(5, limit as usize + 1))
+        .unwrap_err();
     assert_eq!(err.code(), "ERR_BODY_TOO_LARGE");
 
     // The old entry is intact.
@@ -173,7 +221,10 @@ fn aborted_and_dropped_writers_leave_no_temp_files() {
     writer.write(&body(1, 200_000)).unwrap();
     writer.abort();
     assert!(tmp_files(dir.path()).is_empty());
-    assert_eq!(writer.write(b"more").unwrap_err().code(), "ERR_STREAM_DESTROYED");
+    assert_eq!(
+        writer.write(b"more").unwrap_err().code(),
+        "ERR_STREAM_DESTROYED"
+    );
     assert!(cache.commit("k", meta(200), writer).is_err());
     assert!(cache.lookup("k").is_none());
 
@@ -256,7 +307,10 @@ fn shared_bodies_are_stored_once_and_removed_with_their_last_key() {
 /// Reads `key` expecting corruption: every read before the error returns data, none returns a
 /// clean end, and the failure is ERR_CACHE_INTEGRITY.
 fn read_expecting_corruption(cache: &StreamingCache, key: &str) {
-    let (_, mut reader) = cache.open_body(key).unwrap().expect("entry is still indexed");
+    let (_, mut reader) = cache
+        .open_body(key)
+        .unwrap()
+        .expect("entry is still indexed");
     let mut buf = vec![0u8; READ_BUF];
     let err = loop {
         match reader.read(&mut buf) {
@@ -268,7 +322,10 @@ fn read_expecting_corruption(cache: &StreamingCache, key: &str) {
     assert_eq!(err.code(), "ERR_CACHE_INTEGRITY", "{err}");
     assert_eq!(err.kind(), ErrorKind::Integrity);
     assert!(!reader.is_done());
-    assert!(reader.position() < reader.size(), "unverified bytes are not counted as read");
+    assert!(
+        reader.position() < reader.size(),
+        "unverified bytes are not counted as read"
+    );
     // The reader stays failed: it never turns into a clean end afterwards.
     for _ in 0..3 {
         assert!(reader.read(&mut buf).is_err());
@@ -288,7 +345,10 @@ fn corruption_case(size: usize, damage: impl FnOnce(&std::path::Path)) {
     damage(&victim_file);
 
     read_expecting_corruption(&cache, "victim");
-    assert!(cache.lookup("victim").is_none(), "a corrupt entry is dropped");
+    assert!(
+        cache.lookup("victim").is_none(),
+        "a corrupt entry is dropped"
+    );
     assert!(cache.open_body("victim").unwrap().is_none());
     assert!(!victim_file.exists(), "corrupt content is removed");
     assert_eq!(get(&cache, "healthy").unwrap().unwrap(), b"unrelated");
@@ -302,7 +362,13 @@ fn corruption_case(size: usize, damage: impl FnOnce(&std::path::Path)) {
 
 #[test]
 fn flipped_byte_is_an_integrity_error() {
-    for (size, at) in [(1usize, 0usize), (10, 9), (200_000, 100_000), (200_000, 0), (200_000, 199_999)] {
+    for (size, at) in [
+        (1usize, 0usize),
+        (10, 9),
+        (200_000, 100_000),
+        (200_000, 0),
+        (200_000, 199_999),
+    ] {
         corruption_case(size, |path| {
             let mut bytes = fs::read(path).unwrap();
             bytes[at] ^= 0x01;
@@ -313,7 +379,12 @@ fn flipped_byte_is_an_integrity_error() {
 
 #[test]
 fn truncated_content_is_an_integrity_error() {
-    for (size, keep) in [(1usize, 0usize), (200_000, 0), (200_000, 65_536), (200_000, 199_999)] {
+    for (size, keep) in [
+        (1usize, 0usize),
+        (200_000, 0),
+        (200_000, 65_536),
+        (200_000, 199_999),
+    ] {
         corruption_case(size, |path| {
             let file = fs::OpenOptions::new().write(true).open(path).unwrap();
             file.set_len(keep as u64).unwrap();
@@ -408,7 +479,10 @@ fn entries_survive_a_restart_with_references_rebuilt() {
     assert_eq!(cache.entry_count(), expected.len() as u64);
     assert_eq!(cache.disk_entry_count(), expected.len());
     for (key, data) in &expected {
-        assert!(get(&cache, key).unwrap().as_ref() == Some(data), "{key} after restart");
+        assert!(
+            get(&cache, key).unwrap().as_ref() == Some(data),
+            "{key} after restart"
+        );
     }
     assert!(cache.lookup("deleted").is_none());
     let sri = integrity_of(&shared);
@@ -422,7 +496,9 @@ fn entries_survive_a_restart_with_references_rebuilt() {
     assert_eq!(get(&cache, "shared-3").unwrap().unwrap(), shared);
     assert!(cache.delete("shared-3").unwrap());
     assert_eq!(cache.references(&sri), 0);
-    assert!(!content_files(dir.path()).iter().any(|p| fs::read(p).unwrap() == shared));
+    assert!(!content_files(dir.path())
+        .iter()
+        .any(|p| fs::read(p).unwrap() == shared));
     assert_consistent(&cache);
 
     // And a second restart sees the deletes.
@@ -448,7 +524,10 @@ fn reader_opened_before_delete_or_replace_reads_the_old_body() {
     let n = reader.read(&mut buf).unwrap();
     got.extend_from_slice(&buf[..n]);
     assert!(cache.delete("deleted").unwrap());
-    assert!(content_files(dir.path()).is_empty(), "the unshared body is unlinked at once");
+    assert!(
+        content_files(dir.path()).is_empty(),
+        "the unshared body is unlinked at once"
+    );
     got.extend(drain(&mut reader).unwrap());
     assert!(got == old, "old body read fully after delete");
     assert!(cache.lookup("deleted").is_none());
@@ -474,7 +553,10 @@ fn reader_opened_before_delete_or_replace_reads_the_old_body() {
     let (_, mut reader) = cache.open_body("again").unwrap().unwrap();
     reader.read(&mut buf).unwrap();
     reader.close();
-    assert_eq!(reader.read(&mut buf).unwrap_err().code(), "ERR_STREAM_DESTROYED");
+    assert_eq!(
+        reader.read(&mut buf).unwrap_err().code(),
+        "ERR_STREAM_DESTROYED"
+    );
     assert_consistent(&cache);
 }
 
@@ -500,5 +582,7 @@ fn oversized_keys_are_rejected() {
     assert_eq!(err.code(), "ERR_OUT_OF_RANGE");
     assert!(content_files(dir.path()).is_empty());
     assert!(tmp_files(dir.path()).is_empty());
-    assert!(StreamingCache::open(dir.path(), CacheOptions::default().with_cleanup_queue(0)).is_err());
+    assert!(
+        StreamingCache::open(dir.path(), CacheOptions::default().with_cleanup_queue(0)).is_err()
+    );
 }

@@ -13,12 +13,17 @@ use streaming_cache_core::{CacheOptions, ErrorKind, StreamingCache};
 const KIB: usize = 1024;
 
 fn open(dir: &Path, max_entries: u64, max_size: u64) -> StreamingCache {
-    let options = CacheOptions::default().with_max_entries(max_entries).with_max_size(max_size);
+    let options = CacheOptions::default()
+        .with_max_entries(max_entries)
+        .with_max_size(max_size);
     StreamingCache::open(dir, options).unwrap()
 }
 
 fn content_bytes(dir: &Path) -> u64 {
-    content_files(dir).iter().map(|p| fs::metadata(p).unwrap().len()).sum()
+    content_files(dir)
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum()
 }
 
 fn put(cache: &StreamingCache, key: &str, data: &[u8]) {
@@ -34,13 +39,23 @@ fn content_on_disk_never_exceeds_max_size_once_a_put_returns() {
         let size = [3 * KIB, 10 * KIB, 17 * KIB, 1][(i % 4) as usize];
         put(&cache, &format!("k{i}"), &body(i, size));
         let on_disk = content_bytes(dir.path());
-        assert!(on_disk <= max, "after put {i}: {on_disk} bytes of content on disk, max {max}");
-        assert_eq!(cache.stats().bytes, on_disk, "the usage record matches the disk");
+        assert!(
+            on_disk <= max,
+            "after put {i}: {on_disk} bytes of content on disk, max {max}"
+        );
+        assert_eq!(
+            cache.stats().bytes,
+            on_disk,
+            "the usage record matches the disk"
+        );
     }
     cache.run_pending_tasks();
     let stats = cache.stats();
     assert!(stats.evictions.size > 0);
-    assert!(stats.entries > 5, "the bound holds bytes, not a handful of keys: {stats:?}");
+    assert!(
+        stats.entries > 5,
+        "the bound holds bytes, not a handful of keys: {stats:?}"
+    );
     assert_eq!(stats.stores, 60);
     assert_consistent(&cache);
 }
@@ -50,7 +65,9 @@ fn a_body_larger_than_max_size_is_refused_like_one_over_max_body_size() {
     let dir = tempfile::tempdir().unwrap();
     let cache = open(dir.path(), 100, 50 * KIB as u64);
     put(&cache, "small", &body(1, 10 * KIB));
-    let err = cache.put_bytes("big", meta(200), &body(2, 50 * KIB + 1)).unwrap_err();
+    let err = cache
+        .put_bytes("big", meta(200), &body(2, 50 * KIB + 1))
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BodyTooLarge);
     assert_eq!(err.code(), "ERR_BODY_TOO_LARGE");
     // Exactly max_size fits; nothing of the refused body is left behind.
@@ -73,7 +90,10 @@ fn deduplicated_content_counts_once() {
     cache.run_pending_tasks();
     // Six keys of 30 KiB each would be 180 KiB; the one body takes 30.
     for i in 0..6 {
-        assert!(cache.lookup(&format!("variant-{i}")).is_some(), "variant-{i} was evicted");
+        assert!(
+            cache.lookup(&format!("variant-{i}")).is_some(),
+            "variant-{i} was evicted"
+        );
     }
     let stats = cache.stats();
     assert_eq!(stats.bytes, 30 * KIB as u64);
@@ -114,8 +134,15 @@ fn one_huge_body_does_not_flush_hot_small_ones_unless_its_frequency_earns_it() {
     put(&cache, "huge", &body(999, 900 * KIB));
     cache.run_pending_tasks();
     let survivors = hot.iter().filter(|k| cache.contains(k)).count();
-    assert_eq!(survivors, hot.len(), "a one-off huge body flushed hot small ones");
-    assert!(!cache.contains("huge"), "a body requested once was admitted over hot ones");
+    assert_eq!(
+        survivors,
+        hot.len(),
+        "a one-off huge body flushed hot small ones"
+    );
+    assert!(
+        !cache.contains("huge"),
+        "a body requested once was admitted over hot ones"
+    );
     assert!(content_bytes(dir.path()) <= max);
 
     assert_consistent(&cache);
@@ -134,7 +161,10 @@ fn one_huge_body_does_not_flush_hot_small_ones_unless_its_frequency_earns_it() {
     }
     put(&cold, "huge", &body(999, 900 * KIB));
     cold.run_pending_tasks();
-    assert!(cold.contains("huge"), "a requested body lost to bodies nobody reads");
+    assert!(
+        cold.contains("huge"),
+        "a requested body lost to bodies nobody reads"
+    );
     assert!(content_bytes(cold_dir.path()) <= max);
     assert_consistent(&cold);
 }
@@ -222,10 +252,15 @@ fn entries_from_an_earlier_run_yield_to_the_byte_budget() {
         }
         put(&cache, &key, &body(100 + i, 30 * KIB));
         let on_disk = content_bytes(dir.path());
-        assert!(on_disk <= max, "after new-{i}: {on_disk} bytes on disk, max {max}");
+        assert!(
+            on_disk <= max,
+            "after new-{i}: {on_disk} bytes on disk, max {max}"
+        );
     }
     cache.run_pending_tasks();
-    let new_live = (0..10).filter(|i| cache.contains(&format!("new-{i}"))).count();
+    let new_live = (0..10)
+        .filter(|i| cache.contains(&format!("new-{i}")))
+        .count();
     assert!(new_live >= 3, "requested keys got in: {new_live} of 10");
     assert_eq!(cache.stats().bytes, content_bytes(dir.path()));
     assert_consistent(&cache);

@@ -12,7 +12,11 @@ use streaming_cache_core::{CacheOptions, EntryMeta, StreamingCache};
 
 /// A bucket line in cacache's format: `\n<sha256 hex of json>\t<json>`.
 fn line(json: &str) -> String {
-    format!("\n{}\t{}", hex::encode(Sha256::digest(json.as_bytes())), json)
+    format!(
+        "\n{}\t{}",
+        hex::encode(Sha256::digest(json.as_bytes())),
+        json
+    )
 }
 
 fn bucket_path(dir: &Path, name: &str) -> std::path::PathBuf {

@@ -21,7 +21,9 @@ fn update_metadata_if_applies_only_to_the_body_it_was_computed_for() {
     let old = cache.put_bytes("k", meta(200), b"old body").unwrap();
     let patched = EntryMeta::from_json(r#"{"status":203}"#).unwrap();
     cache.put_bytes("k", meta(200), b"new body").unwrap();
-    assert!(!cache.update_metadata_if("k", patched.clone(), &old.integrity_string()).unwrap());
+    assert!(!cache
+        .update_metadata_if("k", patched.clone(), &old.integrity_string())
+        .unwrap());
     assert_eq!(cache.lookup("k").unwrap().meta.status, 200);
     let current = cache.lookup("k").unwrap().integrity_string();
     assert!(cache.update_metadata_if("k", patched, &current).unwrap());
@@ -49,7 +51,9 @@ fn verify_refresh_and_garbage_passes_beside_writers_lose_nothing() {
                 let cache = &cache;
                 s.spawn(move || {
                     for i in 0..60u64 {
-                        cache.put_bytes(&format!("t{t}-{i}"), meta(200), &body(t * 1000 + i, 3000)).unwrap();
+                        cache
+                            .put_bytes(&format!("t{t}-{i}"), meta(200), &body(t * 1000 + i, 3000))
+                            .unwrap();
                     }
                 })
             })
@@ -62,7 +66,11 @@ fn verify_refresh_and_garbage_passes_beside_writers_lose_nothing() {
     });
     for t in 0..3u64 {
         for i in 0..60u64 {
-            assert_eq!(get(&cache, &format!("t{t}-{i}")).unwrap().unwrap(), body(t * 1000 + i, 3000), "t{t}-{i}");
+            assert_eq!(
+                get(&cache, &format!("t{t}-{i}")).unwrap().unwrap(),
+                body(t * 1000 + i, 3000),
+                "t{t}-{i}"
+            );
         }
     }
     assert_eq!(cache.verify().unwrap().corrupt, 0);
@@ -73,16 +81,22 @@ fn a_second_cache_with_a_smaller_bound_deletes_nothing_it_did_not_store() {
     let dir = tempfile::tempdir().unwrap();
     let big = open(dir.path());
     for i in 0..200u64 {
-        big.put_bytes(&format!("k{i}"), meta(200), &body(i, 100)).unwrap();
+        big.put_bytes(&format!("k{i}"), meta(200), &body(i, 100))
+            .unwrap();
     }
-    let small = StreamingCache::open(dir.path(), CacheOptions::default().with_max_entries(10)).unwrap();
+    let small =
+        StreamingCache::open(dir.path(), CacheOptions::default().with_max_entries(10)).unwrap();
     small.run_pending_tasks();
     small.verify().unwrap();
     small.run_pending_tasks();
     drop(small);
     let reopened = open(dir.path());
     for i in 0..200u64 {
-        assert_eq!(get(&reopened, &format!("k{i}")).unwrap().unwrap(), body(i, 100), "k{i}");
+        assert_eq!(
+            get(&reopened, &format!("k{i}")).unwrap().unwrap(),
+            body(i, 100),
+            "k{i}"
+        );
     }
 }
 
@@ -97,7 +111,9 @@ fn clear_beside_a_writer_never_fails_and_leaves_no_dangling_entry() {
         let w = s.spawn(|| {
             let mut n = 0u64;
             while !done.load(Ordering::Acquire) {
-                writer.put_bytes(&format!("w{n}"), meta(200), &body(n, 5000)).unwrap();
+                writer
+                    .put_bytes(&format!("w{n}"), meta(200), &body(n, 5000))
+                    .unwrap();
                 n += 1;
                 written.store(n, Ordering::Release);
             }
@@ -115,7 +131,11 @@ fn clear_beside_a_writer_never_fails_and_leaves_no_dangling_entry() {
     });
     drop((writer, clearer));
     let reopened = open(dir.path());
-    assert_eq!(reopened.verify().unwrap().corrupt, 0, "an entry points at removed content");
+    assert_eq!(
+        reopened.verify().unwrap().corrupt,
+        0,
+        "an entry points at removed content"
+    );
 }
 
 #[test]
@@ -127,6 +147,12 @@ fn a_key_rewritten_many_times_keeps_a_small_bucket() {
     }
     let bucket = streaming_cache_core::layout::bucket_path(dir.path(), "hot");
     let len = std::fs::metadata(&bucket).unwrap().len();
-    assert!(len < 16 * 1024, "bucket of a key rewritten 3000 times is {len} bytes");
-    assert_eq!(get(&open(dir.path()), "hot").unwrap().unwrap(), body(2999 % 3, 10));
+    assert!(
+        len < 16 * 1024,
+        "bucket of a key rewritten 3000 times is {len} bytes"
+    );
+    assert_eq!(
+        get(&open(dir.path()), "hot").unwrap().unwrap(),
+        body(2999 % 3, 10)
+    );
 }

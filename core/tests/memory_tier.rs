@@ -31,7 +31,10 @@ fn a_warmed_body_is_served_from_ram_with_its_entry() {
     let cache = open(dir.path());
     let data = body(1, 100_000);
     cache.put_bytes("k", meta(200), &data).unwrap();
-    assert!(hot(&cache, "k").is_none(), "nothing is hot before a disk read");
+    assert!(
+        hot(&cache, "k").is_none(),
+        "nothing is hot before a disk read"
+    );
     assert!(warm(&cache, "k"));
     let h = cache.hot_body("k").unwrap();
     assert!(h.body()[..] == data[..]);
@@ -55,7 +58,10 @@ fn replace_update_delete_and_clear_stop_the_ram_copy() {
 
     assert!(warm(&cache, "k"));
     assert!(cache.update_metadata("k", meta(203)).unwrap());
-    assert!(hot(&cache, "k").is_none(), "the fields changed: the entry it was admitted for is gone");
+    assert!(
+        hot(&cache, "k").is_none(),
+        "the fields changed: the entry it was admitted for is gone"
+    );
 
     assert!(warm(&cache, "k"));
     assert!(cache.delete("k").unwrap());
@@ -116,7 +122,10 @@ fn corruption_found_through_one_key_drops_every_hot_copy_of_that_content() {
     let mut damaged = data.clone();
     damaged[5000] ^= 0xff;
     std::fs::write(&file, &damaged).unwrap();
-    assert!(get(&cache, "b").is_err(), "the damaged file fails verification");
+    assert!(
+        get(&cache, "b").is_err(),
+        "the damaged file fails verification"
+    );
     assert!(hot(&cache, "a").is_none());
     assert!(hot(&cache, "b").is_none());
 }
@@ -124,7 +133,11 @@ fn corruption_found_through_one_key_drops_every_hot_copy_of_that_content() {
 #[test]
 fn off_and_size_limits() {
     let dir = tempfile::tempdir().unwrap();
-    let off = StreamingCache::open(dir.path(), CacheOptions::default().with_memory(MemoryTierOptions::off())).unwrap();
+    let off = StreamingCache::open(
+        dir.path(),
+        CacheOptions::default().with_memory(MemoryTierOptions::off()),
+    )
+    .unwrap();
     off.put_bytes("k", meta(200), b"x").unwrap();
     assert!(!off.fits_hot(1));
     assert!(!warm(&off, "k"));
@@ -133,16 +146,24 @@ fn off_and_size_limits() {
     let dir = tempfile::tempdir().unwrap();
     let small = StreamingCache::open(
         dir.path(),
-        CacheOptions::default().with_memory(MemoryTierOptions { max_size: 1 << 20, max_entry_size: 1000 }),
+        CacheOptions::default().with_memory(MemoryTierOptions {
+            max_size: 1 << 20,
+            max_entry_size: 1000,
+        }),
     )
     .unwrap();
     small.put_bytes("fits", meta(200), &body(1, 1000)).unwrap();
-    small.put_bytes("too-big", meta(200), &body(2, 1001)).unwrap();
+    small
+        .put_bytes("too-big", meta(200), &body(2, 1001))
+        .unwrap();
     assert!(small.fits_hot(1000) && !small.fits_hot(1001));
     assert!(warm(&small, "fits"));
     assert!(!warm(&small, "too-big"));
 
-    let bad = MemoryTierOptions { max_size: 10, max_entry_size: 20 };
+    let bad = MemoryTierOptions {
+        max_size: 10,
+        max_entry_size: 20,
+    };
     assert!(StreamingCache::open(dir.path(), CacheOptions::default().with_memory(bad)).is_err());
 }
 
@@ -152,7 +173,10 @@ fn the_tier_stays_within_its_byte_budget() {
     let budget = 1u64 << 20;
     let cache = StreamingCache::open(
         dir.path(),
-        CacheOptions::default().with_memory(MemoryTierOptions { max_size: budget, max_entry_size: 100_000 }),
+        CacheOptions::default().with_memory(MemoryTierOptions {
+            max_size: budget,
+            max_entry_size: 100_000,
+        }),
     )
     .unwrap();
     for i in 0..50 {
@@ -166,5 +190,8 @@ fn the_tier_stays_within_its_byte_budget() {
     }
     let (bytes, count) = cache.hot_usage();
     assert!(bytes <= budget, "{bytes} bytes held, budget {budget}");
-    assert!(count >= 1 && count <= 10, "{count} bodies of 100 kB in 1 MiB");
+    assert!(
+        count >= 1 && count <= 10,
+        "{count} bodies of 100 kB in 1 MiB"
+    );
 }

@@ -13,14 +13,28 @@ use streaming_cache_core::{CacheOptions, StreamingCache};
 const KEYS: [&str; 4] = ["GET /a", "GET /b", "GET /a\nvary", "GET /c"];
 
 fn bodies() -> Vec<Vec<u8>> {
-    vec![Vec::new(), b"x".to_vec(), body(1, 3), body(2, 65_537), body(3, 150_000)]
+    vec![
+        Vec::new(),
+        b"x".to_vec(),
+        body(1, 3),
+        body(2, 65_537),
+        body(3, 150_000),
+    ]
 }
 
 #[derive(Clone, Debug)]
 enum Op {
-    Put { key: usize, body: usize, chunked: bool },
-    Get { key: usize },
-    Delete { key: usize },
+    Put {
+        key: usize,
+        body: usize,
+        chunked: bool,
+    },
+    Get {
+        key: usize,
+    },
+    Delete {
+        key: usize,
+    },
     Restart,
 }
 
@@ -42,9 +56,16 @@ fn check_disk(cache: &StreamingCache, model: &HashMap<usize, usize>, bodies: &[V
     assert_eq!(live, expected_keys);
     let expected: BTreeSet<String> = model.values().map(|b| integrity_of(&bodies[*b])).collect();
     let files = content_files(cache.dir());
-    assert_eq!(files.len(), expected.len(), "content files vs distinct live bodies");
+    assert_eq!(
+        files.len(),
+        expected.len(),
+        "content files vs distinct live bodies"
+    );
     for sri in &expected {
-        let users = model.values().filter(|b| integrity_of(&bodies[**b]) == *sri).count();
+        let users = model
+            .values()
+            .filter(|b| integrity_of(&bodies[**b]) == *sri)
+            .count();
         assert_eq!(cache.references(sri), users);
     }
 }

@@ -27,7 +27,12 @@ struct RedisServer {
 
 fn redis_binary() -> Option<&'static str> {
     ["redis-server", "valkey-server"].into_iter().find(|bin| {
-        Command::new(bin).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+        Command::new(bin)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
     })
 }
 
@@ -38,7 +43,11 @@ impl RedisServer {
             eprintln!("SKIP: no redis-server on PATH (run `bash scripts/redis-ci.sh`)");
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut server = RedisServer {
             child: None,
             port,
@@ -51,9 +60,20 @@ impl RedisServer {
 
     fn launch(&mut self) {
         let mut cmd = Command::new(redis_binary().unwrap());
-        cmd.arg("--port").arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .arg("--dir").arg(self.dir.path())
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
             .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -91,16 +111,26 @@ impl RedisServer {
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
     fn conn(&self) -> redis::Connection {
-        redis::Client::open(self.url()).unwrap().get_connection().unwrap()
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
     }
 
     fn keys(&self, pattern: &str) -> Vec<String> {
-        let mut keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(&mut self.conn()).unwrap();
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query(&mut self.conn())
+            .unwrap();
         keys.sort();
         keys
     }
@@ -124,7 +154,10 @@ struct Stream {
 
 impl Stream {
     fn new(seed: u64, len: u64) -> Self {
-        Stream { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, left: len }
+        Stream {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            left: len,
+        }
     }
 }
 
@@ -164,7 +197,13 @@ fn put(tier: &RemoteTier, key: &str, bytes: &[u8]) {
     for piece in bytes.chunks(100_000) {
         writer.write(piece).unwrap();
     }
-    writer.finish(key, json!({ "status": 200, "key": key }), Duration::from_secs(60)).unwrap();
+    writer
+        .finish(
+            key,
+            json!({ "status": 200, "key": key }),
+            Duration::from_secs(60),
+        )
+        .unwrap();
 }
 
 fn read_all(tier: &RemoteTier, key: &str) -> Option<Vec<u8>> {
@@ -180,7 +219,9 @@ fn read_all(tier: &RemoteTier, key: &str) -> Option<Vec<u8>> {
 
 #[test]
 fn round_trip_and_identical_bodies_stored_once() {
-    let Some(server) = RedisServer::start(&[]) else { return };
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
     let tier = RemoteTier::connect(options(&server)).unwrap();
     let a = body(1, 300_000); // 5 chunks of 64 KiB
     put(&tier, "GET https://a.example/one", &a);
@@ -189,45 +230,78 @@ fn round_trip_and_identical_bodies_stored_once() {
     put(&tier, empty_key, b"");
 
     assert_eq!(read_all(&tier, "GET https://a.example/one").unwrap(), a);
-    assert_eq!(read_all(&tier, "GET https://b.example/same-bytes").unwrap(), a);
+    assert_eq!(
+        read_all(&tier, "GET https://b.example/same-bytes").unwrap(),
+        a
+    );
     assert_eq!(read_all(&tier, empty_key).unwrap(), b"");
     assert!(tier.get("GET https://a.example/never").is_none());
 
     let one = tier.lookup("GET https://a.example/one").unwrap();
     let two = tier.lookup("GET https://b.example/same-bytes").unwrap();
     assert_eq!(one.integrity, two.integrity);
-    assert_eq!(one.integrity.to_string(), cacache::Integrity::from(&a[..]).to_string(), "the same address as on disk");
+    assert_eq!(
+        one.integrity.to_string(),
+        cacache::Integrity::from(&a[..]).to_string(),
+        "the same address as on disk"
+    );
     assert_eq!(one.meta["key"], "GET https://a.example/one");
     // One body: 5 chunks and a manifest, not 10; no upload leftovers.
     assert_eq!(server.keys("hsc:c:*").len(), 5);
-    assert_eq!(server.keys("hsc:m:*").len(), 2, "the shared body and the empty one");
+    assert_eq!(
+        server.keys("hsc:m:*").len(),
+        2,
+        "the shared body and the empty one"
+    );
     assert!(server.keys("hsc:u:*").is_empty());
-    let ttl: i64 = redis::cmd("PTTL").arg("hsc:k:GET https://a.example/one").query(&mut server.conn()).unwrap();
-    assert!(ttl > 600_000 && ttl <= 660_000, "freshness (60 s) plus the default grace (600 s): {ttl}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg("hsc:k:GET https://a.example/one")
+        .query(&mut server.conn())
+        .unwrap();
+    assert!(
+        ttl > 600_000 && ttl <= 660_000,
+        "freshness (60 s) plus the default grace (600 s): {ttl}"
+    );
 
     let stats = tier.stats();
     assert_eq!((stats.hits, stats.misses, stats.errors), (3, 1, 0));
     assert_eq!((stats.uploads, stats.uploads_deduplicated), (3, 1));
     assert_eq!(stats.bytes_read, 2 * a.len() as u64);
-    assert_eq!(stats.bytes_written, 2 * a.len() as u64, "both uploads sent their bytes; the second was then dropped");
+    assert_eq!(
+        stats.bytes_written,
+        2 * a.len() as u64,
+        "both uploads sent their bytes; the second was then dropped"
+    );
 
     // Invalidation removes the key, not the body another key still uses.
     assert!(tier.remove("GET https://a.example/one").unwrap());
     assert!(tier.get("GET https://a.example/one").is_none());
-    assert_eq!(read_all(&tier, "GET https://b.example/same-bytes").unwrap(), a);
+    assert_eq!(
+        read_all(&tier, "GET https://b.example/same-bytes").unwrap(),
+        a
+    );
 
     // Purge removes every key of this prefix, and only those.
-    let other = RemoteTier::connect(RemoteOptions { prefix: "other".into(), ..options(&server) }).unwrap();
+    let other = RemoteTier::connect(RemoteOptions {
+        prefix: "other".into(),
+        ..options(&server)
+    })
+    .unwrap();
     put(&other, "GET https://a.example/one", b"kept");
     assert_eq!(tier.purge().unwrap(), 2);
     assert!(tier.lookup("GET https://b.example/same-bytes").is_none());
     assert!(tier.lookup(empty_key).is_none());
-    assert_eq!(read_all(&other, "GET https://a.example/one").unwrap(), b"kept");
+    assert_eq!(
+        read_all(&other, "GET https://a.example/one").unwrap(),
+        b"kept"
+    );
 }
 
 #[test]
 fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
-    let Some(server) = RedisServer::start(&[]) else { return };
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
     let tier = RemoteTier::connect(options(&server)).unwrap();
     let a = body(2, 200_000); // 4 chunks
     put(&tier, "k1", &a);
@@ -236,8 +310,13 @@ fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
 
     // A middle chunk evicted: reading stops with Evicted before the end; the manifest is
     // dropped so the body is stored again by the next upload instead of deduplicated.
-    let _: () = redis::cmd("DEL").arg(chunks.iter().find(|k| k.ends_with(":2")).unwrap()).query(&mut server.conn()).unwrap();
-    let mut reader = tier.get("k1").expect("opens: manifest and chunk 0 are there");
+    let _: () = redis::cmd("DEL")
+        .arg(chunks.iter().find(|k| k.ends_with(":2")).unwrap())
+        .query(&mut server.conn())
+        .unwrap();
+    let mut reader = tier
+        .get("k1")
+        .expect("opens: manifest and chunk 0 are there");
     let mut got = 0usize;
     let err = loop {
         match reader.next_chunk() {
@@ -256,14 +335,29 @@ fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
     }
     assert!(tier.get("k1").is_none(), "no manifest: a miss");
     put(&tier, "k1", &a);
-    assert_eq!(tier.stats().uploads_deduplicated, 0, "the wreck was not trusted for dedup");
+    assert_eq!(
+        tier.stats().uploads_deduplicated,
+        0,
+        "the wreck was not trusted for dedup"
+    );
     assert_eq!(read_all(&tier, "k1").unwrap(), a, "stored again whole");
 
     // Same-length bytes swapped in the last chunk: the checksum fails and the last chunk
     // is withheld.
-    let last = server.keys("hsc:c:*").into_iter().find(|k| k.ends_with(":3")).unwrap();
-    let len: usize = redis::cmd("STRLEN").arg(&last).query(&mut server.conn()).unwrap();
-    let _: () = redis::cmd("SET").arg(&last).arg(vec![7u8; len]).query(&mut server.conn()).unwrap();
+    let last = server
+        .keys("hsc:c:*")
+        .into_iter()
+        .find(|k| k.ends_with(":3"))
+        .unwrap();
+    let len: usize = redis::cmd("STRLEN")
+        .arg(&last)
+        .query(&mut server.conn())
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&last)
+        .arg(vec![7u8; len])
+        .query(&mut server.conn())
+        .unwrap();
     let mut reader = tier.get("k1").unwrap();
     let mut got = 0usize;
     let err = loop {
@@ -278,15 +372,34 @@ fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
 
     // A chunk of the wrong size, and garbage metadata and manifests: misses, counted.
     put(&tier, "k2", &body(3, 100_000));
-    let second = server.keys("hsc:c:*").into_iter().find(|k| k.ends_with(":1") && !k.contains(&last[..20])).unwrap();
-    let _: () = redis::cmd("SET").arg(&second).arg("short").query(&mut server.conn()).unwrap();
+    let second = server
+        .keys("hsc:c:*")
+        .into_iter()
+        .find(|k| k.ends_with(":1") && !k.contains(&last[..20]))
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&second)
+        .arg("short")
+        .query(&mut server.conn())
+        .unwrap();
     let mut reader = tier.get("k2").unwrap();
     let _ = reader.next_chunk().unwrap();
-    assert_eq!(reader.next_chunk().unwrap_err().kind(), RemoteErrorKind::Garbage);
-    let _: () = redis::cmd("SET").arg("hsc:k:k3").arg("\u{0}not json").query(&mut server.conn()).unwrap();
+    assert_eq!(
+        reader.next_chunk().unwrap_err().kind(),
+        RemoteErrorKind::Garbage
+    );
+    let _: () = redis::cmd("SET")
+        .arg("hsc:k:k3")
+        .arg("\u{0}not json")
+        .query(&mut server.conn())
+        .unwrap();
     assert!(tier.get("k3").is_none());
     let errors_before = tier.stats().errors;
-    let _: () = redis::cmd("SET").arg("hsc:k:k4").arg(r#"{"v":1,"integrity":"sha256-AAAA","size":1,"storedAt":0}"#).query(&mut server.conn()).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("hsc:k:k4")
+        .arg(r#"{"v":1,"integrity":"sha256-AAAA","size":1,"storedAt":0}"#)
+        .query(&mut server.conn())
+        .unwrap();
     assert!(tier.get("k4").is_none(), "metadata pointing at no body");
     let stats = tier.stats();
     assert!(stats.errors > errors_before);
@@ -296,12 +409,17 @@ fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
 
 #[test]
 fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
-    let Some(server) = RedisServer::start(&[]) else { return };
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
     let tier = RemoteTier::connect(options(&server)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let local = StreamingCache::open(dir.path(), CacheOptions::default()).unwrap();
     let bytes = body(4, 1_000_000);
-    let meta = EntryMeta::from_value(json!({ "status": 200, "headers": { "content-type": "text/plain" } })).unwrap();
+    let meta = EntryMeta::from_value(
+        json!({ "status": 200, "headers": { "content-type": "text/plain" } }),
+    )
+    .unwrap();
     for key in ["GET /a", "GET /b"] {
         let entry = local.put_bytes(key, meta.clone(), &bytes).unwrap();
         let source = local.clone();
@@ -312,7 +430,9 @@ fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
             fresh_for: Duration::from_secs(30),
             known: Some((entry.integrity.clone(), entry.size)),
             open: Box::new(move || {
-                let (_, reader) = source.open_body(&key_owned)?.expect("the local entry is there");
+                let (_, reader) = source
+                    .open_body(&key_owned)?
+                    .expect("the local entry is there");
                 Ok(Box::new(reader) as Box<dyn streaming_cache_core::remote::BodySource>)
             }),
             release_after: None,
@@ -321,8 +441,19 @@ fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
         assert!(tier.flush(Duration::from_secs(30)));
     }
     let stats = tier.stats();
-    assert_eq!((stats.uploads, stats.uploads_deduplicated, stats.uploads_failed), (2, 1, 0));
-    assert_eq!(stats.bytes_written, bytes.len() as u64, "the second key sent no body bytes");
+    assert_eq!(
+        (
+            stats.uploads,
+            stats.uploads_deduplicated,
+            stats.uploads_failed
+        ),
+        (2, 1, 0)
+    );
+    assert_eq!(
+        stats.bytes_written,
+        bytes.len() as u64,
+        "the second key sent no body bytes"
+    );
     assert_eq!(read_all(&tier, "GET /b").unwrap(), bytes);
     let entry = tier.lookup("GET /b").unwrap();
     assert_eq!(entry.meta["headers"]["content-type"], "text/plain");
@@ -333,7 +464,11 @@ fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
         meta: json!({}),
         fresh_for: Duration::from_secs(30),
         known: Some((cacache::Integrity::from(b"something else".as_slice()), 14)),
-        open: Box::new(|| Ok(Box::new(ReadSource(std::io::Cursor::new(b"not that at all".to_vec()))) as _)),
+        open: Box::new(|| {
+            Ok(Box::new(ReadSource(std::io::Cursor::new(
+                b"not that at all".to_vec(),
+            ))) as _)
+        }),
         release_after: None,
     });
     assert!(wrong);
@@ -344,7 +479,9 @@ fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
 
 #[test]
 fn a_full_write_behind_queue_drops_and_counts() {
-    let Some(server) = RedisServer::start(&[]) else { return };
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
     let mut opts = options(&server);
     opts.queue_capacity = 1;
     opts.upload_workers = 1;
@@ -390,7 +527,11 @@ fn a_full_write_behind_queue_drops_and_counts() {
 
 #[test]
 fn a_slow_or_full_server_is_a_miss() {
-    let Some(server) = RedisServer::start(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]) else { return };
+    let Some(server) =
+        RedisServer::start(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"])
+    else {
+        return;
+    };
     let mut opts = options(&server);
     opts.lookup_timeout = Duration::from_millis(20);
     opts.breaker_threshold = 100; // this test is about timeouts, not the breaker
@@ -400,9 +541,13 @@ fn a_slow_or_full_server_is_a_miss() {
 
     // Full: the upload fails with the server's OOM error; the breaker stays closed.
     let mut writer = tier.writer();
-    let err = (0..100).find_map(|_| writer.write(&[1u8; 100_000]).err()).or_else(|| {
-        writer.finish("big", json!({}), Duration::from_secs(60)).err()
-    });
+    let err = (0..100)
+        .find_map(|_| writer.write(&[1u8; 100_000]).err())
+        .or_else(|| {
+            writer
+                .finish("big", json!({}), Duration::from_secs(60))
+                .err()
+        });
     let err = err.expect("a 10 MB upload into 2 MB fails");
     assert_eq!(err.kind(), RemoteErrorKind::Server, "{err}");
     assert!(tier.lookup("big").is_none());
@@ -415,17 +560,25 @@ fn a_slow_or_full_server_is_a_miss() {
     let waited = started.elapsed();
     server.signal("CONT");
     assert!(missed);
-    assert!(waited < Duration::from_secs(2), "the lookup timeout bounds the wait: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(2),
+        "the lookup timeout bounds the wait: {waited:?}"
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while tier.get("small").is_none() {
-        assert!(Instant::now() < deadline, "answers again once the server does");
+        assert!(
+            Instant::now() < deadline,
+            "answers again once the server does"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 #[test]
 fn a_killed_server_is_a_miss_the_breaker_opens_and_the_tier_recovers_after_restart() {
-    let Some(mut server) = RedisServer::start(&[]) else { return };
+    let Some(mut server) = RedisServer::start(&[]) else {
+        return;
+    };
     let tier = RemoteTier::connect(options(&server)).unwrap();
     put(&tier, "k", b"before");
     server.kill();
@@ -449,11 +602,17 @@ fn a_killed_server_is_a_miss_the_breaker_opens_and_the_tier_recovers_after_resta
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut writer = tier.writer();
-        let stored = writer.write(b"after").is_ok() && writer.finish("k", json!({}), Duration::from_secs(60)).is_ok();
+        let stored = writer.write(b"after").is_ok()
+            && writer
+                .finish("k", json!({}), Duration::from_secs(60))
+                .is_ok();
         if stored {
             break;
         }
-        assert!(Instant::now() < deadline, "the tier recovers after the cool-down");
+        assert!(
+            Instant::now() < deadline,
+            "the tier recovers after the cool-down"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(read_all(&tier, "k").unwrap(), b"after");
@@ -463,7 +622,10 @@ fn a_killed_server_is_a_miss_the_breaker_opens_and_the_tier_recovers_after_resta
 #[test]
 fn a_server_killed_mid_stream_fails_the_read_and_leaves_no_partial_entry() {
     // Persistence on, so what the server had when it died is what it has after the restart.
-    let Some(mut server) = RedisServer::start(&["--appendonly", "yes", "--appendfsync", "always"]) else { return };
+    let Some(mut server) = RedisServer::start(&["--appendonly", "yes", "--appendfsync", "always"])
+    else {
+        return;
+    };
     let tier = RemoteTier::connect(options(&server)).unwrap();
     let big = body(5, 8 * 1024 * 1024); // 128 chunks
     put(&tier, "whole", &big);
@@ -485,7 +647,10 @@ fn a_server_killed_mid_stream_fails_the_read_and_leaves_no_partial_entry() {
     let err = outcome.expect_err("the read cannot complete");
     assert!(got < big.len());
     assert!(
-        matches!(err.kind(), RemoteErrorKind::Connection | RemoteErrorKind::Timeout | RemoteErrorKind::Unavailable),
+        matches!(
+            err.kind(),
+            RemoteErrorKind::Connection | RemoteErrorKind::Timeout | RemoteErrorKind::Unavailable
+        ),
         "{err:?}"
     );
 
@@ -518,7 +683,11 @@ fn a_server_killed_mid_stream_fails_the_read_and_leaves_no_partial_entry() {
     assert!(failed.is_err());
     server.launch();
     let manifests = server.keys("hsc:m:*");
-    assert_eq!(manifests.len(), 1, "only the complete body has a manifest: {manifests:?}");
+    assert_eq!(
+        manifests.len(),
+        1,
+        "only the complete body has a manifest: {manifests:?}"
+    );
     assert_eq!(server.keys("hsc:k:*"), vec!["hsc:k:whole".to_string()]);
     let deadline = Instant::now() + Duration::from_secs(10);
     let back = loop {
@@ -538,7 +707,14 @@ fn a_server_killed_mid_stream_fails_the_read_and_leaves_no_partial_entry() {
 /// Runs this test binary's `child_entry` with `role` and the server URL; returns stdout lines.
 fn spawn_child(role: &str, url: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_entry", "--ignored", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            "child_entry",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env("REMOTE_CHILD_ROLE", role)
         .env("REMOTE_CHILD_URL", url)
         .stdout(Stdio::piped())
@@ -550,7 +726,11 @@ fn spawn_child(role: &str, url: &str) -> Child {
 /// Lines the child printed with the `@` marker (the test harness prints its own lines too).
 fn child_output(child: Child) -> Vec<String> {
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "child failed: {}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     BufReader::new(&output.stdout[..])
         .lines()
         .map_while(Result::ok)
@@ -573,7 +753,12 @@ const LARGE: u64 = 200 * 1024 * 1024;
 #[test]
 #[ignore = "runs only as a child process of the tests above"]
 fn child_entry() {
-    let (Ok(role), Ok(url)) = (std::env::var("REMOTE_CHILD_ROLE"), std::env::var("REMOTE_CHILD_URL")) else { return };
+    let (Ok(role), Ok(url)) = (
+        std::env::var("REMOTE_CHILD_ROLE"),
+        std::env::var("REMOTE_CHILD_URL"),
+    ) else {
+        return;
+    };
     let mut opts = RemoteOptions::new(url);
     opts.max_body_size = 1 << 30;
     opts.lookup_timeout = Duration::from_millis(500);
@@ -593,7 +778,9 @@ fn child_entry() {
                 }
                 writer.write(&buf[..n]).unwrap();
             }
-            writer.finish("large", json!({}), Duration::from_secs(600)).unwrap();
+            writer
+                .finish("large", json!({}), Duration::from_secs(600))
+                .unwrap();
             println!("@baseline {baseline}");
             println!("@peak {}", peak_rss_kib());
         }
@@ -636,10 +823,18 @@ fn child_entry() {
 
 #[test]
 fn a_200_mib_body_streams_both_ways_with_bounded_memory() {
-    let Some(server) = RedisServer::start(&[]) else { return };
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
     let parse = |lines: Vec<String>| {
         let get = |name: &str| -> u64 {
-            lines.iter().find_map(|l| l.strip_prefix(name)).unwrap().trim().parse().unwrap()
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
         };
         (get("baseline"), get("peak"))
     };
@@ -648,38 +843,65 @@ fn a_200_mib_body_streams_both_ways_with_bounded_memory() {
     eprintln!("200 MiB through the shared tier: peak RSS put {peak_put} KiB (from {base_put}), get {peak_get} KiB (from {base_get})");
     // The body is 204800 KiB; each side may hold a handful of 1 MiB chunks.
     for (base, peak) in [(base_put, peak_put), (base_get, peak_get)] {
-        assert!(peak - base < 32 * 1024, "peak RSS grew by {} KiB", peak - base);
+        assert!(
+            peak - base < 32 * 1024,
+            "peak RSS grew by {} KiB",
+            peak - base
+        );
     }
 }
 
 #[test]
 fn one_process_fetches_while_another_waits_then_reads_from_the_tier() {
-    let Some(server) = RedisServer::start(&[]) else { return };
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
     let tier = RemoteTier::connect(options(&server)).unwrap();
 
     // The holder stores the entry: the waiter reads it.
-    let LockAttempt::Acquired(lock) = tier.try_lock("contended") else { panic!("the lock is free") };
-    assert!(lock.extend(Duration::from_secs(30)).unwrap(), "the holder can keep it longer");
-    let ttl: i64 = redis::cmd("PTTL").arg("hsc:l:contended").query(&mut server.conn()).unwrap();
+    let LockAttempt::Acquired(lock) = tier.try_lock("contended") else {
+        panic!("the lock is free")
+    };
+    assert!(
+        lock.extend(Duration::from_secs(30)).unwrap(),
+        "the holder can keep it longer"
+    );
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg("hsc:l:contended")
+        .query(&mut server.conn())
+        .unwrap();
     assert!(ttl > 10_000, "extended past the default 10 s: {ttl}");
     let child = spawn_child("waiter", &server.url());
     std::thread::sleep(Duration::from_millis(300)); // the origin fetch
     put(&tier, "contended", b"from the holder");
     assert!(lock.release().unwrap());
-    assert_eq!(child_output(child), vec!["busy".to_string(), "stored from the holder".to_string()]);
+    assert_eq!(
+        child_output(child),
+        vec!["busy".to_string(), "stored from the holder".to_string()]
+    );
 
     // The holder gives up without storing: the waiter is told at once instead of timing out.
     assert!(tier.remove("contended").unwrap());
-    let LockAttempt::Acquired(lock) = tier.try_lock("contended") else { panic!("the lock is free again") };
+    let LockAttempt::Acquired(lock) = tier.try_lock("contended") else {
+        panic!("the lock is free again")
+    };
     let child = spawn_child("waiter", &server.url());
     std::thread::sleep(Duration::from_millis(300));
     drop(lock); // released in the background, as when a fetch fails
-    assert_eq!(child_output(child), vec!["busy".to_string(), "Released".to_string()]);
+    assert_eq!(
+        child_output(child),
+        vec!["busy".to_string(), "Released".to_string()]
+    );
 
     // The holder hands its lock to the background upload: waiters are released by the
     // upload finishing, and then find the entry.
-    assert!(!tier.remove("contended").unwrap(), "the holder that gave up stored nothing");
-    let LockAttempt::Acquired(lock) = tier.try_lock("contended") else { panic!("free again") };
+    assert!(
+        !tier.remove("contended").unwrap(),
+        "the holder that gave up stored nothing"
+    );
+    let LockAttempt::Acquired(lock) = tier.try_lock("contended") else {
+        panic!("free again")
+    };
     let child = spawn_child("waiter", &server.url());
     std::thread::sleep(Duration::from_millis(300));
     assert!(tier.enqueue(UploadJob {
@@ -687,13 +909,21 @@ fn one_process_fetches_while_another_waits_then_reads_from_the_tier() {
         meta: json!({}),
         fresh_for: Duration::from_secs(60),
         known: None,
-        open: Box::new(|| Ok(Box::new(ReadSource(std::io::Cursor::new(b"written behind".to_vec()))) as _)),
+        open: Box::new(|| Ok(
+            Box::new(ReadSource(std::io::Cursor::new(b"written behind".to_vec()))) as _
+        )),
         release_after: Some(lock),
     }));
-    assert_eq!(child_output(child), vec!["busy".to_string(), "stored written behind".to_string()]);
+    assert_eq!(
+        child_output(child),
+        vec!["busy".to_string(), "stored written behind".to_string()]
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while !server.keys("hsc:l:*").is_empty() {
-        assert!(Instant::now() < deadline, "the lock is released after the upload");
+        assert!(
+            Instant::now() < deadline,
+            "the lock is released after the upload"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 
@@ -704,14 +934,19 @@ fn one_process_fetches_while_another_waits_then_reads_from_the_tier() {
 #[test]
 fn bad_options_are_rejected_before_connecting() {
     let mut opts = RemoteOptions::new("not a url");
-    assert_eq!(RemoteTier::connect(opts.clone()).err().unwrap().code(), "ERR_INVALID_ARG_VALUE");
+    assert_eq!(
+        RemoteTier::connect(opts.clone()).err().unwrap().code(),
+        "ERR_INVALID_ARG_VALUE"
+    );
     opts.url = "redis://127.0.0.1:1".into();
     opts.chunk_size = 1000;
-    assert_eq!(RemoteTier::connect(opts.clone()).err().unwrap().code(), "ERR_OUT_OF_RANGE");
+    assert_eq!(
+        RemoteTier::connect(opts.clone()).err().unwrap().code(),
+        "ERR_OUT_OF_RANGE"
+    );
     opts.chunk_size = 65536;
     // Nothing listens on port 1: connecting succeeds (lazily) and every call is a miss.
     let tier = RemoteTier::connect(opts).unwrap();
     assert!(tier.get("k").is_none());
     assert!(tier.stats().errors >= 1);
 }
-

@@ -18,7 +18,11 @@ fn eviction_case(options: CacheOptions, max: u64) {
     let bodies: HashMap<String, Vec<u8>> = (0..50u64)
         .map(|i| {
             // Every fifth key shares one of two common bodies; the rest are unique.
-            let data = if i % 5 == 0 { body(1_000 + i % 2, 3_000) } else { body(i, 500 + i as usize * 37) };
+            let data = if i % 5 == 0 {
+                body(1_000 + i % 2, 3_000)
+            } else {
+                body(i, 500 + i as usize * 37)
+            };
             (format!("key-{i:02}"), data)
         })
         .collect();
@@ -29,14 +33,22 @@ fn eviction_case(options: CacheOptions, max: u64) {
     }
     cache.run_pending_tasks();
     let live_count = cache.entry_count();
-    assert!(live_count <= max, "{live_count} live entries, bound is {max}");
+    assert!(
+        live_count <= max,
+        "{live_count} live entries, bound is {max}"
+    );
     let live = assert_consistent(&cache);
     assert_eq!(cache.disk_entry_count() as u64, live_count);
-    let live_integrities: BTreeSet<String> =
-        live.iter().map(|k| cache.lookup(k).unwrap().integrity_string()).collect();
+    let live_integrities: BTreeSet<String> = live
+        .iter()
+        .map(|k| cache.lookup(k).unwrap().integrity_string())
+        .collect();
     assert_eq!(content_files(dir.path()).len(), live_integrities.len());
     for key in &live {
-        assert!(get(&cache, key).unwrap().as_ref() == Some(&bodies[key]), "{key}");
+        assert!(
+            get(&cache, key).unwrap().as_ref() == Some(&bodies[key]),
+            "{key}"
+        );
     }
     for key in &keys {
         if !live.contains(key) {
@@ -48,7 +60,9 @@ fn eviction_case(options: CacheOptions, max: u64) {
     for round in 0..3u64 {
         for i in 0..20u64 {
             let key = format!("round-{round}-{i}");
-            cache.put_bytes(&key, meta(200), &body(round * 100 + i, 700)).unwrap();
+            cache
+                .put_bytes(&key, meta(200), &body(round * 100 + i, 700))
+                .unwrap();
             let _ = cache.lookup(&key);
         }
         cache.run_pending_tasks();
@@ -72,7 +86,12 @@ fn eviction_removes_evicted_entries_from_disk() {
 
 #[test]
 fn eviction_with_a_full_cleanup_queue_sweeps_instead() {
-    eviction_case(CacheOptions::default().with_max_entries(5).with_cleanup_queue(1), 5);
+    eviction_case(
+        CacheOptions::default()
+            .with_max_entries(5)
+            .with_cleanup_queue(1),
+        5,
+    );
 }
 
 #[test]
@@ -84,27 +103,40 @@ fn restart_over_the_bound_bounds_memory_and_deletes_nothing_it_did_not_store() {
     {
         let cache = StreamingCache::open(dir.path(), CacheOptions::default()).unwrap();
         for i in 0..30u64 {
-            cache.put_bytes(&format!("k{i}"), meta(200), &body(i, 100)).unwrap();
+            cache
+                .put_bytes(&format!("k{i}"), meta(200), &body(i, 100))
+                .unwrap();
         }
     }
-    let cache = StreamingCache::open(dir.path(), CacheOptions::default().with_max_entries(5)).unwrap();
+    let cache =
+        StreamingCache::open(dir.path(), CacheOptions::default().with_max_entries(5)).unwrap();
     cache.run_pending_tasks();
     assert!(cache.entry_count() <= 5);
     assert!(cache.entry_count() > 0);
     for i in 0..30u64 {
-        assert_eq!(get(&cache, &format!("k{i}")).unwrap().unwrap(), body(i, 100));
+        assert_eq!(
+            get(&cache, &format!("k{i}")).unwrap().unwrap(),
+            body(i, 100)
+        );
     }
     cache.run_pending_tasks();
     assert!(cache.entry_count() <= 5);
     // Its own writes are bounded: put 20 more, at most the bound of them stay on disk.
     for i in 100..120u64 {
-        cache.put_bytes(&format!("k{i}"), meta(200), &body(i, 100)).unwrap();
+        cache
+            .put_bytes(&format!("k{i}"), meta(200), &body(i, 100))
+            .unwrap();
     }
     cache.run_pending_tasks();
-    let own_on_disk = (100..120u64).filter(|i| get(&cache, &format!("k{i}")).unwrap().is_some()).count();
+    let own_on_disk = (100..120u64)
+        .filter(|i| get(&cache, &format!("k{i}")).unwrap().is_some())
+        .count();
     assert!(own_on_disk <= 5 + 1, "own writes on disk: {own_on_disk}");
     for i in 0..30u64 {
-        assert_eq!(get(&cache, &format!("k{i}")).unwrap().unwrap(), body(i, 100));
+        assert_eq!(
+            get(&cache, &format!("k{i}")).unwrap().unwrap(),
+            body(i, 100)
+        );
     }
 }
 
@@ -144,7 +176,8 @@ fn concurrency_case(options: CacheOptions, threads: usize, ops: usize, keys: u64
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let (cache, bodies, hits, barrier) = (cache.clone(), bodies.clone(), hits.clone(), barrier.clone());
+            let (cache, bodies, hits, barrier) =
+                (cache.clone(), bodies.clone(), hits.clone(), barrier.clone());
             std::thread::spawn(move || {
                 let mut rng = Rng(0x1234_5678 + t as u64 * 7919);
                 barrier.wait();
@@ -217,7 +250,13 @@ fn concurrency_case(options: CacheOptions, threads: usize, ops: usize, keys: u64
 
 #[test]
 fn concurrent_puts_gets_and_deletes_never_mix_bodies() {
-    concurrency_case(CacheOptions::default(), 4, 400, 6, &[0, 1_000, 70_000, 200_000]);
+    concurrency_case(
+        CacheOptions::default(),
+        4,
+        400,
+        6,
+        &[0, 1_000, 70_000, 200_000],
+    );
 }
 
 /// Two hot keys, tiny bodies: maximizes gets racing deletes and re-puts of the same body, the
@@ -230,7 +269,9 @@ fn hot_key_gets_racing_deletes_and_identical_puts() {
 #[test]
 fn concurrent_operations_under_eviction_pressure() {
     concurrency_case(
-        CacheOptions::default().with_max_entries(3).with_cleanup_queue(2),
+        CacheOptions::default()
+            .with_max_entries(3)
+            .with_cleanup_queue(2),
         4,
         400,
         6,

@@ -64,13 +64,21 @@ pub struct IncrementalHash {
 
 impl IncrementalHash {
     pub fn new(state: HashState) -> Self {
-        IncrementalHash { inline: Some(state), offloaded: None, always_inline: false }
+        IncrementalHash {
+            inline: Some(state),
+            offloaded: None,
+            always_inline: false,
+        }
     }
 
     /// A check against `integrity`, in line when its algorithm is cheap.
     pub fn checking(integrity: Integrity) -> Self {
         let always_inline = integrity.pick_algorithm() == Algorithm::Xxh3;
-        IncrementalHash { inline: Some(HashState::check(integrity)), offloaded: None, always_inline }
+        IncrementalHash {
+            inline: Some(HashState::check(integrity)),
+            offloaded: None,
+            always_inline,
+        }
     }
 
     pub fn input(&mut self, bytes: &[u8], first_chunk: bool) {
@@ -133,7 +141,9 @@ fn next_id() -> u64 {
 fn hasher_for(id: u64) -> SyncSender<Job> {
     static HASHERS: OnceLock<Vec<SyncSender<Job>>> = OnceLock::new();
     let hashers = HASHERS.get_or_init(|| {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
         (0..threads)
             .map(|i| {
                 let (tx, rx) = sync_channel(QUEUE);
@@ -179,30 +189,43 @@ mod tests {
     #[test]
     fn offloaded_hash_equals_in_line_hash() {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
-        let expected = IntegrityOpts::new().algorithm(Algorithm::Sha256).chain(&data).result();
-        let mut hash = IncrementalHash::new(HashState::Build(IntegrityOpts::new().algorithm(Algorithm::Sha256)));
+        let expected = IntegrityOpts::new()
+            .algorithm(Algorithm::Sha256)
+            .chain(&data)
+            .result();
+        let mut hash = IncrementalHash::new(HashState::Build(
+            IntegrityOpts::new().algorithm(Algorithm::Sha256),
+        ));
         for (i, chunk) in data.chunks(65536).enumerate() {
             hash.input(chunk, i == 0);
         }
-        let Some(HashOutcome::Built(got)) = hash.finish() else { panic!("no result") };
+        let Some(HashOutcome::Built(got)) = hash.finish() else {
+            panic!("no result")
+        };
         assert_eq!(got, expected);
 
         let mut check = IncrementalHash::new(HashState::check(expected));
         for (i, chunk) in data.chunks(65536).enumerate() {
             check.input(if i == 2 { b"tampered" } else { chunk }, i == 0);
         }
-        let Some(HashOutcome::Checked(result)) = check.finish() else { panic!("no result") };
+        let Some(HashOutcome::Checked(result)) = check.finish() else {
+            panic!("no result")
+        };
         assert!(result.is_err());
     }
 
     #[test]
     fn abandoned_hashes_are_discarded() {
         for _ in 0..100 {
-            let mut hash = IncrementalHash::new(HashState::Build(IntegrityOpts::new().algorithm(Algorithm::Sha256)));
+            let mut hash = IncrementalHash::new(HashState::Build(
+                IntegrityOpts::new().algorithm(Algorithm::Sha256),
+            ));
             hash.input(b"a", true);
             hash.input(b"b", false);
         }
-        let mut hash = IncrementalHash::new(HashState::Build(IntegrityOpts::new().algorithm(Algorithm::Sha256)));
+        let mut hash = IncrementalHash::new(HashState::Build(
+            IntegrityOpts::new().algorithm(Algorithm::Sha256),
+        ));
         hash.input(b"ab", true);
         assert!(hash.finish().is_some());
     }

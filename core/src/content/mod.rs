@@ -17,7 +17,9 @@ pub use crate::layout::content_path;
 /// through a symlinked directory: the file removed is always inside the cache directory.
 pub fn remove(dir: &Path, integrity: &str) -> Result<()> {
     let Some(sri) = crate::index::bucket::parse_integrity(integrity) else {
-        return Err(CacheError::internal(format!("not an integrity string: {integrity:?}")));
+        return Err(CacheError::internal(format!(
+            "not an integrity string: {integrity:?}"
+        )));
     };
     let path = content_path(dir, &sri);
     let mut parent = path.parent();
@@ -33,7 +35,9 @@ pub fn remove(dir: &Path, integrity: &str) -> Result<()> {
         parent = p.parent();
     }
     match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CacheError::io(&e, "removing content")),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(CacheError::io(&e, "removing content"))
+        }
         _ => Ok(()),
     }
 }

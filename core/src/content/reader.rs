@@ -26,9 +26,13 @@ fn open_regular(path: &Path) -> Result<File> {
         }
         CacheError::io(&e, "opening cached content")
     })?;
-    let meta = file.metadata().map_err(|e| CacheError::io(&e, "reading cached content's type"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| CacheError::io(&e, "reading cached content's type"))?;
     if !meta.file_type().is_file() {
-        return Err(CacheError::integrity("cached content is not a regular file"));
+        return Err(CacheError::integrity(
+            "cached content is not a regular file",
+        ));
     }
     Ok(file)
 }
@@ -46,7 +50,12 @@ pub struct BodyReader {
 impl BodyReader {
     /// Opens the content stored at `address`, expected to hold exactly `size` bytes whose
     /// hash is `verify_with` (the address itself, or a faster checksum taken when written).
-    pub fn open(dir: &Path, address: &Integrity, verify_with: &Integrity, size: u64) -> Result<BodyReader> {
+    pub fn open(
+        dir: &Path,
+        address: &Integrity,
+        verify_with: &Integrity,
+        size: u64,
+    ) -> Result<BodyReader> {
         let file = open_regular(&content_path(dir, address))?;
         Ok(BodyReader {
             file: Some(file),
@@ -90,7 +99,9 @@ impl BodyReader {
         let Some(file) = self.file.as_mut() else {
             return Err(CacheError::closed("the body reader is closed"));
         };
-        let want = usize::try_from(self.size - self.position).unwrap_or(usize::MAX).min(buf.len());
+        let want = usize::try_from(self.size - self.position)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let mut filled = 0;
         while filled < want {
             match file.read(&mut buf[filled..want]) {

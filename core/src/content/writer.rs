@@ -44,7 +44,11 @@ impl Finished {
     /// Moves the temp file to its content address (a rename: atomic, and cheap enough to do
     /// under the cache's lock).
     pub(crate) fn persist(self) -> Result<Written> {
-        let Finished { file, target, written } = self;
+        let Finished {
+            file,
+            target,
+            written,
+        } = self;
         // Another process's garbage pass may prune an empty directory between our creating it
         // and renaming into it: create again and retry a few times.
         let mut file = file;
@@ -56,7 +60,9 @@ impl Finished {
             // Same content already there (dedup) is fine: the rename replaces it with equal bytes.
             match file.persist(&target) {
                 Ok(_) => break,
-                Err(e) if e.error.kind() == std::io::ErrorKind::NotFound && attempt < 3 => file = e.file,
+                Err(e) if e.error.kind() == std::io::ErrorKind::NotFound && attempt < 3 => {
+                    file = e.file
+                }
                 Err(e) if target.is_file() => {
                     drop(e);
                     break;
@@ -81,7 +87,10 @@ pub struct BodyWriter {
 enum State {
     /// Nothing written yet: the temp file is created on the first write, off the caller's thread.
     Fresh,
-    Open { file: NamedTempFile, hash: IncrementalHash },
+    Open {
+        file: NamedTempFile,
+        hash: IncrementalHash,
+    },
     /// Failed or aborted; the temp file is gone (removed when `NamedTempFile` drops).
     Closed(CacheError),
 }
@@ -118,7 +127,8 @@ impl BodyWriter {
         let mut first = self.written == 0;
         let result = self.open().and_then(|(file, hash)| {
             for piece in chunk.chunks(CHUNK_SIZE) {
-                file.write_all(piece).map_err(|e| CacheError::io(&e, "writing body to the cache"))?;
+                file.write_all(piece)
+                    .map_err(|e| CacheError::io(&e, "writing body to the cache"))?;
                 hash.input(piece, first);
                 first = false;
             }
@@ -153,20 +163,39 @@ impl BodyWriter {
             return Err(CacheError::internal("the content hash was lost"));
         };
         let pick = |algorithm: Algorithm| {
-            both.hashes.iter().find(|h| h.algorithm == algorithm).map(|h| Integrity { hashes: vec![h.clone()] })
+            both.hashes
+                .iter()
+                .find(|h| h.algorithm == algorithm)
+                .map(|h| Integrity {
+                    hashes: vec![h.clone()],
+                })
         };
-        let address = pick(self.algorithm).ok_or_else(|| CacheError::internal("no content address"))?;
+        let address =
+            pick(self.algorithm).ok_or_else(|| CacheError::internal("no content address"))?;
         let check = pick(Algorithm::Xxh3);
         let target = content_path(&self.dir, &address);
-        Ok(Finished { file, target, written: Written { address, check, size: self.written } })
+        Ok(Finished {
+            file,
+            target,
+            written: Written {
+                address,
+                check,
+                size: self.written,
+            },
+        })
     }
 
     fn open(&mut self) -> Result<(&mut NamedTempFile, &mut IncrementalHash)> {
         if let State::Fresh = self.state {
             // The address hash (SHA-256) and, at ~3% of its cost, an xxh3 checksum for reads.
-            let opts = IntegrityOpts::new().algorithm(self.algorithm).algorithm(Algorithm::Xxh3);
+            let opts = IntegrityOpts::new()
+                .algorithm(self.algorithm)
+                .algorithm(Algorithm::Xxh3);
             self.state = match self.create() {
-                Ok(file) => State::Open { file, hash: IncrementalHash::new(HashState::Build(opts)) },
+                Ok(file) => State::Open {
+                    file,
+                    hash: IncrementalHash::new(HashState::Build(opts)),
+                },
                 Err(err) => State::Closed(err),
             };
         }
@@ -179,17 +208,26 @@ impl BodyWriter {
 
     fn create(&self) -> Result<NamedTempFile> {
         let tmp = crate::layout::tmp_dir(&self.dir);
-        crate::files::create_private_dir(&tmp).map_err(|e| CacheError::io(&e, "creating temp directory"))?;
+        crate::files::create_private_dir(&tmp)
+            .map_err(|e| CacheError::io(&e, "creating temp directory"))?;
         // Created here rather than by `NamedTempFile::new_in`, whose errors hide the errno
         // (EMFILE, ENOSPC must reach the caller as themselves).
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         loop {
-            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let path = tmp.join(format!(".tmp-{}-{nanos:09}-{n}", std::process::id()));
-            match crate::files::private_file_options().create_new(true).read(true).write(true).open(&path) {
+            match crate::files::private_file_options()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(&path)
+            {
                 Ok(file) => {
-                    let path = TempPath::try_from_path(path).map_err(|e| CacheError::io(&e, "naming temp file"))?;
+                    let path = TempPath::try_from_path(path)
+                        .map_err(|e| CacheError::io(&e, "naming temp file"))?;
                     return Ok(NamedTempFile::from_parts(file, path));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,

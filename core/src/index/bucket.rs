@@ -61,7 +61,12 @@ impl Contents {
     /// The latest line of every key, in first-seen order.
     pub fn latest_per_key(&self) -> Vec<&Line> {
         let mut seen = std::collections::HashSet::new();
-        let mut out: Vec<&Line> = self.lines.iter().rev().filter(|l| seen.insert(l.key.as_str())).collect();
+        let mut out: Vec<&Line> = self
+            .lines
+            .iter()
+            .rev()
+            .filter(|l| seen.insert(l.key.as_str()))
+            .collect();
         out.reverse();
         out
     }
@@ -71,7 +76,9 @@ impl Contents {
 pub fn parse_integrity(s: &str) -> Option<Integrity> {
     let integrity: Integrity = s.parse().ok()?;
     let first = integrity.hashes.first()?;
-    let digest = base64::engine::general_purpose::STANDARD.decode(&first.digest).ok()?;
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(&first.digest)
+        .ok()?;
     (!digest.is_empty()).then_some(integrity)
 }
 
@@ -141,10 +148,17 @@ impl Locked {
             files::create_private_dir(parent)?;
         }
         loop {
-            let file = files::private_file_options().create(true).read(true).append(true).open(path)?;
+            let file = files::private_file_options()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(path)?;
             file.lock()?;
             if same_file(&file, path)? {
-                return Ok(Locked { path: path.to_path_buf(), file });
+                return Ok(Locked {
+                    path: path.to_path_buf(),
+                    file,
+                });
             }
         }
     }
@@ -170,7 +184,11 @@ impl Locked {
 
     fn compact_if_mostly_dead(&mut self) -> io::Result<()> {
         let contents = self.read()?;
-        let keep: Vec<&Line> = contents.latest_per_key().into_iter().filter(|l| l.integrity.is_some()).collect();
+        let keep: Vec<&Line> = contents
+            .latest_per_key()
+            .into_iter()
+            .filter(|l| l.integrity.is_some())
+            .collect();
         if keep.len() * 2 > contents.lines.len() + contents.skipped {
             return Ok(());
         }
@@ -180,10 +198,20 @@ impl Locked {
     /// Replaces the bucket with `lines`: written to a temp file beside it and renamed over
     /// it. Appenders wait on our lock, then find the new file (see `acquire`).
     fn rewrite(&mut self, lines: &[&Line]) -> io::Result<()> {
-        let name = self.path.file_name().and_then(|n| n.to_str()).unwrap_or("bucket");
-        let temp = self.path.with_file_name(format!("{name}.compact-{}", std::process::id()));
+        let name = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("bucket");
+        let temp = self
+            .path
+            .with_file_name(format!("{name}.compact-{}", std::process::id()));
         let result = (|| {
-            let mut out = files::private_file_options().create(true).truncate(true).write(true).open(&temp)?;
+            let mut out = files::private_file_options()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&temp)?;
             let mut bytes = Vec::new();
             for line in lines {
                 bytes.extend(encode(line)?);
@@ -203,7 +231,11 @@ impl Locked {
     pub fn retain(&mut self, keep: impl Fn(&Line) -> bool) -> io::Result<usize> {
         let contents = self.read()?;
         let latest = contents.latest_per_key();
-        let kept: Vec<&Line> = latest.iter().copied().filter(|l| l.integrity.is_some() && keep(l)).collect();
+        let kept: Vec<&Line> = latest
+            .iter()
+            .copied()
+            .filter(|l| l.integrity.is_some() && keep(l))
+            .collect();
         let dropped = latest.iter().filter(|l| l.integrity.is_some()).count() - kept.len();
         if dropped > 0 || contents.skipped > 0 || kept.len() != contents.lines.len() {
             self.rewrite(&kept)?;
@@ -231,8 +263,15 @@ fn same_file(_file: &File, path: &Path) -> io::Result<bool> {
 /// Every bucket file under the index directory (never through a symlink).
 pub fn walk(dir: &Path, visit: &mut dyn FnMut(&Path) -> io::Result<()>) -> io::Result<()> {
     files::walk_files(&dir.join(layout::INDEX_DIR), &mut |path, _| {
-        let is_bucket = path.file_name().and_then(|n| n.to_str()).is_some_and(layout::is_bucket_name);
-        if is_bucket { visit(path) } else { Ok(()) }
+        let is_bucket = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(layout::is_bucket_name);
+        if is_bucket {
+            visit(path)
+        } else {
+            Ok(())
+        }
     })
 }
 
@@ -261,7 +300,10 @@ mod tests {
         let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"\nabc\t{\"key\":\"k\xff\xfe").unwrap();
         drop(file);
-        Locked::acquire(&path).unwrap().append(&line("k", 2)).unwrap();
+        Locked::acquire(&path)
+            .unwrap()
+            .append(&line("k", 2))
+            .unwrap();
         let contents = read(&path).unwrap();
         assert_eq!(contents.skipped, 1);
         assert_eq!(contents.latest("k").unwrap().time, 2);
@@ -272,7 +314,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = layout::bucket_path(dir.path(), "k");
         for n in 0..1000 {
-            Locked::acquire(&path).unwrap().append(&line("k", n)).unwrap();
+            Locked::acquire(&path)
+                .unwrap()
+                .append(&line("k", n))
+                .unwrap();
         }
         assert!(fs::metadata(&path).unwrap().len() <= 2 * COMPACT_AT_BYTES);
         assert_eq!(read(&path).unwrap().latest("k").unwrap().time, 999);
@@ -294,7 +339,10 @@ mod tests {
                 let path = &path;
                 s.spawn(move || {
                     for n in 0..200 {
-                        Locked::acquire(path).unwrap().append(&line(&format!("k{t}"), n)).unwrap();
+                        Locked::acquire(path)
+                            .unwrap()
+                            .append(&line(&format!("k{t}"), n))
+                            .unwrap();
                     }
                 });
             }

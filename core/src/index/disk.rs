@@ -62,7 +62,14 @@ fn encode(entry: &StoredEntry) -> Line {
 }
 
 fn tombstone(key: &str) -> Line {
-    Line { key: key.to_owned(), integrity: None, time: now_millis(), size: 0, metadata: Value::Null, raw_metadata: None }
+    Line {
+        key: key.to_owned(),
+        integrity: None,
+        time: now_millis(),
+        size: 0,
+        metadata: Value::Null,
+        raw_metadata: None,
+    }
 }
 
 /// The bucket of one key, held under its lock (shared with every process): what is read here
@@ -75,22 +82,36 @@ pub struct KeyBucket<'a> {
 impl KeyBucket<'_> {
     /// The key's live entry, if any.
     pub fn current(&mut self) -> Result<Option<StoredEntry>> {
-        let contents = self.bucket.read().map_err(|e| io_error(e, "reading index bucket"))?;
-        Ok(contents.latest(self.key).and_then(|line| decode(line.clone()).ok()))
+        let contents = self
+            .bucket
+            .read()
+            .map_err(|e| io_error(e, "reading index bucket"))?;
+        Ok(contents
+            .latest(self.key)
+            .and_then(|line| decode(line.clone()).ok()))
     }
 
     pub fn put(&mut self, entry: &StoredEntry) -> Result<()> {
-        self.bucket.append(&encode(entry)).map_err(|e| io_error(e, "writing index entry"))
+        self.bucket
+            .append(&encode(entry))
+            .map_err(|e| io_error(e, "writing index entry"))
     }
 
     pub fn remove(&mut self) -> Result<()> {
-        self.bucket.append(&tombstone(self.key)).map_err(|e| io_error(e, "writing index tombstone"))
+        self.bucket
+            .append(&tombstone(self.key))
+            .map_err(|e| io_error(e, "writing index tombstone"))
     }
 }
 
 /// Runs `f` with `key`'s bucket locked.
-pub fn with_bucket<T>(dir: &Path, key: &str, f: impl FnOnce(&mut KeyBucket) -> Result<T>) -> Result<T> {
-    let bucket = Locked::acquire(&layout::bucket_path(dir, key)).map_err(|e| io_error(e, "locking index bucket"))?;
+pub fn with_bucket<T>(
+    dir: &Path,
+    key: &str,
+    f: impl FnOnce(&mut KeyBucket) -> Result<T>,
+) -> Result<T> {
+    let bucket = Locked::acquire(&layout::bucket_path(dir, key))
+        .map_err(|e| io_error(e, "locking index bucket"))?;
     f(&mut KeyBucket { key, bucket })
 }
 
@@ -106,8 +127,11 @@ pub fn remove(dir: &Path, key: &str) -> Result<()> {
 /// The live entry for `key`, read without the lock (appends are single writes and
 /// compaction renames whole files, so an unlocked read sees a consistent bucket).
 pub fn find(dir: &Path, key: &str) -> Result<Option<StoredEntry>> {
-    let contents = bucket::read(&layout::bucket_path(dir, key)).map_err(|e| io_error(e, "reading index bucket"))?;
-    Ok(contents.latest(key).and_then(|line| decode(line.clone()).ok()))
+    let contents = bucket::read(&layout::bucket_path(dir, key))
+        .map_err(|e| io_error(e, "reading index bucket"))?;
+    Ok(contents
+        .latest(key)
+        .and_then(|line| decode(line.clone()).ok()))
 }
 
 /// Every live entry on disk, plus how many lines could not be decoded (they are skipped).
@@ -148,28 +172,44 @@ pub fn remove_stored_until(dir: &Path, until_ms: u64) -> Result<usize> {
 
 fn decode(line: Line) -> Result<StoredEntry> {
     let bad = |why: &str| CacheError::internal(format!("index entry {:?}: {why}", line.key));
-    let integrity = line.parsed_integrity().ok_or_else(|| bad("no valid integrity"))?;
+    let integrity = line
+        .parsed_integrity()
+        .ok_or_else(|| bad("no valid integrity"))?;
     let Value::Object(mut wrapper) = line.metadata.clone() else {
         return Err(bad("metadata is not an object"));
     };
     if wrapper.get("v").and_then(Value::as_u64) != Some(FORMAT_VERSION) {
         return Err(bad("unknown format version"));
     }
-    let meta = wrapper.remove("meta").ok_or_else(|| bad("no response fields"))?;
+    let meta = wrapper
+        .remove("meta")
+        .ok_or_else(|| bad("no response fields"))?;
     let meta: EntryMeta = serde_json::from_value(meta).map_err(|e| bad(&e.to_string()))?;
     if let Some(policy) = &meta.policy {
         crate::policy::Policy::from_json(policy).map_err(|_| bad("unreadable caching policy"))?;
     }
     let check = match wrapper.get("check") {
         None => None,
-        Some(Value::String(s)) => Some(bucket::parse_integrity(s).ok_or_else(|| bad("bad checksum"))?),
+        Some(Value::String(s)) => {
+            Some(bucket::parse_integrity(s).ok_or_else(|| bad("bad checksum"))?)
+        }
         Some(_) => return Err(bad("bad checksum")),
     };
-    Ok(StoredEntry { key: line.key, integrity, check, size: line.size, stored_at: line.time, meta, seq: 0 })
+    Ok(StoredEntry {
+        key: line.key,
+        integrity,
+        check,
+        size: line.size,
+        stored_at: line.time,
+        meta,
+        seq: 0,
+    })
 }
 
 fn now_millis() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
@@ -179,10 +219,13 @@ mod tests {
 
     fn entry(key: &str) -> StoredEntry {
         let mut meta = EntryMeta::from_value(json!({ "status": 203, "url": "http://x/" })).unwrap();
-        meta.headers.insert("etag".into(), HeaderValue::One("\"1\"".into()));
+        meta.headers
+            .insert("etag".into(), HeaderValue::One("\"1\"".into()));
         StoredEntry {
             key: key.into(),
-            integrity: "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".parse().unwrap(),
+            integrity: "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+                .parse()
+                .unwrap(),
             check: Some("xxh3-mbBEpW8Ncr3bq/pFcewBsA==".parse().unwrap()),
             size: 0,
             stored_at: 1_700_000_000_123,

@@ -10,13 +10,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub type Millis = i64;
 
 const SHORT_DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const LONG_DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const LONG_DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// The time an HTTP-date names, or `None` when it is not a valid HTTP-date.
 pub fn parse_http_date(text: &str) -> Option<Millis> {
     let text = text.trim_matches([' ', '\t']);
-    imf_fixdate(text).or_else(|| rfc850_date(text)).or_else(|| asctime_date(text))
+    imf_fixdate(text)
+        .or_else(|| rfc850_date(text))
+        .or_else(|| asctime_date(text))
 }
 
 pub fn to_millis(time: SystemTime) -> Millis {
@@ -34,7 +46,12 @@ fn imf_fixdate(s: &str) -> Option<Millis> {
     }
     let [day, month, year, time, zone] = fields::<5>(rest, ' ')?;
     (zone == "GMT").then_some(())?;
-    timestamp(digits(year, 4)?, month_number(month)?, digits(day, 2)?, time)
+    timestamp(
+        digits(year, 4)?,
+        month_number(month)?,
+        digits(day, 2)?,
+        time,
+    )
 }
 
 /// `Sunday, 06-Nov-94 08:49:37 GMT`
@@ -46,7 +63,12 @@ fn rfc850_date(s: &str) -> Option<Millis> {
     let [date, time, zone] = fields::<3>(rest, ' ')?;
     (zone == "GMT").then_some(())?;
     let [day, month, year] = fields::<3>(date, '-')?;
-    timestamp(two_digit_year(digits(year, 2)?), month_number(month)?, digits(day, 2)?, time)
+    timestamp(
+        two_digit_year(digits(year, 2)?),
+        month_number(month)?,
+        digits(day, 2)?,
+        time,
+    )
 }
 
 /// `Sun Nov  6 08:49:37 1994` (a one-digit day is padded with a space)
@@ -136,11 +158,26 @@ mod tests {
 
     #[test]
     fn three_forms() {
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(NOV_6_1994));
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(NOV_6_1994));
-        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(NOV_6_1994));
-        assert_eq!(parse_http_date("Thu Nov 16 08:49:37 1994"), Some(NOV_6_1994 + 10 * 86_400_000));
-        assert_eq!(parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT\t"), Some(NOV_6_1994));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(NOV_6_1994)
+        );
+        assert_eq!(
+            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(NOV_6_1994)
+        );
+        assert_eq!(
+            parse_http_date("Sun Nov  6 08:49:37 1994"),
+            Some(NOV_6_1994)
+        );
+        assert_eq!(
+            parse_http_date("Thu Nov 16 08:49:37 1994"),
+            Some(NOV_6_1994 + 10 * 86_400_000)
+        );
+        assert_eq!(
+            parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT\t"),
+            Some(NOV_6_1994)
+        );
     }
 
     #[test]
@@ -150,9 +187,15 @@ mod tests {
             let text = httpdate::fmt_http_date(time);
             assert_eq!(parse_http_date(&text), Some(to_millis(time)), "{text}");
         }
-        assert_eq!(parse_http_date("Wed, 29 Feb 2000 00:00:00 GMT"), Some(951_782_400_000));
+        assert_eq!(
+            parse_http_date("Wed, 29 Feb 2000 00:00:00 GMT"),
+            Some(951_782_400_000)
+        );
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Wed, 31 Dec 1969 23:59:59 GMT"), Some(-1000));
+        assert_eq!(
+            parse_http_date("Wed, 31 Dec 1969 23:59:59 GMT"),
+            Some(-1000)
+        );
     }
 
     #[test]
@@ -202,11 +245,17 @@ mod tests {
         let far = (this_year + 60) % 100;
         let year_of = |ms: Millis| 1970 + ms.div_euclid(31_556_952_000);
         let text = format!("Monday, 06-Nov-{far:02} 08:49:37 GMT");
-        assert!(year_of(parse_http_date(&text).unwrap()) <= this_year, "{text}");
+        assert!(
+            year_of(parse_http_date(&text).unwrap()) <= this_year,
+            "{text}"
+        );
     }
 
     #[test]
     fn times_before_the_epoch_are_negative() {
-        assert_eq!(to_millis(UNIX_EPOCH - std::time::Duration::from_secs(2)), -2000);
+        assert_eq!(
+            to_millis(UNIX_EPOCH - std::time::Duration::from_secs(2)),
+            -2000
+        );
     }
 }

@@ -42,10 +42,22 @@ mod tests {
 
     #[test]
     fn clamps_to_two_to_the_31() {
-        assert_eq!(parse_delta_seconds("2147483648"), Delta::Seconds(MAX_DELTA_SECONDS));
-        assert_eq!(parse_delta_seconds("2147483649"), Delta::Seconds(MAX_DELTA_SECONDS));
-        assert_eq!(parse_delta_seconds("18446744073709551615"), Delta::Seconds(MAX_DELTA_SECONDS));
-        assert_eq!(parse_delta_seconds(&"9".repeat(400)), Delta::Seconds(MAX_DELTA_SECONDS));
+        assert_eq!(
+            parse_delta_seconds("2147483648"),
+            Delta::Seconds(MAX_DELTA_SECONDS)
+        );
+        assert_eq!(
+            parse_delta_seconds("2147483649"),
+            Delta::Seconds(MAX_DELTA_SECONDS)
+        );
+        assert_eq!(
+            parse_delta_seconds("18446744073709551615"),
+            Delta::Seconds(MAX_DELTA_SECONDS)
+        );
+        assert_eq!(
+            parse_delta_seconds(&"9".repeat(400)),
+            Delta::Seconds(MAX_DELTA_SECONDS)
+        );
         assert_eq!(parse_delta_seconds("0"), Delta::Seconds(0));
         assert_eq!(parse_delta_seconds("007"), Delta::Seconds(7));
     }

@@ -66,7 +66,11 @@ impl CacheControl {
             .filter(|f| !f.is_empty())
             .collect();
         // `no-cache=""` names no field: be safe and treat it as the unqualified form.
-        Some(if fields.is_empty() { FieldList::All } else { FieldList::Fields(fields) })
+        Some(if fields.is_empty() {
+            FieldList::All
+        } else {
+            FieldList::Fields(fields)
+        })
     }
 }
 
@@ -129,7 +133,11 @@ fn parse_line(line: &str, out: &mut Vec<Directive>) {
             i = skip_to_comma(line, i);
         }
         if !name.is_empty() {
-            out.push(Directive { name, value, well_formed });
+            out.push(Directive {
+                name,
+                value,
+                well_formed,
+            });
         }
     }
 }
@@ -187,24 +195,46 @@ mod tests {
         assert_eq!(cc(&["max-age = 5"]).delta("max-age"), Some(Delta::Invalid));
         assert_eq!(cc(&["max-age =5"]).delta("max-age"), Some(Delta::Invalid));
         assert_eq!(cc(&["max-age= 5"]).delta("max-age"), Some(Delta::Invalid));
-        assert_eq!(cc(&["max-age=5 "]).delta("max-age"), Some(Delta::Seconds(5)));
+        assert_eq!(
+            cc(&["max-age=5 "]).delta("max-age"),
+            Some(Delta::Seconds(5))
+        );
     }
 
     #[test]
     fn quoted_values_are_unquoted_and_hide_commas() {
         let parsed = cc(&[r#"ext="max-age=3600, x", max-age=1"#]);
         assert_eq!(parsed.delta("max-age"), Some(Delta::Seconds(1)));
-        assert_eq!(parsed.get("ext").unwrap().value.as_deref(), Some("max-age=3600, x"));
-        assert_eq!(cc(&[r#"max-age="3600""#]).delta("max-age"), Some(Delta::Seconds(3600)));
-        assert_eq!(cc(&["max-age='3600'"]).delta("max-age"), Some(Delta::Invalid));
+        assert_eq!(
+            parsed.get("ext").unwrap().value.as_deref(),
+            Some("max-age=3600, x")
+        );
+        assert_eq!(
+            cc(&[r#"max-age="3600""#]).delta("max-age"),
+            Some(Delta::Seconds(3600))
+        );
+        assert_eq!(
+            cc(&["max-age='3600'"]).delta("max-age"),
+            Some(Delta::Invalid)
+        );
     }
 
     #[test]
     fn invalid_delta_seconds() {
-        for bad in ["max-age=-1", "max-age=a3600", "max-age=3600a", "max-age=3600.0", "max-age", "max-age="] {
+        for bad in [
+            "max-age=-1",
+            "max-age=a3600",
+            "max-age=3600a",
+            "max-age=3600.0",
+            "max-age",
+            "max-age=",
+        ] {
             assert_eq!(cc(&[bad]).delta("max-age"), Some(Delta::Invalid), "{bad}");
         }
-        assert_eq!(cc(&["max-age=003600"]).delta("max-age"), Some(Delta::Seconds(3600)));
+        assert_eq!(
+            cc(&["max-age=003600"]).delta("max-age"),
+            Some(Delta::Seconds(3600))
+        );
     }
 
     #[test]
@@ -217,8 +247,14 @@ mod tests {
 
     #[test]
     fn first_occurrence_wins_across_lines() {
-        assert_eq!(cc(&["max-age=1", "max-age=1800"]).delta("max-age"), Some(Delta::Seconds(1)));
-        assert_eq!(cc(&["max-age=1800, max-age=1"]).delta("max-age"), Some(Delta::Seconds(1800)));
+        assert_eq!(
+            cc(&["max-age=1", "max-age=1800"]).delta("max-age"),
+            Some(Delta::Seconds(1))
+        );
+        assert_eq!(
+            cc(&["max-age=1800, max-age=1"]).delta("max-age"),
+            Some(Delta::Seconds(1800))
+        );
     }
 
     #[test]
@@ -228,16 +264,33 @@ mod tests {
             parsed.field_list("no-cache"),
             Some(FieldList::Fields(vec!["set-cookie".into(), "x-a".into()]))
         );
-        assert_eq!(parsed.field_list("private"), Some(FieldList::Fields(vec!["x-b".into()])));
-        assert_eq!(cc(&["no-cache"]).field_list("no-cache"), Some(FieldList::All));
+        assert_eq!(
+            parsed.field_list("private"),
+            Some(FieldList::Fields(vec!["x-b".into()]))
+        );
+        assert_eq!(
+            cc(&["no-cache"]).field_list("no-cache"),
+            Some(FieldList::All)
+        );
         assert_eq!(cc(&["max-age=1"]).field_list("no-cache"), None);
     }
 
     #[test]
     fn garbage_never_panics() {
-        for junk in ["\"", "=", ",,,", "a=\"\\", "max-age=\"1", "é=1, max-age=2", "a b c"] {
+        for junk in [
+            "\"",
+            "=",
+            ",,,",
+            "a=\"\\",
+            "max-age=\"1",
+            "é=1, max-age=2",
+            "a b c",
+        ] {
             let _ = cc(&[junk]);
         }
-        assert_eq!(cc(&["é=1, max-age=2"]).delta("max-age"), Some(Delta::Seconds(2)));
+        assert_eq!(
+            cc(&["é=1, max-age=2"]).delta("max-age"),
+            Some(Delta::Seconds(2))
+        );
     }
 }

@@ -9,10 +9,13 @@ use super::headers::{first, lines, members};
 use super::stored::Stored;
 
 /// RFC 9110 15.1: statuses a cache may give heuristic freshness.
-pub const HEURISTICALLY_CACHEABLE: &[u16] = &[200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501];
+pub const HEURISTICALLY_CACHEABLE: &[u16] =
+    &[200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501];
 
 /// Statuses whose caching semantics this cache implements (for `must-understand`).
-const UNDERSTOOD: &[u16] = &[200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501];
+const UNDERSTOOD: &[u16] = &[
+    200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501,
+];
 
 #[derive(Clone, Debug)]
 pub struct Derived {
@@ -41,14 +44,18 @@ pub fn derive(stored: &Stored) -> Derived {
     let cc = CacheControl::parse(lines(headers, "cache-control"));
     let has_cache_control = headers.contains_key("cache-control");
     let pragma_no_cache = !has_cache_control
-        && members(headers, "pragma").iter().any(|p| p.eq_ignore_ascii_case("no-cache"));
+        && members(headers, "pragma")
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case("no-cache"));
     let (no_cache, no_cache_fields) = match cc.field_list("no-cache") {
         Some(FieldList::All) => (true, Vec::new()),
         Some(FieldList::Fields(fields)) => (false, fields),
         None => (pragma_no_cache, Vec::new()),
     };
     let vary_star = members(headers, "vary").iter().any(|m| m == "*");
-    let explicit = (stored.shared && cc.has("s-maxage")) || cc.has("max-age") || headers.contains_key("expires");
+    let explicit = (stored.shared && cc.has("s-maxage"))
+        || cc.has("max-age")
+        || headers.contains_key("expires");
     // RFC 9111 4.1: a response that varies on `*` never matches a request; storing it would
     // only take the place of a useful one.
     let storable = !vary_star && is_storable(stored, &cc, explicit);
@@ -120,11 +127,14 @@ fn lifetime(stored: &Stored, cc: &CacheControl, date: Option<Millis>) -> Millis 
         // An invalid date (including "0") means already expired.
         // Clamped like a delta-seconds lifetime, so every lifetime fits the same bound.
         let longest = seconds_to_millis(MAX_DELTA_SECONDS);
-        return parse_http_date(expires).map_or(0, |expires| expires.saturating_sub(date).clamp(0, longest));
+        return parse_http_date(expires)
+            .map_or(0, |expires| expires.saturating_sub(date).clamp(0, longest));
     }
     // 4.2.2: heuristics only for heuristically cacheable statuses or explicit `public`.
     if HEURISTICALLY_CACHEABLE.contains(&stored.status) || cc.has("public") {
-        if let Some(modified) = first(&stored.response_headers, "last-modified").and_then(parse_http_date) {
+        if let Some(modified) =
+            first(&stored.response_headers, "last-modified").and_then(parse_http_date)
+        {
             let since = date.saturating_sub(modified).max(0);
             let heuristic = since as f64 * stored.heuristic_fraction;
             return heuristic.min(seconds_to_millis(MAX_DELTA_SECONDS) as f64) as Millis;
@@ -136,7 +146,10 @@ fn lifetime(stored: &Stored, cc: &CacheControl, date: Option<Millis>) -> Millis 
 /// RFC 9111 4.2.3 `corrected_initial_age`.
 fn initial_age(stored: &Stored, date: Option<Millis>) -> Millis {
     let apparent_age = date.map_or(0, |date| stored.response_time.saturating_sub(date).max(0));
-    let response_delay = stored.response_time.saturating_sub(stored.request_time).max(0);
+    let response_delay = stored
+        .response_time
+        .saturating_sub(stored.request_time)
+        .max(0);
     let corrected_age_value = seconds_to_millis(age_value(stored)).saturating_add(response_delay);
     apparent_age.max(corrected_age_value)
 }
@@ -149,7 +162,11 @@ fn age_value(stored: &Stored) -> u64 {
     match lines.as_slice() {
         [] => 0,
         [line] => {
-            let first_member = line.split(',').next().unwrap_or("").trim_matches([' ', '\t']);
+            let first_member = line
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .trim_matches([' ', '\t']);
             match parse_delta_seconds(first_member) {
                 Delta::Seconds(s) => s,
                 Delta::Invalid => MAX_DELTA_SECONDS,

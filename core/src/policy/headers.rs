@@ -21,11 +21,20 @@ const HOP_BY_HOP: &[&str] = &[
 /// Fields a 304 must not change in the stored response: they describe the stored body
 /// (RFC 9111 3.2 names Content-Length; encoding, range and the entity tag describe the bytes
 /// we hold; http-cache-tests requires `ETag`, `Content-MD5` and `Content-Encoding` to be kept).
-const KEPT_ON_UPDATE: &[&str] = &["content-length", "content-encoding", "content-range", "content-md5", "etag"];
+const KEPT_ON_UPDATE: &[&str] = &[
+    "content-length",
+    "content-encoding",
+    "content-range",
+    "content-md5",
+    "etag",
+];
 
 /// Every field line of `name` (lower-case), in order.
 pub fn lines<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
-    headers.get(name).map(|v| v.values().collect()).unwrap_or_default()
+    headers
+        .get(name)
+        .map(|v| v.values().collect())
+        .unwrap_or_default()
 }
 
 /// The first field line of `name`.
@@ -45,7 +54,10 @@ pub fn members(headers: &HeaderMap, name: &str) -> Vec<String> {
 
 /// `headers` without hop-by-hop fields, including those the `Connection` field nominates.
 pub fn without_hop_by_hop(headers: &HeaderMap) -> HeaderMap {
-    let nominated: Vec<String> = members(headers, "connection").iter().map(|m| m.to_ascii_lowercase()).collect();
+    let nominated: Vec<String> = members(headers, "connection")
+        .iter()
+        .map(|m| m.to_ascii_lowercase())
+        .collect();
     headers
         .iter()
         .filter(|(name, _)| !HOP_BY_HOP.contains(&name.as_str()) && !nominated.contains(name))
@@ -110,7 +122,11 @@ pub fn normalized_for_vary(headers: &HeaderMap, name: &str) -> Option<String> {
         .collect::<Vec<_>>()
         .join(",");
     Some(if CASE_INSENSITIVE_VALUES.contains(&name) {
-        joined.chars().filter(|c| *c != ' ' && *c != '\t').collect::<String>().to_ascii_lowercase()
+        joined
+            .chars()
+            .filter(|c| *c != ' ' && *c != '\t')
+            .collect::<String>()
+            .to_ascii_lowercase()
     } else {
         joined
     })
@@ -153,8 +169,16 @@ mod tests {
 
     #[test]
     fn a_304_replaces_and_adds_fields_but_keeps_body_fields() {
-        let stored = map(&[("content-length", "5"), ("content-type", "text/plain"), ("x-old", "1")]);
-        let update = map(&[("content-length", "10"), ("content-type", "text/html"), ("x-new", "2")]);
+        let stored = map(&[
+            ("content-length", "5"),
+            ("content-type", "text/plain"),
+            ("x-old", "1"),
+        ]);
+        let update = map(&[
+            ("content-length", "10"),
+            ("content-type", "text/html"),
+            ("x-new", "2"),
+        ]);
         let merged = merge_not_modified(&stored, &update);
         assert_eq!(first(&merged, "content-length"), Some("5"));
         assert_eq!(first(&merged, "content-type"), Some("text/html"));
@@ -165,7 +189,10 @@ mod tests {
     #[test]
     fn damaged_headers_are_dropped() {
         let mut headers = map(&[("ok", "1"), ("bad name", "1"), ("inject", "a\r\nx: y")]);
-        headers.insert("many".into(), HeaderValue::Many(vec!["a".into(), "b\n".into()]));
+        headers.insert(
+            "many".into(),
+            HeaderValue::Many(vec!["a".into(), "b\n".into()]),
+        );
         let clean = sanitized(headers);
         assert_eq!(clean.keys().collect::<Vec<_>>(), vec!["many", "ok"]);
         assert_eq!(clean["many"], HeaderValue::Many(vec!["a".into()]));
@@ -173,12 +200,24 @@ mod tests {
 
     #[test]
     fn vary_values_compare_across_lines() {
-        assert_eq!(normalized_for_vary(&map(&[("x", "a, b")]), "x"), normalized_for_vary(&map(&[("x", "a"), ("x", "b")]), "x"));
+        assert_eq!(
+            normalized_for_vary(&map(&[("x", "a, b")]), "x"),
+            normalized_for_vary(&map(&[("x", "a"), ("x", "b")]), "x")
+        );
         assert_eq!(normalized_for_vary(&map(&[]), "x"), None);
         assert_eq!(
-            normalized_for_vary(&map(&[("accept-language", "en-US, De;q=0.5")]), "accept-language"),
-            normalized_for_vary(&map(&[("accept-language", "en-us,de; q=0.5")]), "accept-language")
+            normalized_for_vary(
+                &map(&[("accept-language", "en-US, De;q=0.5")]),
+                "accept-language"
+            ),
+            normalized_for_vary(
+                &map(&[("accept-language", "en-us,de; q=0.5")]),
+                "accept-language"
+            )
         );
-        assert_ne!(normalized_for_vary(&map(&[("x-token", "A")]), "x-token"), normalized_for_vary(&map(&[("x-token", "a")]), "x-token"));
+        assert_ne!(
+            normalized_for_vary(&map(&[("x-token", "A")]), "x-token"),
+            normalized_for_vary(&map(&[("x-token", "a")]), "x-token")
+        );
     }
 }

@@ -52,7 +52,11 @@ pub struct PolicyOptions {
 
 impl Default for PolicyOptions {
     fn default() -> Self {
-        PolicyOptions { shared: true, heuristic_fraction: 0.1, request_time: None }
+        PolicyOptions {
+            shared: true,
+            heuristic_fraction: 0.1,
+            request_time: None,
+        }
     }
 }
 
@@ -119,7 +123,10 @@ impl Policy {
             shared: options.shared,
             heuristic_fraction: heuristic_fraction(options.heuristic_fraction),
             response_time,
-            request_time: options.request_time.map_or(response_time, to_millis).min(response_time),
+            request_time: options
+                .request_time
+                .map_or(response_time, to_millis)
+                .min(response_time),
             request_headers: matching_request_headers(&request.headers, response_headers),
             response_headers: stored_response_headers(response_headers, options.shared),
             request_no_store: request_cc.has("no-store"),
@@ -135,10 +142,18 @@ impl Policy {
 
     pub fn from_json(value: &Value) -> Result<Policy> {
         let stored = Stored::from_json(value)?;
-        let request = RequestInfo { method: stored.method.clone(), url: stored.url.clone(), headers: HeaderMap::new() };
-        check_request(&request).map_err(|e| CacheError::invalid_value(format!("not a stored cache policy: {}", e.message())))?;
+        let request = RequestInfo {
+            method: stored.method.clone(),
+            url: stored.url.clone(),
+            headers: HeaderMap::new(),
+        };
+        check_request(&request).map_err(|e| {
+            CacheError::invalid_value(format!("not a stored cache policy: {}", e.message()))
+        })?;
         if !(100..=999).contains(&stored.status) {
-            return Err(CacheError::invalid_value("not a stored cache policy: invalid status"));
+            return Err(CacheError::invalid_value(
+                "not a stored cache policy: invalid status",
+            ));
         }
         Ok(Policy::from_stored(stored))
     }
@@ -157,7 +172,11 @@ impl Policy {
 
     /// Freshness left (zero when stale).
     pub fn time_to_live(&self, now: SystemTime) -> Duration {
-        millis_duration(self.derived.lifetime.saturating_sub(self.age_millis(to_millis(now))))
+        millis_duration(
+            self.derived
+                .lifetime
+                .saturating_sub(self.age_millis(to_millis(now))),
+        )
     }
 
     /// RFC 9111 4.2.3 `current_age`.
@@ -248,19 +267,32 @@ impl Policy {
     /// served while it is revalidated in the background.
     pub fn can_stale_while_revalidate(&self, now: SystemTime) -> bool {
         let now = to_millis(now);
-        let Some(window) = self.derived.cc.delta("stale-while-revalidate").and_then(|d| d.seconds()) else {
+        let Some(window) = self
+            .derived
+            .cc
+            .delta("stale-while-revalidate")
+            .and_then(|d| d.seconds())
+        else {
             return false;
         };
-        self.is_stale_at(now) && self.may_serve_stale() && self.staleness_millis(now) <= seconds_to_millis(window)
+        self.is_stale_at(now)
+            && self.may_serve_stale()
+            && self.staleness_millis(now) <= seconds_to_millis(window)
     }
 
     /// RFC 5861 `stale-if-error` (from the response, or from `request`'s `Cache-Control`):
     /// whether the stale response may be served because the origin failed.
     pub fn can_stale_if_error(&self, request: &RequestInfo, now: SystemTime) -> bool {
         let now = to_millis(now);
-        let response_window = self.derived.cc.delta("stale-if-error").and_then(|d| d.seconds());
+        let response_window = self
+            .derived
+            .cc
+            .delta("stale-if-error")
+            .and_then(|d| d.seconds());
         let request_window = RequestDirectives::parse(&request.headers).stale_if_error;
-        let Some(window) = response_window.max(request_window) else { return false };
+        let Some(window) = response_window.max(request_window) else {
+            return false;
+        };
         self.may_serve_stale() && self.staleness_millis(now) <= seconds_to_millis(window)
     }
 
@@ -276,12 +308,20 @@ impl Policy {
     pub fn before_request(&self, request: &RequestInfo, now: SystemTime) -> Result<Freshness> {
         check_request(request)?;
         if !self.matches(request) {
-            return Ok(Freshness::Stale { headers: without_hop_by_hop(&request.headers), matches: false });
+            return Ok(Freshness::Stale {
+                headers: without_hop_by_hop(&request.headers),
+                matches: false,
+            });
         }
         if self.satisfies_without_revalidation(request, to_millis(now)) {
-            Ok(Freshness::Fresh { headers: self.served_headers(now) })
+            Ok(Freshness::Fresh {
+                headers: self.served_headers(now),
+            })
         } else {
-            Ok(Freshness::Stale { headers: self.revalidation_headers(request), matches: true })
+            Ok(Freshness::Stale {
+                headers: self.revalidation_headers(request),
+                matches: true,
+            })
         }
     }
 
@@ -289,19 +329,30 @@ impl Policy {
     /// same `host` when both have one, and equal values for every field `Vary` names
     /// (`Vary: *` never matches).
     pub fn matches(&self, request: &RequestInfo) -> bool {
-        let method = if request.method.is_empty() { "GET".to_owned() } else { request.method.to_ascii_uppercase() };
-        if method != self.stored.method || request.url != self.stored.url || self.derived.vary_star {
+        let method = if request.method.is_empty() {
+            "GET".to_owned()
+        } else {
+            request.method.to_ascii_uppercase()
+        };
+        if method != self.stored.method || request.url != self.stored.url || self.derived.vary_star
+        {
             return false;
         }
-        if let (Some(stored), Some(asked)) = (first(&self.stored.request_headers, "host"), first(&request.headers, "host")) {
+        if let (Some(stored), Some(asked)) = (
+            first(&self.stored.request_headers, "host"),
+            first(&request.headers, "host"),
+        ) {
             if !stored.eq_ignore_ascii_case(asked) {
                 return false;
             }
         }
-        members(&self.stored.response_headers, "vary").iter().all(|name| {
-            let name = name.to_ascii_lowercase();
-            normalized_for_vary(&self.stored.request_headers, &name) == normalized_for_vary(&request.headers, &name)
-        })
+        members(&self.stored.response_headers, "vary")
+            .iter()
+            .all(|name| {
+                let name = name.to_ascii_lowercase();
+                normalized_for_vary(&self.stored.request_headers, &name)
+                    == normalized_for_vary(&request.headers, &name)
+            })
     }
 
     /// RFC 9111 4 and 5.2.1: fresh enough for this request's directives, or stale in a way the
@@ -318,11 +369,18 @@ impl Policy {
         // RFC 8246: a fresh `immutable` response is not revalidated on a reload (a request
         // `max-age`, as the Fetch API's "no-cache" mode sends); only `no-cache` forces it.
         let immutable_fresh = self.derived.cc.has("immutable") && !self.is_stale_at(now);
-        if !immutable_fresh && asked.max_age.is_some_and(|max_age| age > seconds_to_millis(max_age)) {
+        if !immutable_fresh
+            && asked
+                .max_age
+                .is_some_and(|max_age| age > seconds_to_millis(max_age))
+        {
             return false;
         }
         let ttl = self.derived.lifetime.saturating_sub(age);
-        if asked.min_fresh.is_some_and(|min_fresh| ttl < seconds_to_millis(min_fresh)) {
+        if asked
+            .min_fresh
+            .is_some_and(|min_fresh| ttl < seconds_to_millis(min_fresh))
+        {
             return false;
         }
         if !self.is_stale_at(now) {
@@ -332,7 +390,8 @@ impl Policy {
             None => false,
             Some(limit) => {
                 self.may_serve_stale()
-                    && limit.is_none_or(|limit| self.staleness_millis(now) <= seconds_to_millis(limit))
+                    && limit
+                        .is_none_or(|limit| self.staleness_millis(now) <= seconds_to_millis(limit))
             }
         }
     }
@@ -347,7 +406,9 @@ impl Policy {
     }
 
     fn staleness_millis(&self, now: Millis) -> Millis {
-        self.age_millis(now).saturating_sub(self.derived.lifetime).max(0)
+        self.age_millis(now)
+            .saturating_sub(self.derived.lifetime)
+            .max(0)
     }
 
     fn set_age(&self, headers: &mut HeaderMap, now: Millis) {
@@ -359,7 +420,11 @@ impl Policy {
 /// The fraction as an `f64` with its decimal value (0.1, not 0.10000000149), never negative.
 fn heuristic_fraction(fraction: f32) -> f64 {
     let exact: f64 = fraction.to_string().parse().unwrap_or(0.0);
-    if exact.is_finite() { exact.max(0.0) } else { 0.0 }
+    if exact.is_finite() {
+        exact.max(0.0)
+    } else {
+        0.0
+    }
 }
 
 fn millis_duration(ms: Millis) -> Duration {
@@ -368,23 +433,33 @@ fn millis_duration(ms: Millis) -> Duration {
 
 /// Method and URL of a request, checked: `(upper-case method, url)`.
 fn check_request(request: &RequestInfo) -> Result<(String, String)> {
-    let method = if request.method.is_empty() { "GET" } else { request.method.as_str() };
+    let method = if request.method.is_empty() {
+        "GET"
+    } else {
+        request.method.as_str()
+    };
     let method = method.to_ascii_uppercase();
     Method::from_bytes(method.as_bytes())
         .map_err(|_| CacheError::invalid_value(format!("invalid request method {method:?}")))?;
-    request
-        .url
-        .parse::<Uri>()
-        .map_err(|e| CacheError::invalid_value(format!("invalid request url {:?}: {e}", request.url)))?;
+    request.url.parse::<Uri>().map_err(|e| {
+        CacheError::invalid_value(format!("invalid request url {:?}: {e}", request.url))
+    })?;
     Ok((method, request.url.clone()))
 }
 
 /// What a policy keeps of the request: `host` and the fields the response's `Vary` names.
 /// Credentials and cookies are not written to disk unless the response varies on them.
 fn matching_request_headers(request: &HeaderMap, response: &HeaderMap) -> HeaderMap {
-    let mut names: Vec<String> = members(response, "vary").iter().map(|n| n.to_ascii_lowercase()).collect();
+    let mut names: Vec<String> = members(response, "vary")
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
     names.push("host".into());
-    request.iter().filter(|(name, _)| names.contains(name)).map(|(n, v)| (n.clone(), v.clone())).collect()
+    request
+        .iter()
+        .filter(|(name, _)| names.contains(name))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
 }
 
 /// What is stored of a response (RFC 9111 3.1): no hop-by-hop fields; in a shared cache no

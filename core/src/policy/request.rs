@@ -33,7 +33,10 @@ pub struct RequestDirectives {
     pub stale_if_error: Option<u64>,
 }
 
-fn serialize_max_stale<S: serde::Serializer>(value: &Option<Option<u64>>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+fn serialize_max_stale<S: serde::Serializer>(
+    value: &Option<Option<u64>>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match value {
         None => serializer.serialize_none(),
         Some(None) => serializer.serialize_bool(true),
@@ -45,7 +48,9 @@ impl RequestDirectives {
     pub fn parse(headers: &HeaderMap) -> RequestDirectives {
         let cc = CacheControl::parse(lines(headers, "cache-control"));
         let pragma_no_cache = !headers.contains_key("cache-control")
-            && members(headers, "pragma").iter().any(|p| p.eq_ignore_ascii_case("no-cache"));
+            && members(headers, "pragma")
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case("no-cache"));
         let seconds = |name: &str| cc.delta(name).map(|d| d.seconds().unwrap_or(0));
         RequestDirectives {
             no_store: cc.has("no-store"),
@@ -55,10 +60,11 @@ impl RequestDirectives {
             min_fresh: seconds("min-fresh"),
             // An invalid max-stale value accepts no staleness rather than any.
             max_stale: cc.get("max-stale").map(|d| {
-                d.value.as_ref().map(|_| cc.delta("max-stale").and_then(|d| d.seconds()).unwrap_or(0))
+                d.value
+                    .as_ref()
+                    .map(|_| cc.delta("max-stale").and_then(|d| d.seconds()).unwrap_or(0))
             }),
             stale_if_error: cc.delta("stale-if-error").and_then(|d| d.seconds()),
         }
     }
 }
-

@@ -6,7 +6,10 @@ use std::time::SystemTime;
 use super::dates::{parse_http_date, to_millis};
 use super::directives::CacheControl;
 use super::headers::{self, first, members, merge_not_modified, without_hop_by_hop};
-use super::{check_request, matching_request_headers, stored_response_headers, Policy, PolicyOptions, RequestInfo};
+use super::{
+    check_request, matching_request_headers, stored_response_headers, Policy, PolicyOptions,
+    RequestInfo,
+};
 use crate::entry::{HeaderMap, HeaderValue};
 use crate::error::Result;
 
@@ -19,7 +22,6 @@ pub struct Revalidated {
     /// Headers to serve (and store) from now on.
     pub headers: HeaderMap,
 }
-
 
 impl Policy {
     /// The request headers for revalidating the stored response with `request`'s origin:
@@ -41,12 +43,21 @@ impl Policy {
             }
             out.insert("if-none-match".into(), HeaderValue::One(tags.join(", ")));
         }
-        let method = if request.method.is_empty() { "GET".to_owned() } else { request.method.to_ascii_uppercase() };
+        let method = if request.method.is_empty() {
+            "GET".to_owned()
+        } else {
+            request.method.to_ascii_uppercase()
+        };
         // Weak validators only on plain GETs (RFC 9110 13.1.3 via 8.8.1).
-        let forbids_weak = method != "GET" || out.contains_key("if-match") || out.contains_key("if-unmodified-since");
+        let forbids_weak = method != "GET"
+            || out.contains_key("if-match")
+            || out.contains_key("if-unmodified-since");
         if forbids_weak {
             out.remove("if-modified-since");
-            let strong: Vec<String> = members(&out, "if-none-match").into_iter().filter(|t| !t.starts_with("W/")).collect();
+            let strong: Vec<String> = members(&out, "if-none-match")
+                .into_iter()
+                .filter(|t| !t.starts_with("W/"))
+                .collect();
             if strong.is_empty() {
                 out.remove("if-none-match");
             } else {
@@ -54,7 +65,10 @@ impl Policy {
             }
         } else if !out.contains_key("if-modified-since") {
             if let Some(modified) = first(stored, "last-modified") {
-                out.insert("if-modified-since".into(), HeaderValue::One(modified.to_owned()));
+                out.insert(
+                    "if-modified-since".into(),
+                    HeaderValue::One(modified.to_owned()),
+                );
             }
         }
         out
@@ -65,14 +79,25 @@ impl Policy {
     /// without `If-None-Match`, an `If-Modified-Since` on a GET/HEAD no earlier than its
     /// `Last-Modified`. A cache answering from this response then sends 304 instead of it.
     pub fn not_modified_for(&self, request: &RequestInfo) -> bool {
-        let opaque = |tag: &str| tag.trim_matches([' ', '\t']).strip_prefix("W/").unwrap_or(tag.trim_matches([' ', '\t'])).to_owned();
+        let opaque = |tag: &str| {
+            tag.trim_matches([' ', '\t'])
+                .strip_prefix("W/")
+                .unwrap_or(tag.trim_matches([' ', '\t']))
+                .to_owned()
+        };
         let stored = &self.stored.response_headers;
         if request.headers.contains_key("if-none-match") {
             let asked = members(&request.headers, "if-none-match");
-            let Some(etag) = first(stored, "etag") else { return asked.iter().any(|t| t == "*") };
+            let Some(etag) = first(stored, "etag") else {
+                return asked.iter().any(|t| t == "*");
+            };
             return asked.iter().any(|t| t == "*" || opaque(t) == opaque(etag));
         }
-        let method = if request.method.is_empty() { "GET".to_owned() } else { request.method.to_ascii_uppercase() };
+        let method = if request.method.is_empty() {
+            "GET".to_owned()
+        } else {
+            request.method.to_ascii_uppercase()
+        };
         if method != "GET" && method != "HEAD" {
             return false;
         }
@@ -105,17 +130,27 @@ impl Policy {
             stored.request_time = stored.response_time;
             stored.request_headers = matching_request_headers(&request.headers, &merged);
             stored.response_headers = merged;
-            stored.request_no_store = CacheControl::parse(headers::lines(&request.headers, "cache-control")).has("no-store");
+            stored.request_no_store =
+                CacheControl::parse(headers::lines(&request.headers, "cache-control"))
+                    .has("no-store");
             stored.authorization = request.headers.contains_key("authorization");
             let policy = Policy::from_stored(stored);
             let mut headers = policy.stored.response_headers.clone();
             policy.set_age(&mut headers, to_millis(now));
-            return Ok(Revalidated { modified: false, policy, headers });
+            return Ok(Revalidated {
+                modified: false,
+                policy,
+                headers,
+            });
         }
         let policy = Policy::new(request, status, response_headers, options, now)?;
         let mut headers = policy.stored.response_headers.clone();
         policy.set_age(&mut headers, to_millis(now));
-        Ok(Revalidated { modified: true, policy, headers })
+        Ok(Revalidated {
+            modified: true,
+            policy,
+            headers,
+        })
     }
 
     /// RFC 9111 4.3.4 for the one stored response that was revalidated. The 304 answers the
@@ -131,15 +166,24 @@ impl Policy {
         let stored = &self.stored.response_headers;
         if let Some(new) = first(update, "etag").map(trim) {
             let old = first(stored, "etag").map(trim);
-            if old.as_deref().is_some_and(|old| opaque(old) == opaque(&new)) {
+            if old
+                .as_deref()
+                .is_some_and(|old| opaque(old) == opaque(&new))
+            {
                 return true;
             }
-            let asked_by_client = members(&request.headers, "if-none-match").iter().any(|tag| opaque(tag) == opaque(&new));
+            let asked_by_client = members(&request.headers, "if-none-match")
+                .iter()
+                .any(|tag| opaque(tag) == opaque(&new));
             return !asked_by_client;
         }
-        match (first(stored, "last-modified").map(trim), first(update, "last-modified").map(trim)) {
+        match (
+            first(stored, "last-modified").map(trim),
+            first(update, "last-modified").map(trim),
+        ) {
             (Some(old), Some(new)) if !same_date(&old, &new) => {
-                let asked_by_client = first(&request.headers, "if-modified-since").is_some_and(|ims| same_date(ims, &new));
+                let asked_by_client = first(&request.headers, "if-modified-since")
+                    .is_some_and(|ims| same_date(ims, &new));
                 !asked_by_client
             }
             _ => true,
@@ -151,4 +195,3 @@ impl Policy {
 fn same_date(a: &str, b: &str) -> bool {
     a.trim() == b.trim() || parse_http_date(a).is_some_and(|t| Some(t) == parse_http_date(b))
 }
-

@@ -43,9 +43,11 @@ pub struct Stored {
 
 impl Stored {
     pub fn from_json(value: &Value) -> Result<Stored> {
-        let invalid = |e: String| CacheError::invalid_value(format!("not a stored cache policy: {e}"));
+        let invalid =
+            |e: String| CacheError::invalid_value(format!("not a stored cache policy: {e}"));
         let mut stored = match value.get("v") {
-            Some(_) => serde_json::from_value::<Stored>(value.clone()).map_err(|e| invalid(e.to_string()))?,
+            Some(_) => serde_json::from_value::<Stored>(value.clone())
+                .map_err(|e| invalid(e.to_string()))?,
             None => from_legacy(value).ok_or_else(|| invalid("unknown format".into()))?,
         };
         if stored.v != FORMAT_VERSION {
@@ -73,17 +75,29 @@ fn from_legacy(value: &Value) -> Option<Stored> {
     let method = object.get("method")?.as_str()?.to_ascii_uppercase();
     let url = object.get("uri")?.as_str()?.to_owned();
     let opts = object.get("opts");
-    let shared = opts.and_then(|o| o.get("shared")).and_then(Value::as_bool).unwrap_or(true);
-    let heuristic_fraction =
-        opts.and_then(|o| o.get("cache_heuristic")).and_then(Value::as_f64).unwrap_or(0.1);
+    let shared = opts
+        .and_then(|o| o.get("shared"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let heuristic_fraction = opts
+        .and_then(|o| o.get("cache_heuristic"))
+        .and_then(Value::as_f64)
+        .unwrap_or(0.1);
     let time = object.get("response_time")?;
     let secs = time.get("secs_since_epoch")?.as_u64()?;
-    let nanos = time.get("nanos_since_epoch").and_then(Value::as_u64).unwrap_or(0);
-    let response_time = i64::try_from(secs).ok()?.saturating_mul(1000).saturating_add((nanos / 1_000_000) as i64);
+    let nanos = time
+        .get("nanos_since_epoch")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let response_time = i64::try_from(secs)
+        .ok()?
+        .saturating_mul(1000)
+        .saturating_add((nanos / 1_000_000) as i64);
     let request = legacy_headers(object.get("req")?);
     let response = legacy_headers(object.get("res")?);
-    let request_no_store = super::directives::CacheControl::parse(super::headers::lines(&request, "cache-control"))
-        .has("no-store");
+    let request_no_store =
+        super::directives::CacheControl::parse(super::headers::lines(&request, "cache-control"))
+            .has("no-store");
     let authorization = request.contains_key("authorization");
     Some(Stored {
         v: FORMAT_VERSION,
@@ -105,12 +119,17 @@ fn from_legacy(value: &Value) -> Option<Stored> {
 /// were written as something else and are skipped.
 fn legacy_headers(value: &Value) -> HeaderMap {
     let mut out = HeaderMap::new();
-    let Some(object) = value.as_object() else { return out };
+    let Some(object) = value.as_object() else {
+        return out;
+    };
     for (name, value) in object {
         let value = match value {
             Value::String(s) => HeaderValue::One(s.clone()),
             Value::Array(items) => {
-                let texts: Vec<String> = items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect();
+                let texts: Vec<String> = items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect();
                 match texts.len() {
                     0 => continue,
                     1 => HeaderValue::One(texts.into_iter().next().unwrap_or_default()),

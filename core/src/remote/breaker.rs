@@ -7,10 +7,16 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 enum State {
-    Closed { failures: u32 },
-    Open { until: Instant },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
     /// One probe is out; others wait for its verdict (or for it to be lost: `since` + cooldown).
-    HalfOpen { since: Instant },
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 pub(crate) struct Breaker {
@@ -28,7 +34,11 @@ pub(crate) enum Tripped {
 
 impl Breaker {
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
-        Breaker { state: Mutex::new(State::Closed { failures: 0 }), threshold, cooldown }
+        Breaker {
+            state: Mutex::new(State::Closed { failures: 0 }),
+            threshold,
+            cooldown,
+        }
     }
 
     /// Whether a call may go to the server now.
@@ -56,10 +66,14 @@ impl Breaker {
 
     pub fn failure(&self) -> Tripped {
         let mut state = self.state.lock();
-        let open = State::Open { until: Instant::now() + self.cooldown };
+        let open = State::Open {
+            until: Instant::now() + self.cooldown,
+        };
         match *state {
             State::Closed { failures } if failures + 1 < self.threshold => {
-                *state = State::Closed { failures: failures + 1 };
+                *state = State::Closed {
+                    failures: failures + 1,
+                };
                 Tripped::No
             }
             State::Closed { .. } | State::HalfOpen { .. } => {
@@ -89,7 +103,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(40));
         assert!(breaker.allow(), "one probe after the cool-down");
         assert!(!breaker.allow(), "only one probe at a time");
-        assert_eq!(breaker.failure(), Tripped::Opened, "a failed probe opens it again");
+        assert_eq!(
+            breaker.failure(),
+            Tripped::Opened,
+            "a failed probe opens it again"
+        );
         assert!(!breaker.allow());
         std::thread::sleep(Duration::from_millis(40));
         assert!(breaker.allow());
@@ -105,6 +123,9 @@ mod tests {
         std::thread::sleep(Duration::from_millis(25));
         assert!(breaker.allow());
         std::thread::sleep(Duration::from_millis(25));
-        assert!(breaker.allow(), "a probe whose verdict never came is replaced");
+        assert!(
+            breaker.allow(),
+            "a probe whose verdict never came is replaced"
+        );
     }
 }

@@ -58,7 +58,10 @@ impl Client {
     pub fn connect(options: RemoteOptions) -> RemoteResult<Arc<Client>> {
         options.validate()?;
         let info = redis::Client::open(options.url.as_str()).map_err(|e| {
-            RemoteError::new(RemoteErrorKind::InvalidArgument, format!("url is not a Redis URL: {e}"))
+            RemoteError::new(
+                RemoteErrorKind::InvalidArgument,
+                format!("url is not a Redis URL: {e}"),
+            )
         })?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
@@ -85,7 +88,10 @@ impl Client {
         for lane in [Lane::Control, Lane::Bulk] {
             let client = client.clone();
             runtime().spawn(async move {
-                let _ = client.conn(lane).send_packed_command(&redis::cmd("PING")).await;
+                let _ = client
+                    .conn(lane)
+                    .send_packed_command(&redis::cmd("PING"))
+                    .await;
             });
         }
         Ok(client)
@@ -116,7 +122,10 @@ impl Client {
         cmd: &redis::Cmd,
     ) -> RemoteResult<T> {
         let mut conn = self.conn(lane);
-        self.guarded(what, timeout, async move { cmd.query_async::<T>(&mut conn).await }).await
+        self.guarded(what, timeout, async move {
+            cmd.query_async::<T>(&mut conn).await
+        })
+        .await
     }
 
     /// A pipeline (one round trip), with the same guards as `query`.
@@ -128,7 +137,10 @@ impl Client {
         pipe: &redis::Pipeline,
     ) -> RemoteResult<T> {
         let mut conn = self.conn(lane);
-        self.guarded(what, timeout, async move { pipe.query_async::<T>(&mut conn).await }).await
+        self.guarded(what, timeout, async move {
+            pipe.query_async::<T>(&mut conn).await
+        })
+        .await
     }
 
     async fn guarded<T>(
@@ -141,7 +153,9 @@ impl Client {
             self.count(|c| &c.errors, 1);
             return Err(RemoteError::new(
                 RemoteErrorKind::Unavailable,
-                format!("{what}: the shared tier failed recently and is paused (circuit breaker open)"),
+                format!(
+                    "{what}: the shared tier failed recently and is paused (circuit breaker open)"
+                ),
             ));
         }
         let result = match tokio::time::timeout(timeout, call).await {
@@ -189,7 +203,12 @@ pub(crate) fn unique_token() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    format!("{:x}.{:x}.{:x}", std::process::id(), nanos, NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:x}.{:x}.{:x}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub(crate) fn now_millis() -> u64 {

@@ -45,7 +45,11 @@ pub type RemoteResult<T> = std::result::Result<T, RemoteError>;
 
 impl RemoteError {
     pub fn new(kind: RemoteErrorKind, message: impl Into<String>) -> Self {
-        RemoteError { kind, message: message.into(), source_code: None }
+        RemoteError {
+            kind,
+            message: message.into(),
+            source_code: None,
+        }
     }
 
     pub fn kind(&self) -> RemoteErrorKind {
@@ -77,7 +81,10 @@ impl RemoteError {
     /// Failures that say the server is unreachable or unwell, as opposed to one bad value:
     /// only these count towards opening the circuit breaker.
     pub fn is_outage(&self) -> bool {
-        matches!(self.kind, RemoteErrorKind::Timeout | RemoteErrorKind::Connection)
+        matches!(
+            self.kind,
+            RemoteErrorKind::Timeout | RemoteErrorKind::Connection
+        )
     }
 
     pub(crate) fn garbage(message: impl Into<String>) -> Self {
@@ -89,7 +96,10 @@ impl RemoteError {
     }
 
     pub(crate) fn timeout(what: &str, after: std::time::Duration) -> Self {
-        Self::new(RemoteErrorKind::Timeout, format!("{what}: no answer from the server within {after:?}"))
+        Self::new(
+            RemoteErrorKind::Timeout,
+            format!("{what}: no answer from the server within {after:?}"),
+        )
     }
 
     pub(crate) fn from_redis(what: &str, err: redis::RedisError) -> Self {
@@ -97,7 +107,10 @@ impl RemoteError {
             RemoteErrorKind::Timeout
         } else if err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal() {
             RemoteErrorKind::Connection
-        } else if matches!(err.kind(), redis::ErrorKind::UnexpectedReturnType | redis::ErrorKind::Parse) {
+        } else if matches!(
+            err.kind(),
+            redis::ErrorKind::UnexpectedReturnType | redis::ErrorKind::Parse
+        ) {
             RemoteErrorKind::Garbage
         } else if err.code().is_some() {
             RemoteErrorKind::Server
@@ -136,9 +149,10 @@ impl From<RemoteError> for CacheError {
             RemoteErrorKind::InvalidArgument => CacheError::invalid_value(err.message),
             RemoteErrorKind::OutOfRange => CacheError::out_of_range(err.message),
             RemoteErrorKind::Closed => CacheError::closed(err.message),
-            RemoteErrorKind::Timeout => {
-                CacheError::io(&std::io::Error::from(std::io::ErrorKind::TimedOut), err.message)
-            }
+            RemoteErrorKind::Timeout => CacheError::io(
+                &std::io::Error::from(std::io::ErrorKind::TimedOut),
+                err.message,
+            ),
             _ => CacheError::io(&std::io::Error::other("shared tier"), err.message),
         }
     }

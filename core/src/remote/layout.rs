@@ -27,7 +27,9 @@ pub(crate) struct Layout {
 
 impl Layout {
     pub fn new(prefix: &str) -> Self {
-        Layout { prefix: prefix.to_string() }
+        Layout {
+            prefix: prefix.to_string(),
+        }
     }
 
     pub fn meta(&self, key: &str) -> Vec<u8> {
@@ -94,21 +96,33 @@ pub(crate) struct Manifest {
 
 impl Manifest {
     /// Parses a manifest and checks it describes `integrity` coherently; anything else is garbage.
-    pub fn decode(bytes: &[u8], integrity: &Integrity, max_body_size: u64) -> RemoteResult<Manifest> {
+    pub fn decode(
+        bytes: &[u8],
+        integrity: &Integrity,
+        max_body_size: u64,
+    ) -> RemoteResult<Manifest> {
         let manifest: Manifest = serde_json::from_slice(bytes)
             .map_err(|e| RemoteError::garbage(format!("body manifest is not valid: {e}")))?;
         let coherent = manifest.v == RECORD_VERSION
             && manifest.integrity.parse::<Integrity>().ok().as_ref() == Some(integrity)
             && (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&manifest.chunk_size)
             && manifest.chunks == chunk_count(manifest.size, manifest.chunk_size)
-            && manifest.check.as_deref().is_none_or(|c| c.parse::<Integrity>().is_ok());
+            && manifest
+                .check
+                .as_deref()
+                .is_none_or(|c| c.parse::<Integrity>().is_ok());
         if !coherent {
-            return Err(RemoteError::garbage("body manifest does not describe its body"));
+            return Err(RemoteError::garbage(
+                "body manifest does not describe its body",
+            ));
         }
         if manifest.size > max_body_size {
             return Err(RemoteError::new(
                 super::error::RemoteErrorKind::BodyTooLarge,
-                format!("body of {} bytes is larger than maxBodySize ({max_body_size})", manifest.size),
+                format!(
+                    "body of {} bytes is larger than maxBodySize ({max_body_size})",
+                    manifest.size
+                ),
             ));
         }
         Ok(manifest)
@@ -151,13 +165,21 @@ impl MetaRecord {
         let record: MetaRecord = serde_json::from_slice(bytes)
             .map_err(|e| RemoteError::garbage(format!("metadata of {key:?} is not valid: {e}")))?;
         if record.v != RECORD_VERSION {
-            return Err(RemoteError::garbage(format!("metadata of {key:?} has version {}", record.v)));
+            return Err(RemoteError::garbage(format!(
+                "metadata of {key:?} has version {}",
+                record.v
+            )));
         }
-        let integrity = record
-            .integrity
-            .parse::<Integrity>()
-            .map_err(|_| RemoteError::garbage(format!("metadata of {key:?} has no valid integrity")))?;
-        Ok(RemoteEntry { key: key.to_string(), integrity, size: record.size, stored_at: record.stored_at, meta: record.meta })
+        let integrity = record.integrity.parse::<Integrity>().map_err(|_| {
+            RemoteError::garbage(format!("metadata of {key:?} has no valid integrity"))
+        })?;
+        Ok(RemoteEntry {
+            key: key.to_string(),
+            integrity,
+            size: record.size,
+            stored_at: record.stored_at,
+            meta: record.meta,
+        })
     }
 }
 
@@ -177,8 +199,11 @@ mod tests {
 
     #[test]
     fn incoherent_manifests_are_garbage() {
-        let sri: Integrity = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".parse().unwrap();
-        let good = format!(r#"{{"v":1,"integrity":"{sri}","size":70000,"chunkSize":65536,"chunks":2}}"#);
+        let sri: Integrity = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+            .parse()
+            .unwrap();
+        let good =
+            format!(r#"{{"v":1,"integrity":"{sri}","size":70000,"chunkSize":65536,"chunks":2}}"#);
         assert!(Manifest::decode(good.as_bytes(), &sri, u64::MAX).is_ok());
         let wrong_count = good.replace("\"chunks\":2", "\"chunks\":3");
         assert!(Manifest::decode(wrong_count.as_bytes(), &sri, u64::MAX).is_err());

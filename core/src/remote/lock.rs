@@ -54,10 +54,18 @@ impl RemoteLock {
     /// expired and another host may have taken it).
     pub fn extend(&self, ttl: Duration) -> RemoteResult<bool> {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(EXTEND).arg(1).arg(&self.key).arg(&self.token).arg(millis(ttl));
+        cmd.arg(EXTEND)
+            .arg(1)
+            .arg(&self.key)
+            .arg(&self.token)
+            .arg(millis(ttl));
         let client = &self.client;
-        let extended: i64 =
-            block_on(client.query("extending a fetch lock", Lane::Control, client.options.op_timeout, &cmd))?;
+        let extended: i64 = block_on(client.query(
+            "extending a fetch lock",
+            Lane::Control,
+            client.options.op_timeout,
+            &cmd,
+        ))?;
         Ok(extended == 1)
     }
 
@@ -83,7 +91,14 @@ impl Drop for RemoteLock {
 async fn release(client: Arc<Client>, key: Vec<u8>, token: String) -> RemoteResult<bool> {
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(RELEASE).arg(1).arg(key).arg(token);
-    let deleted: i64 = client.query("releasing a fetch lock", Lane::Control, client.options.op_timeout, &cmd).await?;
+    let deleted: i64 = client
+        .query(
+            "releasing a fetch lock",
+            Lane::Control,
+            client.options.op_timeout,
+            &cmd,
+        )
+        .await?;
     Ok(deleted == 1)
 }
 
@@ -91,7 +106,11 @@ pub(crate) fn try_lock(client: &Arc<Client>, key: &str, ttl: Duration) -> LockAt
     let lock_key = client.layout.lock(key);
     let token = unique_token();
     let mut cmd = redis::cmd("SET");
-    cmd.arg(&lock_key).arg(&token).arg("NX").arg("PX").arg(millis(ttl));
+    cmd.arg(&lock_key)
+        .arg(&token)
+        .arg("NX")
+        .arg("PX")
+        .arg(millis(ttl));
     let result: RemoteResult<Option<String>> =
         // The operation timeout, not the lookup one: the lock precedes an origin fetch, which
         // costs far more than a slow answer, and a lost answer means a duplicate fetch.
@@ -99,7 +118,12 @@ pub(crate) fn try_lock(client: &Arc<Client>, key: &str, ttl: Duration) -> LockAt
     match result {
         Ok(Some(_)) => {
             client.count(|c| &c.locks_acquired, 1);
-            LockAttempt::Acquired(RemoteLock { client: client.clone(), key: lock_key, token, released: false })
+            LockAttempt::Acquired(RemoteLock {
+                client: client.clone(),
+                key: lock_key,
+                token,
+                released: false,
+            })
         }
         Ok(None) => {
             client.count(|c| &c.locks_busy, 1);
@@ -117,8 +141,14 @@ pub(crate) fn wait_for(client: &Arc<Client>, key: &str, max_wait: Duration) -> W
             let mut pipe = redis::pipe();
             pipe.cmd("GET").arg(client.layout.meta(key));
             pipe.cmd("EXISTS").arg(client.layout.lock(key));
-            let answer: RemoteResult<(Option<Vec<u8>>, bool)> =
-                client.pipeline("waiting for a fetch lock", Lane::Control, client.options.op_timeout, &pipe).await;
+            let answer: RemoteResult<(Option<Vec<u8>>, bool)> = client
+                .pipeline(
+                    "waiting for a fetch lock",
+                    Lane::Control,
+                    client.options.op_timeout,
+                    &pipe,
+                )
+                .await;
             match answer {
                 Err(_) => return WaitOutcome::Unavailable,
                 Ok((Some(meta), _)) => {

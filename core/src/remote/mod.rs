@@ -75,10 +75,19 @@ impl RemoteTier {
     async fn lookup_async(&self, key: &str) -> RemoteResult<Option<RemoteEntry>> {
         let client = &self.client;
         let cmd = redis::Cmd::get(client.layout.meta(key));
-        let found: Option<Vec<u8>> = client.query("looking up a key", Lane::Control, client.options.lookup_timeout, &cmd).await?;
+        let found: Option<Vec<u8>> = client
+            .query(
+                "looking up a key",
+                Lane::Control,
+                client.options.lookup_timeout,
+                &cmd,
+            )
+            .await?;
         match found {
             None => Ok(None),
-            Some(bytes) => MetaRecord::decode(key, &bytes).map(Some).map_err(|e| client.value_error(e)),
+            Some(bytes) => MetaRecord::decode(key, &bytes)
+                .map(Some)
+                .map_err(|e| client.value_error(e)),
         }
     }
 
@@ -87,11 +96,15 @@ impl RemoteTier {
     pub fn get(&self, key: &str) -> Option<RemoteBodyReader> {
         let client = self.client.clone();
         let opened = block_on(async {
-            let Some(entry) = self.lookup_async(key).await? else { return Ok(None) };
+            let Some(entry) = self.lookup_async(key).await? else {
+                return Ok(None);
+            };
             if entry.size > client.options.max_body_size {
                 return Ok(None);
             }
-            reader::RemoteBodyReader::open(client.clone(), entry).await.map(Some)
+            reader::RemoteBodyReader::open(client.clone(), entry)
+                .await
+                .map(Some)
         });
         match opened {
             Ok(Some(reader)) => {
@@ -144,7 +157,12 @@ impl RemoteTier {
     pub fn remove(&self, key: &str) -> RemoteResult<bool> {
         let client = &self.client;
         let cmd = redis::Cmd::del(client.layout.meta(key));
-        let n: i64 = block_on(client.query("removing a key", Lane::Control, client.options.op_timeout, &cmd))?;
+        let n: i64 = block_on(client.query(
+            "removing a key",
+            Lane::Control,
+            client.options.op_timeout,
+            &cmd,
+        ))?;
         Ok(n > 0)
     }
 
@@ -160,12 +178,19 @@ impl RemoteTier {
             let mut removed = 0u64;
             loop {
                 let mut scan = redis::cmd("SCAN");
-                scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
-                let (next, keys): (u64, Vec<Vec<u8>>) =
-                    client.query("purging", Lane::Control, client.options.op_timeout, &scan).await?;
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000);
+                let (next, keys): (u64, Vec<Vec<u8>>) = client
+                    .query("purging", Lane::Control, client.options.op_timeout, &scan)
+                    .await?;
                 if !keys.is_empty() {
                     let del = redis::Cmd::del(keys);
-                    let n: u64 = client.query("purging", Lane::Control, client.options.op_timeout, &del).await?;
+                    let n: u64 = client
+                        .query("purging", Lane::Control, client.options.op_timeout, &del)
+                        .await?;
                     removed += n;
                 }
                 if next == 0 {
@@ -187,6 +212,8 @@ impl RemoteTier {
     }
 
     pub fn stats(&self) -> RemoteStats {
-        self.client.counters.snapshot(self.client.breaker_open(), self.queue.pending())
+        self.client
+            .counters
+            .snapshot(self.client.breaker_open(), self.queue.pending())
     }
 }

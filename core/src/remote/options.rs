@@ -62,22 +62,41 @@ impl RemoteOptions {
 
     /// The Redis expiry for an entry that stays fresh for `freshness`.
     pub fn expiry_for(&self, freshness: Duration) -> Duration {
-        freshness.saturating_add(self.revalidation_grace).max(Duration::from_millis(1))
+        freshness
+            .saturating_add(self.revalidation_grace)
+            .max(Duration::from_millis(1))
     }
 
     pub(crate) fn validate(&self) -> RemoteResult<()> {
         let range = |what: &str, ok: bool, msg: String| {
-            if ok { Ok(()) } else { Err(RemoteError::new(RemoteErrorKind::OutOfRange, format!("{what} {msg}"))) }
+            if ok {
+                Ok(())
+            } else {
+                Err(RemoteError::new(
+                    RemoteErrorKind::OutOfRange,
+                    format!("{what} {msg}"),
+                ))
+            }
         };
         if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
-            return Err(RemoteError::new(RemoteErrorKind::InvalidArgument, "prefix must be a non-empty string without spaces"));
+            return Err(RemoteError::new(
+                RemoteErrorKind::InvalidArgument,
+                "prefix must be a non-empty string without spaces",
+            ));
         }
         range(
             "chunkSize",
             (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&self.chunk_size),
-            format!("must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}, got {}", self.chunk_size),
+            format!(
+                "must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}, got {}",
+                self.chunk_size
+            ),
         )?;
-        range("maxBodySize", self.max_body_size > 0, "must be positive".into())?;
+        range(
+            "maxBodySize",
+            self.max_body_size > 0,
+            "must be positive".into(),
+        )?;
         for (what, d) in [
             ("lookupTimeout", self.lookup_timeout),
             ("opTimeout", self.op_timeout),
@@ -86,9 +105,21 @@ impl RemoteOptions {
         ] {
             range(what, !d.is_zero(), "must be positive".into())?;
         }
-        range("breakerThreshold", self.breaker_threshold > 0, "must be positive".into())?;
-        range("queueCapacity", self.queue_capacity > 0, "must be positive".into())?;
-        range("uploadWorkers", (1..=16).contains(&self.upload_workers), "must be between 1 and 16".into())?;
+        range(
+            "breakerThreshold",
+            self.breaker_threshold > 0,
+            "must be positive".into(),
+        )?;
+        range(
+            "queueCapacity",
+            self.queue_capacity > 0,
+            "must be positive".into(),
+        )?;
+        range(
+            "uploadWorkers",
+            (1..=16).contains(&self.upload_workers),
+            "must be between 1 and 16".into(),
+        )?;
         Ok(())
     }
 }

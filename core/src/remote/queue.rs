@@ -108,7 +108,14 @@ impl Queue {
 
 async fn run(client: &Arc<Client>, job: UploadJob) -> RemoteResult<()> {
     // The lock (if any) is dropped, and so released, when this function returns.
-    let UploadJob { key, meta, fresh_for, known, open, release_after: _held } = job;
+    let UploadJob {
+        key,
+        meta,
+        fresh_for,
+        known,
+        open,
+        release_after: _held,
+    } = job;
     let ttl = client.options.expiry_for(fresh_for);
     if let Some((integrity, size)) = &known {
         if *size > client.options.max_body_size {
@@ -126,7 +133,9 @@ async fn run(client: &Arc<Client>, job: UploadJob) -> RemoteResult<()> {
     let chunk_size = client.options.chunk_size;
     let mut source = tokio::task::spawn_blocking(open)
         .await
-        .map_err(|e| RemoteError::from_source(CacheError::internal(format!("opening the source: {e}"))))?
+        .map_err(|e| {
+            RemoteError::from_source(CacheError::internal(format!("opening the source: {e}")))
+        })?
         .map_err(RemoteError::from_source)?;
     let mut upload = Upload::new(client.clone());
     let mut buffer = vec![0u8; chunk_size];
@@ -137,7 +146,9 @@ async fn run(client: &Arc<Client>, job: UploadJob) -> RemoteResult<()> {
             (source, buffer, read)
         })
         .await
-        .map_err(|e| RemoteError::from_source(CacheError::internal(format!("reading the source: {e}"))))?;
+        .map_err(|e| {
+            RemoteError::from_source(CacheError::internal(format!("reading the source: {e}")))
+        })?;
         source = back;
         buffer = buf;
         let n = read.map_err(RemoteError::from_source)?;

@@ -36,20 +36,31 @@ pub struct RemoteBodyReader {
 impl RemoteBodyReader {
     /// Fetches the manifest and the first chunk in one round trip; a body whose manifest is
     /// gone (never completed, or evicted) is `Evicted`.
-    pub(crate) async fn open(client: Arc<Client>, entry: RemoteEntry) -> RemoteResult<RemoteBodyReader> {
+    pub(crate) async fn open(
+        client: Arc<Client>,
+        entry: RemoteEntry,
+    ) -> RemoteResult<RemoteBodyReader> {
         let layout = &client.layout;
         let mut pipe = redis::pipe();
         pipe.cmd("GET").arg(layout.manifest(&entry.integrity));
         pipe.cmd("GET").arg(layout.chunk(&entry.integrity, 0));
-        let (manifest, first): (Option<Vec<u8>>, Option<Vec<u8>>) =
-            client.pipeline("opening a body", Lane::Bulk, client.options.op_timeout, &pipe).await?;
+        let (manifest, first): (Option<Vec<u8>>, Option<Vec<u8>>) = client
+            .pipeline(
+                "opening a body",
+                Lane::Bulk,
+                client.options.op_timeout,
+                &pipe,
+            )
+            .await?;
         let Some(manifest) = manifest else {
             return Err(client.value_error(RemoteError::evicted("the body's manifest is gone")));
         };
         let manifest = Manifest::decode(&manifest, &entry.integrity, client.options.max_body_size)
             .map_err(|e| client.value_error(e))?;
         if manifest.size != entry.size {
-            return Err(client.value_error(RemoteError::garbage("metadata and manifest disagree on the size")));
+            return Err(client.value_error(RemoteError::garbage(
+                "metadata and manifest disagree on the size",
+            )));
         }
         let first = match (manifest.chunks, first) {
             (0, _) => None,
@@ -105,7 +116,9 @@ impl RemoteBodyReader {
     /// fetched at open, or the end): small bodies are then read without a thread hop.
     pub fn is_ready(&self) -> bool {
         self.failed.is_none()
-            && (self.first.is_some() || self.leftover_at < self.leftover.len() || self.position == self.manifest.size)
+            && (self.first.is_some()
+                || self.leftover_at < self.leftover.len()
+                || self.position == self.manifest.size)
     }
 
     /// The next chunk, whole (no copy), or `None` at the end. The last chunk is returned only
@@ -174,7 +187,10 @@ impl RemoteBodyReader {
             task.abort();
         }
         if self.failed.is_none() {
-            self.failed = Some(RemoteError::new(RemoteErrorKind::Closed, "the body reader is closed"));
+            self.failed = Some(RemoteError::new(
+                RemoteErrorKind::Closed,
+                "the body reader is closed",
+            ));
         }
     }
 
@@ -187,9 +203,16 @@ impl RemoteBodyReader {
             let expected = chunk_len(self.manifest.size, self.manifest.chunk_size, index);
             self.in_flight.push_back(runtime().spawn(async move {
                 let cmd = redis::Cmd::get(key);
-                let chunk: Option<Vec<u8>> =
-                    client.query("reading a body chunk", Lane::Bulk, client.options.op_timeout, &cmd).await?;
-                let chunk = chunk.ok_or_else(|| RemoteError::evicted(format!("chunk {index} is gone")))?;
+                let chunk: Option<Vec<u8>> = client
+                    .query(
+                        "reading a body chunk",
+                        Lane::Bulk,
+                        client.options.op_timeout,
+                        &cmd,
+                    )
+                    .await?;
+                let chunk =
+                    chunk.ok_or_else(|| RemoteError::evicted(format!("chunk {index} is gone")))?;
                 if chunk.len() != expected {
                     return Err(RemoteError::garbage(format!(
                         "chunk {index} has {} bytes, expected {expected}",
@@ -204,16 +227,24 @@ impl RemoteBodyReader {
 
     fn receive(&mut self, index: u64) -> RemoteResult<Vec<u8>> {
         let Some(task) = self.in_flight.pop_front() else {
-            return Err(RemoteError::new(RemoteErrorKind::Closed, format!("chunk {index} was never requested")));
+            return Err(RemoteError::new(
+                RemoteErrorKind::Closed,
+                format!("chunk {index} was never requested"),
+            ));
         };
         match block_on(task) {
             Ok(Ok(chunk)) => Ok(chunk),
             Ok(Err(err)) if err.kind() == RemoteErrorKind::Evicted => {
                 Err(self.client.evicted(&self.entry, err.message()))
             }
-            Ok(Err(err)) if matches!(err.kind(), RemoteErrorKind::Garbage) => Err(self.client.value_error(err)),
+            Ok(Err(err)) if matches!(err.kind(), RemoteErrorKind::Garbage) => {
+                Err(self.client.value_error(err))
+            }
             Ok(Err(err)) => Err(err),
-            Err(join) => Err(RemoteError::new(RemoteErrorKind::Closed, format!("chunk fetch did not finish: {join}"))),
+            Err(join) => Err(RemoteError::new(
+                RemoteErrorKind::Closed,
+                format!("chunk fetch did not finish: {join}"),
+            )),
         }
     }
 
@@ -249,7 +280,10 @@ impl Client {
     /// the next upload of the same bytes stores it again instead of trusting the wreck.
     pub(crate) fn evicted(self: &Arc<Self>, entry: &RemoteEntry, what: &str) -> RemoteError {
         self.forget_body(entry);
-        self.value_error(RemoteError::evicted(format!("body of {:?} is incomplete: {what}", entry.key)))
+        self.value_error(RemoteError::evicted(format!(
+            "body of {:?} is incomplete: {what}",
+            entry.key
+        )))
     }
 
     pub(crate) fn forget_body(self: &Arc<Self>, entry: &RemoteEntry) {
@@ -257,8 +291,14 @@ impl Client {
         let manifest = self.layout.manifest(&entry.integrity);
         runtime().spawn(async move {
             let cmd = redis::Cmd::del(manifest);
-            let _: RemoteResult<i64> = client.query("dropping a broken body", Lane::Control, client.options.op_timeout, &cmd).await;
+            let _: RemoteResult<i64> = client
+                .query(
+                    "dropping a broken body",
+                    Lane::Control,
+                    client.options.op_timeout,
+                    &cmd,
+                )
+                .await;
         });
     }
 }
-

@@ -49,7 +49,11 @@ impl Upload {
             sent_chunks: 0,
             written: 0,
             // The address (SHA-256, as on disk) and a fast checksum for reads (xxh3).
-            hash: Some(IntegrityOpts::new().algorithm(Algorithm::Sha256).algorithm(Algorithm::Xxh3)),
+            hash: Some(
+                IntegrityOpts::new()
+                    .algorithm(Algorithm::Sha256)
+                    .algorithm(Algorithm::Xxh3),
+            ),
             in_flight: VecDeque::new(),
             failed: None,
         }
@@ -98,7 +102,14 @@ impl Upload {
             let len = chunk.len() as u64;
             let mut cmd = redis::cmd("SET");
             cmd.arg(key).arg(chunk).arg("PX").arg(millis(UPLOAD_TTL));
-            let () = client.query("writing a body chunk", Lane::Bulk, client.options.op_timeout, &cmd).await?;
+            let () = client
+                .query(
+                    "writing a body chunk",
+                    Lane::Bulk,
+                    client.options.op_timeout,
+                    &cmd,
+                )
+                .await?;
             client.count(|c| &c.bytes_written, len);
             Ok(())
         }));
@@ -106,10 +117,15 @@ impl Upload {
     }
 
     async fn settle_oldest(&mut self) -> RemoteResult<()> {
-        let Some(task) = self.in_flight.pop_front() else { return Ok(()) };
+        let Some(task) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
         let result = match task.await {
             Ok(result) => result,
-            Err(join) => Err(RemoteError::new(RemoteErrorKind::Closed, format!("chunk write did not finish: {join}"))),
+            Err(join) => Err(RemoteError::new(
+                RemoteErrorKind::Closed,
+                format!("chunk write did not finish: {join}"),
+            )),
         };
         result.map_err(|err| self.fail(err))
     }
@@ -134,11 +150,24 @@ impl Upload {
             self.settle_oldest().await?;
         }
         let Some(both) = self.hash.take().map(IntegrityOpts::result) else {
-            return Err(self.fail(RemoteError::new(RemoteErrorKind::Closed, "the upload lost its hash")));
+            return Err(self.fail(RemoteError::new(
+                RemoteErrorKind::Closed,
+                "the upload lost its hash",
+            )));
         };
-        let pick = |algorithm| both.hashes.iter().find(|h| h.algorithm == algorithm).map(|h| Integrity { hashes: vec![h.clone()] });
+        let pick = |algorithm| {
+            both.hashes
+                .iter()
+                .find(|h| h.algorithm == algorithm)
+                .map(|h| Integrity {
+                    hashes: vec![h.clone()],
+                })
+        };
         let (Some(address), check) = (pick(Algorithm::Sha256), pick(Algorithm::Xxh3)) else {
-            return Err(self.fail(RemoteError::new(RemoteErrorKind::Closed, "the upload lost its hash")));
+            return Err(self.fail(RemoteError::new(
+                RemoteErrorKind::Closed,
+                "the upload lost its hash",
+            )));
         };
         if let Some(expected) = expected {
             if expected.matches(&address).is_none() {
@@ -163,14 +192,23 @@ impl Upload {
         if let Err(err) = result {
             return Err(self.fail(err));
         }
-        let entry = client.link(key, &address, size, meta, ttl).await.map_err(|err| self.fail(err))?;
+        let entry = client
+            .link(key, &address, size, meta, ttl)
+            .await
+            .map_err(|err| self.fail(err))?;
         client.count(|c| &c.uploads, 1);
         self.sent_chunks = 0; // nothing temporary left to clean up
         Ok(entry)
     }
 
     /// Renames the temporary chunks to their content keys, then writes the manifest.
-    async fn promote(&mut self, address: &Integrity, check: Option<&Integrity>, size: u64, ttl: Duration) -> RemoteResult<()> {
+    async fn promote(
+        &mut self,
+        address: &Integrity,
+        check: Option<&Integrity>,
+        size: u64,
+        ttl: Duration,
+    ) -> RemoteResult<()> {
         let client = &self.client;
         let layout = &client.layout;
         let chunk_size = client.options.chunk_size;
@@ -181,11 +219,21 @@ impl Upload {
             let mut pipe = redis::pipe();
             for i in index..(index + BATCH as u64).min(chunks) {
                 let target = layout.chunk(address, i);
-                pipe.cmd("RENAME").arg(layout.upload_chunk(&self.id, i)).arg(&target).ignore();
+                pipe.cmd("RENAME")
+                    .arg(layout.upload_chunk(&self.id, i))
+                    .arg(&target)
+                    .ignore();
                 pipe.cmd("PEXPIRE").arg(&target).arg(millis(ttl)).ignore();
             }
             // A temporary chunk that expired makes RENAME fail: the body is not stored.
-            let () = client.pipeline("storing a body", Lane::Control, client.options.op_timeout, &pipe).await?;
+            let () = client
+                .pipeline(
+                    "storing a body",
+                    Lane::Control,
+                    client.options.op_timeout,
+                    &pipe,
+                )
+                .await?;
             index += BATCH as u64;
         }
         self.sent_chunks = 0;
@@ -199,8 +247,18 @@ impl Upload {
         };
         let json = serde_json::to_vec(&manifest).expect("a manifest serializes");
         let mut cmd = redis::cmd("SET");
-        cmd.arg(layout.manifest(address)).arg(json).arg("PX").arg(millis(ttl));
-        client.query("writing a body manifest", Lane::Control, client.options.op_timeout, &cmd).await
+        cmd.arg(layout.manifest(address))
+            .arg(json)
+            .arg("PX")
+            .arg(millis(ttl));
+        client
+            .query(
+                "writing a body manifest",
+                Lane::Control,
+                client.options.op_timeout,
+                &cmd,
+            )
+            .await
     }
 
     fn fail(&mut self, err: RemoteError) -> RemoteError {
@@ -220,11 +278,20 @@ impl Upload {
             return;
         }
         let client = self.client.clone();
-        let keys: Vec<Vec<u8>> = (0..sent).map(|i| client.layout.upload_chunk(&self.id, i)).collect();
+        let keys: Vec<Vec<u8>> = (0..sent)
+            .map(|i| client.layout.upload_chunk(&self.id, i))
+            .collect();
         runtime().spawn(async move {
             for batch in keys.chunks(BATCH) {
                 let cmd = redis::Cmd::del(batch);
-                let _: RemoteResult<i64> = client.query("discarding an upload", Lane::Control, client.options.op_timeout, &cmd).await;
+                let _: RemoteResult<i64> = client
+                    .query(
+                        "discarding an upload",
+                        Lane::Control,
+                        client.options.op_timeout,
+                        &cmd,
+                    )
+                    .await;
             }
         });
     }
@@ -238,44 +305,111 @@ impl Drop for Upload {
 
 impl Client {
     /// The manifest of `address` if the body is there whole (manifest and every chunk).
-    pub(crate) async fn complete_body(&self, address: &Integrity) -> RemoteResult<Option<Manifest>> {
+    pub(crate) async fn complete_body(
+        &self,
+        address: &Integrity,
+    ) -> RemoteResult<Option<Manifest>> {
         let cmd = redis::Cmd::get(self.layout.manifest(address));
-        let manifest: Option<Vec<u8>> = self.query("looking for a body", Lane::Control, self.options.op_timeout, &cmd).await?;
-        let Some(manifest) = manifest.and_then(|m| Manifest::decode(&m, address, u64::MAX).ok()) else {
+        let manifest: Option<Vec<u8>> = self
+            .query(
+                "looking for a body",
+                Lane::Control,
+                self.options.op_timeout,
+                &cmd,
+            )
+            .await?;
+        let Some(manifest) = manifest.and_then(|m| Manifest::decode(&m, address, u64::MAX).ok())
+        else {
             return Ok(None);
         };
         let mut present = 0u64;
-        let keys: Vec<Vec<u8>> = (0..manifest.chunks).map(|i| self.layout.chunk(address, i)).collect();
+        let keys: Vec<Vec<u8>> = (0..manifest.chunks)
+            .map(|i| self.layout.chunk(address, i))
+            .collect();
         for batch in keys.chunks(BATCH) {
             let cmd = redis::Cmd::exists(batch);
-            let n: u64 = self.query("looking for a body", Lane::Control, self.options.op_timeout, &cmd).await?;
+            let n: u64 = self
+                .query(
+                    "looking for a body",
+                    Lane::Control,
+                    self.options.op_timeout,
+                    &cmd,
+                )
+                .await?;
             present += n;
         }
         Ok((present == manifest.chunks).then_some(manifest))
     }
 
     /// Extends (never shortens) the expiry of a body another key or host stored.
-    pub(crate) async fn keep_body(&self, address: &Integrity, size: u64, ttl: Duration) -> RemoteResult<()> {
+    pub(crate) async fn keep_body(
+        &self,
+        address: &Integrity,
+        size: u64,
+        ttl: Duration,
+    ) -> RemoteResult<()> {
         let mut keys = vec![self.layout.manifest(address)];
-        keys.extend((0..chunk_count(size, self.options.chunk_size)).map(|i| self.layout.chunk(address, i)));
+        keys.extend(
+            (0..chunk_count(size, self.options.chunk_size)).map(|i| self.layout.chunk(address, i)),
+        );
         for batch in keys.chunks(BATCH) {
             let mut pipe = redis::pipe();
             for key in batch {
-                pipe.cmd("PEXPIRE").arg(key).arg(millis(ttl)).arg("GT").ignore();
+                pipe.cmd("PEXPIRE")
+                    .arg(key)
+                    .arg(millis(ttl))
+                    .arg("GT")
+                    .ignore();
             }
-            let () = self.pipeline("keeping a body", Lane::Control, self.options.op_timeout, &pipe).await?;
+            let () = self
+                .pipeline(
+                    "keeping a body",
+                    Lane::Control,
+                    self.options.op_timeout,
+                    &pipe,
+                )
+                .await?;
         }
         Ok(())
     }
 
     /// Writes the metadata of `key`, pointing at a body that is already stored whole.
-    pub(crate) async fn link(&self, key: &str, address: &Integrity, size: u64, meta: Value, ttl: Duration) -> RemoteResult<RemoteEntry> {
-        let record = MetaRecord { v: RECORD_VERSION, integrity: address.to_string(), size, stored_at: now_millis(), meta };
+    pub(crate) async fn link(
+        &self,
+        key: &str,
+        address: &Integrity,
+        size: u64,
+        meta: Value,
+        ttl: Duration,
+    ) -> RemoteResult<RemoteEntry> {
+        let record = MetaRecord {
+            v: RECORD_VERSION,
+            integrity: address.to_string(),
+            size,
+            stored_at: now_millis(),
+            meta,
+        };
         let json = serde_json::to_vec(&record).expect("metadata serializes");
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.layout.meta(key)).arg(json).arg("PX").arg(millis(ttl));
-        let () = self.query("writing metadata", Lane::Control, self.options.op_timeout, &cmd).await?;
-        Ok(RemoteEntry { key: key.to_string(), integrity: address.clone(), size, stored_at: record.stored_at, meta: record.meta })
+        cmd.arg(self.layout.meta(key))
+            .arg(json)
+            .arg("PX")
+            .arg(millis(ttl));
+        let () = self
+            .query(
+                "writing metadata",
+                Lane::Control,
+                self.options.op_timeout,
+                &cmd,
+            )
+            .await?;
+        Ok(RemoteEntry {
+            key: key.to_string(),
+            integrity: address.clone(),
+            size,
+            stored_at: record.stored_at,
+            meta: record.meta,
+        })
     }
 }
 
@@ -287,7 +421,9 @@ pub struct RemoteWriter {
 
 impl RemoteWriter {
     pub(crate) fn new(client: Arc<Client>) -> Self {
-        RemoteWriter { upload: Some(Upload::new(client)) }
+        RemoteWriter {
+            upload: Some(Upload::new(client)),
+        }
     }
 
     pub fn written(&self) -> u64 {
@@ -304,7 +440,12 @@ impl RemoteWriter {
     }
 
     /// Stores the body and points `key` at it (expiry: `fresh_for` plus the revalidation grace).
-    pub fn finish(mut self, key: &str, meta: Value, fresh_for: Duration) -> RemoteResult<RemoteEntry> {
+    pub fn finish(
+        mut self,
+        key: &str,
+        meta: Value,
+        fresh_for: Duration,
+    ) -> RemoteResult<RemoteEntry> {
         let upload = self.upload.take().ok_or_else(closed)?;
         let client = upload.client.clone();
         let result = block_on(upload.finish(key, meta, fresh_for, None));
@@ -320,5 +461,8 @@ impl RemoteWriter {
 }
 
 fn closed() -> RemoteError {
-    RemoteError::new(RemoteErrorKind::Closed, "the remote write was aborted or finished")
+    RemoteError::new(
+        RemoteErrorKind::Closed,
+        "the remote write was aborted or finished",
+    )
 }

@@ -65,8 +65,15 @@ pub fn drain(reader: &mut BodyReader) -> Result<Vec<u8>, CacheError> {
     loop {
         let remaining = reader.size() - reader.position();
         let n = reader.read(&mut buf)?;
-        assert!(n <= READ_BUF, "read returned {n} bytes, more than the buffer");
-        assert_eq!(n as u64, remaining.min(READ_BUF as u64), "short read before the end");
+        assert!(
+            n <= READ_BUF,
+            "read returned {n} bytes, more than the buffer"
+        );
+        assert_eq!(
+            n as u64,
+            remaining.min(READ_BUF as u64),
+            "short read before the end"
+        );
         if n == 0 {
             break;
         }
@@ -92,7 +99,9 @@ pub fn get(cache: &StreamingCache, key: &str) -> Result<Option<Vec<u8>>, CacheEr
 }
 
 fn files_under(root: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
     for entry in entries {
         let entry = entry.unwrap();
         let path = entry.path();
@@ -122,7 +131,11 @@ pub fn tmp_files(dir: &Path) -> Vec<PathBuf> {
 /// The single content file in `dir`; panics unless there is exactly one.
 pub fn only_content_file(dir: &Path) -> PathBuf {
     let files = content_files(dir);
-    assert_eq!(files.len(), 1, "expected exactly one content file, found {files:?}");
+    assert_eq!(
+        files.len(),
+        1,
+        "expected exactly one content file, found {files:?}"
+    );
     files.into_iter().next().unwrap()
 }
 
@@ -134,8 +147,16 @@ pub fn assert_consistent(cache: &StreamingCache) -> Vec<String> {
     let live_count = cache.entry_count();
     cache.run_pending_tasks();
     let live = cache.keys_with_prefix("");
-    assert_eq!(live.len() as u64, live_count, "moka count vs live keys {live:?}");
-    assert_eq!(cache.disk_entry_count(), live.len(), "ledger holds exactly the live keys");
+    assert_eq!(
+        live.len() as u64,
+        live_count,
+        "moka count vs live keys {live:?}"
+    );
+    assert_eq!(
+        cache.disk_entry_count(),
+        live.len(),
+        "ledger holds exactly the live keys"
+    );
     let integrities: BTreeSet<String> = live
         .iter()
         .map(|key| cache.lookup(key).expect("live key").integrity_string())
@@ -151,8 +172,15 @@ pub fn assert_consistent(cache: &StreamingCache) -> Vec<String> {
             .iter()
             .filter(|key| cache.lookup(key).unwrap().integrity_string() == *integrity)
             .count();
-        assert_eq!(cache.references(integrity), users, "reference count of {integrity}");
+        assert_eq!(
+            cache.references(integrity),
+            users,
+            "reference count of {integrity}"
+        );
     }
-    assert!(tmp_files(cache.dir()).is_empty(), "no temp files left behind");
+    assert!(
+        tmp_files(cache.dir()).is_empty(),
+        "no temp files left behind"
+    );
     live
 }
