@@ -7,6 +7,8 @@ use napi_derive::napi;
 
 /// Reads `path` from offset 0 to its end `times` times with `pread` into one reused buffer of
 /// `read_size` bytes; returns the seconds it took.
+// napi registers it for Node; the crate's own test build has no caller.
+#[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub fn bench_pread_floor(path: String, read_size: u32, times: u32) -> napi::Result<f64> {
     let file = File::open(&path).map_err(|e| napi::Error::from_reason(format!("{path}: {e}")))?;
@@ -31,6 +33,7 @@ pub fn bench_pread_floor(path: String, read_size: u32, times: u32) -> napi::Resu
 }
 
 #[cfg(unix)]
+#[cfg_attr(test, allow(dead_code))]
 fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
     std::os::unix::fs::FileExt::read_at(file, buffer, offset)
 }

@@ -519,7 +519,7 @@ impl StreamingCache {
         let ledger = self.shared.ledger.lock();
         ledger
             .keys_with_prefix(prefix)
-            .filter(|key| self.shared.index.contains_key(*key))
+            .filter(|key| self.shared.index.contains_key(key))
             .map(str::to_owned)
             .collect()
     }
@@ -668,7 +668,7 @@ impl Shared {
             let mut ledger = self.ledger.lock();
             let unloved: Vec<String> = ledger
                 .keys()
-                .filter(|(key, _)| !self.index.contains_key(*key))
+                .filter(|(key, _)| !self.index.contains_key(key))
                 .map(|(key, _)| key.to_owned())
                 .collect();
             for key in unloved {
@@ -773,7 +773,7 @@ impl Shared {
     fn restore(&self, mut entries: Vec<StoredEntry>) {
         // Newest first: with no frequency history, TinyLFU keeps earlier admissions on ties,
         // so the most recently stored entries are the ones that survive an over-full load.
-        entries.sort_by(|a, b| b.stored_at.cmp(&a.stored_at));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.stored_at));
         let mut ledger = self.ledger.lock();
         for entry in entries {
             self.adopt(&mut ledger, entry);
@@ -940,7 +940,7 @@ impl Cleaner for Shared {
         let mut ledger = self.ledger.lock();
         let stale: Vec<String> = ledger
             .keys()
-            .filter(|(key, _)| !self.index.contains_key(*key) && ledger.is_own(key))
+            .filter(|(key, _)| !self.index.contains_key(key) && ledger.is_own(key))
             .map(|(key, _)| key.to_owned())
             .collect();
         for key in stale {

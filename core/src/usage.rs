@@ -299,14 +299,8 @@ mod tests {
             fs::write(&path, b"hello").unwrap();
             Ok(())
         };
-        assert_eq!(
-            usage.store(&sri.to_string(), &path, 5, place).unwrap().1,
-            false
-        );
-        assert_eq!(
-            usage.store(&sri.to_string(), &path, 5, place).unwrap().1,
-            true
-        );
+        assert!(!usage.store(&sri.to_string(), &path, 5, place).unwrap().1);
+        assert!(usage.store(&sri.to_string(), &path, 5, place).unwrap().1);
         assert_eq!(usage.bytes(), 5);
         // Another process's handle sees the same record and the dedup mark.
         let other = Usage::open(dir.path()).unwrap();

@@ -191,7 +191,7 @@ fn the_tier_stays_within_its_byte_budget() {
     let (bytes, count) = cache.hot_usage();
     assert!(bytes <= budget, "{bytes} bytes held, budget {budget}");
     assert!(
-        count >= 1 && count <= 10,
+        (1..=10).contains(&count),
         "{count} bodies of 100 kB in 1 MiB"
     );
 }

@@ -205,7 +205,7 @@ fn concurrency_case(options: CacheOptions, threads: usize, ops: usize, keys: u64
                                 });
                                 assert_eq!(got.len() as u64, entry.size);
                                 assert!(
-                                    mine.iter().any(|b| *b == got),
+                                    mine.contains(&got),
                                     "{key}: read {} bytes that match no body ever written for it",
                                     got.len()
                                 );
@@ -231,7 +231,7 @@ fn concurrency_case(options: CacheOptions, threads: usize, ops: usize, keys: u64
     for key in &live {
         let k: usize = key["key-".len()..].parse().unwrap();
         let got = get(&cache, key).unwrap().unwrap();
-        assert!(bodies[k].iter().any(|b| *b == got));
+        assert!(bodies[k].contains(&got));
     }
     // ...also after a restart.
     let options = cache.options().clone();
@@ -244,7 +244,7 @@ fn concurrency_case(options: CacheOptions, threads: usize, ops: usize, keys: u64
     for key in &after {
         let k: usize = key["key-".len()..].parse().unwrap();
         let got = get(&cache, key).unwrap().unwrap();
-        assert!(bodies[k].iter().any(|b| *b == got));
+        assert!(bodies[k].contains(&got));
     }
 }
 

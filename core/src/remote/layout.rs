@@ -1,13 +1,13 @@
 //! The key layout in Redis and the two records stored there.
 //!
-//! - `<prefix>:k:<cache key>`   metadata of one cache key: the integrity of its body, its size
-//!                              and the caller's fields (status, headers, policy), as JSON.
-//! - `<prefix>:m:<algo>:<hex>`  manifest of one body: size, chunk size and count, checksum.
-//!                              Written last: a body without a manifest is not there.
-//! - `<prefix>:c:<algo>:<hex>:<n>` chunk `n` of that body.
-//! - `<prefix>:u:<id>:<n>`      chunk `n` of an upload whose hash is not known yet; renamed to
-//!                              its `c:` key once it is (or deleted if the body is already there).
-//! - `<prefix>:l:<cache key>`   the cross-host fetch lock of a cache key.
+//! - `<prefix>:k:<cache key>`: metadata of one cache key: the integrity of its body, its
+//!   size and the caller's fields (status, headers, policy), as JSON.
+//! - `<prefix>:m:<algo>:<hex>`: manifest of one body: size, chunk size and count, checksum.
+//!   Written last: a body without a manifest is not there.
+//! - `<prefix>:c:<algo>:<hex>:<n>`: chunk `n` of that body.
+//! - `<prefix>:u:<id>:<n>`: chunk `n` of an upload whose hash is not known yet; renamed to
+//!   its `c:` key once it is (or deleted if the body is already there).
+//! - `<prefix>:l:<cache key>`: the cross-host fetch lock of a cache key.
 //!
 //! Bodies are stored once per integrity, whatever the number of keys or hosts pointing at them.
 

@@ -155,9 +155,7 @@ impl RemoteBodyReader {
         let end = self.position + chunk.len() as u64;
         if end == self.manifest.size {
             if let Some(checker) = self.checker.take() {
-                if let Err(err) = self.verify(checker) {
-                    return Err(err);
-                }
+                self.verify(checker)?
             }
         }
         self.position = end;
