@@ -29,6 +29,9 @@ pub struct Finished {
     file: NamedTempFile,
     target: PathBuf,
     written: Written,
+    /// The writer's guard (the count of live writers), held until the body is in place: a
+    /// garbage pass treats temp files as in use only while that count is above zero.
+    _guard: Option<Box<dyn Send>>,
 }
 
 impl Finished {
@@ -48,6 +51,7 @@ impl Finished {
             file,
             target,
             written,
+            _guard: _held,
         } = self;
         // Another process's garbage pass may prune an empty directory between our creating it
         // and renaming into it: create again and retry a few times.
@@ -182,6 +186,7 @@ impl BodyWriter {
                 check,
                 size: self.written,
             },
+            _guard: self._guard.take(),
         })
     }
 
