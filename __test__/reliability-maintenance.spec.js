@@ -119,7 +119,7 @@ test('a peer with a smaller maxEntries and the CLI verify delete nothing (item 6
   await peer.stop()
   await owner.close()
 
-  const out = execFileSync(process.execPath, [CLI, 'verify', dir], { encoding: 'utf8' })
+  const out = execFileSync(process.execPath, [CLI, 'verify', dir, '--json'], { encoding: 'utf8' })
   const report = JSON.parse(out)
   t.is(report.corrupt, 0)
   t.is(report.entries, 600)

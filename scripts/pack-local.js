@@ -19,10 +19,16 @@ const path = require('node:path')
 const { parseArgs } = require('node:util')
 
 const ROOT = path.join(__dirname, '..')
+// Not a bare `npm` from PATH: under `npm test`, node_modules/.bin comes first and a dev
+// dependency (http-cache-tests) installs an old npm 6 there.
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 
+const PATH_WITHOUT_LOCAL_BINS = (process.env.PATH ?? '').split(path.delimiter)
+  .filter((dir) => !dir.endsWith(path.join('node_modules', '.bin'))).join(path.delimiter)
+
 function run (command, args, options = {}) {
-  const result = spawnSync(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', shell: process.platform === 'win32', ...options })
+  const env = { ...process.env, PATH: PATH_WITHOUT_LOCAL_BINS }
+  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', shell: process.platform === 'win32', ...options })
   if (result.error) throw result.error
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${result.status}`)
   return result.stdout
