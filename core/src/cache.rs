@@ -55,6 +55,23 @@ struct Shared {
     hot: Arc<MemoryTier>,
 }
 
+/// What one attempt at opening a key's body found.
+enum Opened {
+    Found(Arc<StoredEntry>, BodyReader),
+    Miss,
+    /// The entry's content file was gone; the entry has been dropped.
+    Vanished,
+}
+
+impl Opened {
+    fn into_found(self) -> Option<(Arc<StoredEntry>, BodyReader)> {
+        match self {
+            Opened::Found(entry, reader) => Some((entry, reader)),
+            Opened::Miss | Opened::Vanished => None,
+        }
+    }
+}
+
 /// A delete whose in-memory half is done (see `StreamingCache::begin_delete`).
 #[derive(Debug)]
 pub struct PendingDelete {
@@ -171,10 +188,20 @@ impl StreamingCache {
     /// A key missing from memory is looked up in the disk index, so entries other processes
     /// stored (or this one evicted but not yet cleaned) are found.
     pub fn open_body(&self, key: &str) -> Result<Option<(Arc<StoredEntry>, BodyReader)>> {
+        match self.open_body_once(key)? {
+            // The body this process knew went away: another process may have replaced the
+            // key (its old body is removed at once). Its entry was just dropped here, so one
+            // more lookup finds the replacement on disk, if there is one.
+            Opened::Vanished => Ok(self.open_body_once(key)?.into_found()),
+            opened => Ok(opened.into_found()),
+        }
+    }
+
+    fn open_body_once(&self, key: &str) -> Result<Opened> {
         let counters = &self.shared.counters;
         let Some(entry) = self.shared.lookup_or_adopt(key) else {
             counters.miss();
-            return Ok(None);
+            return Ok(Opened::Miss);
         };
         match BodyReader::open(
             &self.shared.dir,
@@ -192,7 +219,7 @@ impl StreamingCache {
                         shared.drop_corrupt(&key, &integrity);
                     }
                 }));
-                Ok(Some((entry, reader)))
+                Ok(Opened::Found(entry, reader))
             }
             Err(err) if err.is_not_found() => {
                 // The content vanished under us (removed by hand, or by a corruption found
@@ -201,14 +228,14 @@ impl StreamingCache {
                 counters.miss();
                 self.shared
                     .drop_disk_entry(&entry.key, &entry.integrity_string());
-                Ok(None)
+                Ok(Opened::Vanished)
             }
             Err(err) if err.kind() == crate::error::ErrorKind::Integrity => {
                 // Not a regular file where content should be (a FIFO, a directory, a symlink):
                 // damage, never something to block on or read through.
                 self.shared
                     .drop_disk_entry(&entry.key, &entry.integrity_string());
-                Ok(None)
+                Ok(Opened::Miss)
             }
             Err(err) => Err(err),
         }
