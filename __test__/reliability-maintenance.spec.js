@@ -121,7 +121,7 @@ test('a peer with a smaller maxEntries and the CLI verify delete nothing (item 6
 
   const out = execFileSync(process.execPath, [CLI, 'verify', dir, '--json'], { encoding: 'utf8' })
   const report = JSON.parse(out)
-  t.deepEqual(report.corrupt, [], "the CLI names no corrupt key")
+  t.deepEqual(report.corrupt, [], 'the CLI names no corrupt key')
   t.is(report.entries, 600)
   t.is(indexKeys(dir).length, 600, 'the CLI evicted nothing')
   const reopened = new StreamingCache(dir)
