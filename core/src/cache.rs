@@ -228,6 +228,8 @@ impl StreamingCache {
                 counters.miss();
                 self.shared
                     .drop_disk_entry(&entry.key, &entry.integrity_string());
+                // Its hot copy is of no use either: free it now.
+                self.shared.hot.invalidate(&entry.key);
                 Ok(Opened::Vanished)
             }
             Err(err) if err.kind() == crate::error::ErrorKind::Integrity => {
