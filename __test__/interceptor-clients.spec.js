@@ -3,6 +3,7 @@
 const test = require('ava')
 const { Writable } = require('node:stream')
 const { Agent, Pool, Client, fetch, request, stream, pipeline } = require('undici')
+const { undiciVersion } = require('./helpers/undici')
 const { cacheInterceptor } = require('../undici')
 const { startOrigin, cachingAgent, tempCache, bytes, sleep } = require('./helpers/interceptor-origin')
 
@@ -89,8 +90,10 @@ test('a Pool and a Client composed with the interceptor', async (t) => {
 
 // An old-style handler reaches the interceptor wrapped by undici's compose() (the interceptor
 // only ever sees new-style handlers): this checks the pair works end to end.
+// undici 8 dropped the old-style callbacks (and the wrapper): that case is undici 7 only.
 for (const style of ['new-style (onResponseStart...)', 'old-style (onHeaders..., wrapped by undici)']) {
-  test(`a raw ${style} handler on the composed dispatcher, for a miss and a hit`, async (t) => {
+  const undici7Only = style.startsWith('old') && !undiciVersion.startsWith('7.')
+  ;(undici7Only ? test.skip : test)(`a raw ${style} handler on the composed dispatcher, for a miss and a hit`, async (t) => {
     const origin = await cacheableOrigin(t, 'raw body')
     const { agent } = await cachingAgent(t)
     const run = () => new Promise((resolve, reject) => {

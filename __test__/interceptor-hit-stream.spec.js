@@ -4,6 +4,7 @@
 const fs = require('node:fs')
 const test = require('ava')
 const { fetch } = require('undici')
+const { undiciVersion } = require('./helpers/undici')
 const { startOrigin, cachingAgent, bytes, sleep } = require('./helpers/interceptor-origin')
 
 async function storedBody (t, size, seed, options) {
@@ -100,8 +101,9 @@ for (const size of [5000, 600 * 1024]) {
   })
 }
 
-// undici's compose() wraps the old-style handler; the interceptor sees its pause/resume.
-test('an old-style handler (wrapped by undici) returning false from onData is resumed through onHeaders\' resume', async (t) => {
+// undici 7's compose() wraps the old-style handler; the interceptor sees its pause/resume.
+// undici 8 dropped the old-style callbacks and the wrapper: undici 7 only.
+;(undiciVersion.startsWith('7.') ? test : test.skip)('an old-style handler (wrapped by undici) returning false from onData is resumed through onHeaders\' resume', async (t) => {
   const { body, origin, agent } = await storedBody(t, 300 * 1024, 44)
   const got = await new Promise((resolve, reject) => {
     const chunks = []
