@@ -1,0 +1,242 @@
+'use strict'
+// Range requests: random 1 MiB byte ranges of one stored large body (1 GiB; 64 MiB with
+// --quick), the same ranges in the same order for every system, 4 in flight:
+//   - cacheInterceptor: served from the store (206), verified block by block;
+//   - StreamingCacheStore in undici's interceptors.cache, same directory;
+//   - pass-through: a plain undici Agent asking a local node:http origin that serves ranges
+//     itself (fs.createReadStream of its own copy of the body);
+//   - fs.createReadStream({ start, end }) of the very content file the cache holds (no HTTP,
+//     no verification: the floor).
+// Each system runs in a process of its own (this file, forked with a role), the origin too.
+// Reports req/s and the peak RSS of the system's process during the window.
+//
+// Standalone: `node bench/scenarios/range.js [--quick]` prints the figures as JSON.
+const fs = require('node:fs')
+const path = require('node:path')
+const { fork } = require('node:child_process')
+const { once } = require('node:events')
+const { pipeline } = require('node:stream/promises')
+const { patternStream, formatSize, MiB, GiB } = require('../lib/data')
+const { tempDir, removeDir, contentPath } = require('../lib/io')
+
+const RANGE = 1 * MiB
+const CONCURRENCY = 4
+const SYSTEMS = ['cacheInterceptor', 'StreamingCacheStore', 'pass-through to the origin', 'fs.createReadStream({ start, end })']
+const RSS = 'peak RSS (MiB)'
+
+/** `count` ranges [start, end] of RANGE bytes within `size`, from a fixed seed (xorshift32). */
+function randomRanges (size, count, seed = 0x9e3779b9) {
+  let s = seed >>> 0
+  const next = () => {
+    s ^= s << 13; s >>>= 0
+    s ^= s >>> 17
+    s ^= s << 5; s >>>= 0
+    return s / 2 ** 32
+  }
+  const out = []
+  for (let i = 0; i < count; i++) {
+    const start = Math.floor(next() * (size - RANGE))
+    out.push([start, start + RANGE - 1])
+  }
+  return out
+}
+
+// ---- parent: the scenario ----------------------------------------------------------------
+
+function forkRole (...args) {
+  return fork(__filename, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+}
+
+async function startChild (system, cacheDir, originUrl) {
+  const child = forkRole('child', system, cacheDir, originUrl)
+  const [ready] = await once(child, 'message')
+  if (!ready.ready) throw new Error(`${system}: child did not start`)
+  const ask = async (msg) => {
+    child.send(msg)
+    const [reply] = await once(child, 'message')
+    if (reply.error) throw new Error(`${system}: ${reply.error}`)
+    return reply
+  }
+  return { ask, close: () => child.kill() }
+}
+
+async function setup ({ quick }) {
+  const size = quick ? 64 * MiB : 1 * GiB
+  const count = quick ? 200 : 1000
+  const dir = tempDir('range')
+  const originFile = path.join(dir, 'origin.bin')
+  await pipeline(patternStream(size), fs.createWriteStream(originFile))
+  const origin = forkRole('origin', originFile)
+  const [{ port }] = await once(origin, 'message')
+  const url = `http://127.0.0.1:${port}/file`
+  const cacheDir = path.join(dir, 'cache')
+  const children = []
+  const notes = [`${count} random ${formatSize(RANGE)} ranges of a ${formatSize(size)} body per run, ${CONCURRENCY} in flight`]
+  let contentFile = null
+  for (const system of SYSTEMS) {
+    const child = await startChild(system, cacheDir, url)
+    children.push({ system, child })
+    const { primed, file } = await child.ask({ prime: url })
+    if (!primed) notes.push(`${system}: the body did not get stored`)
+    contentFile ??= file
+  }
+  const ranges = randomRanges(size, count)
+  const cases = children.map(({ system, child }) => ({
+    group: `${formatSize(RANGE)} ranges of ${formatSize(size)}`,
+    system,
+    run: async () => {
+      const { result } = await child.ask({ measure: { url, file: contentFile, ranges, concurrency: CONCURRENCY } })
+      return { value: result.rate, extra: { [RSS]: result.peakRssMiB } }
+    },
+  }))
+  return {
+    cases,
+    notes,
+    targets: (m) => {
+      const g = `${formatSize(RANGE)} ranges of ${formatSize(size)}`
+      return [
+        { label: `range ${g}: cacheInterceptor / pass-through to the origin`, value: m(g, 'cacheInterceptor'), base: m(g, 'pass-through to the origin'), min: null },
+        { label: `range ${g}: cacheInterceptor / fs.createReadStream`, value: m(g, 'cacheInterceptor'), base: m(g, 'fs.createReadStream({ start, end })'), min: null },
+      ]
+    },
+    teardown: async () => {
+      for (const { child } of children) child.close()
+      origin.kill()
+      removeDir(dir)
+    },
+  }
+}
+
+module.exports = {
+  id: 'range',
+  title: 'Random 1 MiB ranges of a large stored body (each system in its own process)',
+  unit: 'req/s',
+  warmup: 'always',
+  runs: ({ quick }) => (quick ? 3 : 5),
+  setup,
+}
+
+// ---- the origin: serves its copy of the body, with ranges --------------------------------
+
+function runOrigin (file) {
+  const http = require('node:http')
+  const size = fs.statSync(file).size
+  const server = http.createServer((req, res) => {
+    const headers = {
+      'content-type': 'application/octet-stream',
+      'cache-control': 'public, max-age=86400',
+      etag: '"range-bench"',
+      'accept-ranges': 'bytes',
+    }
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
+    if (m === null) {
+      res.writeHead(200, { ...headers, 'content-length': String(size) })
+      fs.createReadStream(file).pipe(res)
+      return
+    }
+    const [start, end] = [Number(m[1]), Math.min(Number(m[2]), size - 1)]
+    res.writeHead(206, { ...headers, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` })
+    fs.createReadStream(file, { start, end }).pipe(res)
+  })
+  server.keepAliveTimeout = 60_000
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+}
+
+// ---- a system's process ------------------------------------------------------------------
+
+function runChild (system, cacheDir, originUrl) {
+  const { Agent, request, interceptors } = require('undici')
+  const { StreamingCache } = require('../..')
+  const { cacheInterceptor, StreamingCacheStore } = require('../../undici')
+  const limits = { maxBodySize: 2 * GiB, maxSize: 4 * GiB }
+  const agent = new Agent({ connections: CONCURRENCY })
+  let cache = null
+  let dispatcher = agent
+  if (system === 'cacheInterceptor') {
+    cache = new StreamingCache(cacheDir, limits)
+    dispatcher = agent.compose(cacheInterceptor({ cache }))
+  } else if (system === 'StreamingCacheStore') {
+    const store = new StreamingCacheStore({ location: cacheDir, maxEntrySize: 2 * GiB })
+    cache = store.cache
+    dispatcher = agent.compose(interceptors.cache({ store }))
+  }
+
+  const readAll = async (body) => {
+    let n = 0
+    for await (const chunk of body) n += chunk.length
+    return n
+  }
+
+  /** Fetches the whole body through the system (storing it) and waits for the commit. */
+  async function prime (url) {
+    if (cache === null) return { primed: true }
+    const res = await request(url, { dispatcher })
+    await readAll(res.body)
+    for (let i = 0; i < 3000 && cache.keys().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    if (typeof cache.refresh === 'function') await cache.refresh()
+    const key = cache.keys()[0]
+    if (key === undefined) return { primed: false }
+    return { primed: true, file: contentPath(cacheDir, cache.peek(key).integrity) }
+  }
+
+  async function one (url, file, [start, end]) {
+    const want = end - start + 1
+    let n
+    if (system === 'fs.createReadStream({ start, end })') {
+      n = await readAll(fs.createReadStream(file, { start, end }))
+    } else {
+      const res = await request(url, { dispatcher, headers: { range: `bytes=${start}-${end}` } })
+      if (res.statusCode !== 206) throw new Error(`status ${res.statusCode}`)
+      n = await readAll(res.body)
+    }
+    if (n !== want) throw new Error(`read ${n} of ${want} bytes`)
+  }
+
+  async function measure ({ url, file, ranges, concurrency }) {
+    let peak = process.memoryUsage.rss()
+    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 5)
+    let next = 0
+    const started = process.hrtime.bigint()
+    const worker = async () => {
+      while (next < ranges.length) await one(url, file, ranges[next++])
+    }
+    await Promise.all(Array.from({ length: concurrency }, worker))
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    clearInterval(sampler)
+    peak = Math.max(peak, process.memoryUsage.rss())
+    return { rate: ranges.length / seconds, peakRssMiB: peak / MiB }
+  }
+
+  process.on('message', async (msg) => {
+    try {
+      if (msg.prime) process.send(await prime(msg.prime))
+      else if (msg.measure) process.send({ result: await measure(msg.measure) })
+    } catch (err) {
+      process.send({ error: String(err?.stack ?? err) })
+    }
+  })
+  process.send({ ready: true })
+}
+
+if (require.main === module) {
+  const [role, ...args] = process.argv.slice(2)
+  if (role === 'origin') {
+    runOrigin(...args)
+  } else if (role === 'child') {
+    runChild(...args)
+  } else {
+    // Standalone: one scenario run per system, printed as JSON.
+    (async () => {
+      const quick = process.argv.includes('--quick')
+      const state = await setup({ quick })
+      try {
+        for (const c of state.cases) console.log(JSON.stringify({ system: c.system, ...(await c.run()) }))
+      } finally {
+        await state.teardown()
+      }
+    })().catch((err) => {
+      console.error(err)
+      process.exit(1)
+    })
+  }
+}
