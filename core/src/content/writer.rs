@@ -102,7 +102,8 @@ enum State {
     Open {
         file: NamedTempFile,
         hash: IncrementalHash,
-        blocks: BlockHasher,
+        /// Boxed: xxh3's streaming state is large, and `State` moves around.
+        blocks: Box<BlockHasher>,
     },
     /// Failed or aborted; the temp file is gone (removed when `NamedTempFile` drops).
     Closed(CacheError),
@@ -212,13 +213,13 @@ impl BodyWriter {
                 Ok(file) => State::Open {
                     file,
                     hash: IncrementalHash::new(HashState::Build(opts)),
-                    blocks: BlockHasher::new(),
+                    blocks: Box::new(BlockHasher::new()),
                 },
                 Err(err) => State::Closed(err),
             };
         }
         match &mut self.state {
-            State::Open { file, hash, blocks } => Ok((file, hash, blocks)),
+            State::Open { file, hash, blocks } => Ok((file, hash, &mut **blocks)),
             State::Closed(err) => Err(err.clone()),
             State::Fresh => unreachable!("opened above"),
         }
