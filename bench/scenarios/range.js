@@ -23,6 +23,7 @@ const RANGE = 1 * MiB
 const CONCURRENCY = 4
 const SYSTEMS = ['cacheInterceptor', 'StreamingCacheStore', 'pass-through to the origin', 'fs.createReadStream({ start, end })']
 const RSS = 'peak RSS (MiB)'
+const LIMITS = { maxBodySize: 2 * GiB, maxSize: 4 * GiB }
 
 /** `count` ranges [start, end] of RANGE bytes within `size`, from a fixed seed (xorshift32). */
 function randomRanges (size, count, seed = 0x9e3779b9) {
@@ -70,22 +71,25 @@ async function setup ({ quick }) {
   const [{ port }] = await once(origin, 'message')
   const url = `http://127.0.0.1:${port}/file`
   const cacheDir = path.join(dir, 'cache')
+  // Stored once, by cacheInterceptor in a process of its own (so no system's RSS carries the
+  // 1 GiB download); StreamingCacheStore finds the same entry (one key scheme).
+  const primer = forkRole('prime', cacheDir, url)
+  const [primed] = await once(primer, 'message')
+  if (primed.error) throw new Error(`priming: ${primed.error}`)
+  const contentFile = primed.file
   const children = []
-  const notes = [`${count} random ${formatSize(RANGE)} ranges of a ${formatSize(size)} body per run, ${CONCURRENCY} in flight`]
-  let contentFile = null
-  for (const system of SYSTEMS) {
-    const child = await startChild(system, cacheDir, url)
-    children.push({ system, child })
-    const { primed, file } = await child.ask({ prime: url })
-    if (!primed) notes.push(`${system}: the body did not get stored`)
-    contentFile ??= file
-  }
+  const notes = [`${count} random ${formatSize(RANGE)} ranges of a ${formatSize(size)} body per run, ${CONCURRENCY} in flight; ` +
+    'the cache systems must serve every range without an origin request']
+  for (const system of SYSTEMS) children.push({ system, child: await startChild(system, cacheDir, url) })
   const ranges = randomRanges(size, count)
   const cases = children.map(({ system, child }) => ({
     group: `${formatSize(RANGE)} ranges of ${formatSize(size)}`,
     system,
     run: async () => {
       const { result } = await child.ask({ measure: { url, file: contentFile, ranges, concurrency: CONCURRENCY } })
+      if (system !== 'pass-through to the origin' && result.originRequests !== 0) {
+        throw new Error(`${system}: ${result.originRequests} ranges went to the origin`)
+      }
       return { value: result.rate, extra: { [RSS]: result.peakRssMiB } }
     },
   }))
@@ -101,6 +105,7 @@ async function setup ({ quick }) {
     },
     teardown: async () => {
       for (const { child } of children) child.close()
+      primer.kill()
       origin.kill()
       removeDir(dir)
     },
@@ -121,7 +126,13 @@ module.exports = {
 function runOrigin (file) {
   const http = require('node:http')
   const size = fs.statSync(file).size
+  let served = 0
   const server = http.createServer((req, res) => {
+    if (req.url === '/count') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ served }))
+      return
+    }
+    served++
     const headers = {
       'content-type': 'application/octet-stream',
       'cache-control': 'public, max-age=86400',
@@ -142,22 +153,41 @@ function runOrigin (file) {
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
 }
 
+// ---- the primer: stores the body through cacheInterceptor, then exits ---------------------
+
+async function runPrimer (cacheDir, url) {
+  try {
+    const { Agent, request } = require('undici')
+    const { StreamingCache } = require('../..')
+    const { cacheInterceptor } = require('../../undici')
+    const cache = new StreamingCache(cacheDir, LIMITS)
+    const agent = new Agent().compose(cacheInterceptor({ cache }))
+    const res = await request(url, { dispatcher: agent })
+    for await (const chunk of res.body) void chunk
+    for (let i = 0; i < 3000 && cache.keys().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    const key = cache.keys()[0]
+    if (key === undefined) throw new Error('the body was not stored')
+    const file = contentPath(cacheDir, cache.peek(key).integrity)
+    await agent.close()
+    await cache.close()
+    process.send({ file }, () => process.exit(0))
+  } catch (err) {
+    process.send({ error: String(err?.stack ?? err) }, () => process.exit(1))
+  }
+}
+
 // ---- a system's process ------------------------------------------------------------------
 
 function runChild (system, cacheDir, originUrl) {
   const { Agent, request, interceptors } = require('undici')
   const { StreamingCache } = require('../..')
   const { cacheInterceptor, StreamingCacheStore } = require('../../undici')
-  const limits = { maxBodySize: 2 * GiB, maxSize: 4 * GiB }
   const agent = new Agent({ connections: CONCURRENCY })
-  let cache = null
   let dispatcher = agent
   if (system === 'cacheInterceptor') {
-    cache = new StreamingCache(cacheDir, limits)
-    dispatcher = agent.compose(cacheInterceptor({ cache }))
+    dispatcher = agent.compose(cacheInterceptor({ cache: new StreamingCache(cacheDir, LIMITS) }))
   } else if (system === 'StreamingCacheStore') {
     const store = new StreamingCacheStore({ location: cacheDir, maxEntrySize: 2 * GiB })
-    cache = store.cache
     dispatcher = agent.compose(interceptors.cache({ store }))
   }
 
@@ -167,16 +197,9 @@ function runChild (system, cacheDir, originUrl) {
     return n
   }
 
-  /** Fetches the whole body through the system (storing it) and waits for the commit. */
-  async function prime (url) {
-    if (cache === null) return { primed: true }
-    const res = await request(url, { dispatcher })
-    await readAll(res.body)
-    for (let i = 0; i < 3000 && cache.keys().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    if (typeof cache.refresh === 'function') await cache.refresh()
-    const key = cache.keys()[0]
-    if (key === undefined) return { primed: false }
-    return { primed: true, file: contentPath(cacheDir, cache.peek(key).integrity) }
+  const originCount = async () => {
+    const res = await request(new URL('/count', originUrl), { dispatcher: agent })
+    return JSON.parse(await res.body.text()).served
   }
 
   async function one (url, file, [start, end]) {
@@ -193,6 +216,7 @@ function runChild (system, cacheDir, originUrl) {
   }
 
   async function measure ({ url, file, ranges, concurrency }) {
+    const before = await originCount()
     let peak = process.memoryUsage.rss()
     const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 5)
     let next = 0
@@ -204,13 +228,12 @@ function runChild (system, cacheDir, originUrl) {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     clearInterval(sampler)
     peak = Math.max(peak, process.memoryUsage.rss())
-    return { rate: ranges.length / seconds, peakRssMiB: peak / MiB }
+    return { rate: ranges.length / seconds, peakRssMiB: peak / MiB, originRequests: (await originCount()) - before }
   }
 
   process.on('message', async (msg) => {
     try {
-      if (msg.prime) process.send(await prime(msg.prime))
-      else if (msg.measure) process.send({ result: await measure(msg.measure) })
+      if (msg.measure) process.send({ result: await measure(msg.measure) })
     } catch (err) {
       process.send({ error: String(err?.stack ?? err) })
     }
@@ -222,6 +245,8 @@ if (require.main === module) {
   const [role, ...args] = process.argv.slice(2)
   if (role === 'origin') {
     runOrigin(...args)
+  } else if (role === 'prime') {
+    runPrimer(...args)
   } else if (role === 'child') {
     runChild(...args)
   } else {
