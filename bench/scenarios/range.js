@@ -8,7 +8,8 @@
 //   - fs.createReadStream({ start, end }) of the very content file the cache holds (no HTTP,
 //     no verification: the floor).
 // Each system runs in a process of its own (this file, forked with a role), the origin too.
-// Reports req/s and the peak RSS of the system's process during the window.
+// Reports req/s, the peak RSS of the system's process during the window, and its CPU per
+// request (for pass-through, the origin's CPU is not included: it is another process).
 //
 // Standalone: `node bench/scenarios/range.js [--quick]` prints the figures as JSON.
 const fs = require('node:fs')
@@ -23,6 +24,7 @@ const RANGE = 1 * MiB
 const CONCURRENCY = 4
 const SYSTEMS = ['cacheInterceptor', 'StreamingCacheStore', 'pass-through to the origin', 'fs.createReadStream({ start, end })']
 const RSS = 'peak RSS (MiB)'
+const CPU = 'CPU per request (µs)'
 const LIMITS = { maxBodySize: 2 * GiB, maxSize: 4 * GiB }
 
 /** `count` ranges [start, end] of RANGE bytes within `size`, from a fixed seed (xorshift32). */
@@ -90,7 +92,7 @@ async function setup ({ quick }) {
       if (system !== 'pass-through to the origin' && result.originRequests !== 0) {
         throw new Error(`${system}: ${result.originRequests} ranges went to the origin`)
       }
-      return { value: result.rate, extra: { [RSS]: result.peakRssMiB } }
+      return { value: result.rate, extra: { [RSS]: result.peakRssMiB, [CPU]: result.cpuUsPerRequest } }
     },
   }))
   return {
@@ -220,15 +222,23 @@ function runChild (system, cacheDir, originUrl) {
     let peak = process.memoryUsage.rss()
     const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 5)
     let next = 0
+    const cpu0 = process.cpuUsage()
     const started = process.hrtime.bigint()
     const worker = async () => {
       while (next < ranges.length) await one(url, file, ranges[next++])
     }
     await Promise.all(Array.from({ length: concurrency }, worker))
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const cpu = process.cpuUsage(cpu0)
     clearInterval(sampler)
     peak = Math.max(peak, process.memoryUsage.rss())
-    return { rate: ranges.length / seconds, peakRssMiB: peak / MiB, originRequests: (await originCount()) - before }
+    return {
+      rate: ranges.length / seconds,
+      peakRssMiB: peak / MiB,
+      // This process only (the origin's work for pass-through is in its own process).
+      cpuUsPerRequest: (cpu.user + cpu.system) / ranges.length,
+      originRequests: (await originCount()) - before,
+    }
   }
 
   process.on('message', async (msg) => {
