@@ -257,8 +257,24 @@ export interface CacheHit {
   /**
    * The body, pulled from disk in chunks of at most 64 KiB as it is consumed.
    * Errors with `code: 'ERR_CACHE_INTEGRITY'` if the content on disk does not match its hash.
+   * With `GetOptions.range`, only the bytes of `range`, of which only the 64 KiB blocks they
+   * touch are read and verified.
    */
   body: Readable
+  /**
+   * Only for a `get` with `GetOptions.range`: the bytes `body` streams (`end` inclusive,
+   * clamped to the last byte), or `null` when the range starts past the end of the body
+   * (the body is then empty; `size` is the whole body's size, as a 416 needs).
+   */
+  range?: { start: number, end: number } | null
+}
+
+export interface GetOptions {
+  /**
+   * `[start, end]`, inclusive as in HTTP: the body streams only those bytes. Integers with
+   * `0 <= start <= end` (else `RangeError`); an `end` past the last byte means up to it.
+   */
+  range?: [number, number]
 }
 
 /** A Writable that streams a body into the cache; the entry is committed when the stream finishes. */
@@ -298,9 +314,9 @@ export declare class StreamingCache {
   /** A Writable for the body of `key`; see `CacheWriteStream`. */
   createWriteStream (key: string, entry: PolicySource): CacheWriteStream
   /** The entry for `key`, with its body as a stream, or `null`. */
-  get (key: string): Promise<CacheHit | null>
+  get (key: string, options?: GetOptions): Promise<CacheHit | null>
   /** `get` without a promise: the lookup and file open are synchronous, the body still streams. */
-  getSync (key: string): CacheHit | null
+  getSync (key: string, options?: GetOptions): CacheHit | null
   /** The stored fields of `key` without its body (memory only, no disk access), or `null`. */
   peek (key: string): Omit<CacheHit, 'body'> | null
   /** Live keys starting with `prefix` (every key when omitted), in lexicographic order. */

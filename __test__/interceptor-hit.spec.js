@@ -161,13 +161,15 @@ test('a Range request is answered from a fresh stored complete response (206), e
     t.true(Buffer.from(await res.body.arrayBuffer()).equals(body.subarray(start, end + 1)), range)
   }
   t.is(origin.hits(), 1, 'all served from the stored response')
-  // Several ranges, or out of bounds: the origin answers, nothing partial is stored.
-  for (const range of ['bytes=0-1,5-6', `bytes=${body.length}-`]) {
-    const res = await request(origin.url('/range'), { dispatcher: agent, headers: { range } })
-    t.is(res.statusCode, 206)
-    t.is(await res.body.text(), 'x')
-  }
-  t.is(origin.hits(), 3)
+  // Several ranges: the full 200; out of bounds: 416 (both from the cache, see engine/range.js).
+  const several = await request(origin.url('/range'), { dispatcher: agent, headers: { range: 'bytes=0-1,5-6' } })
+  t.is(several.statusCode, 200)
+  t.true(Buffer.from(await several.body.arrayBuffer()).equals(body))
+  const beyond = await request(origin.url('/range'), { dispatcher: agent, headers: { range: `bytes=${body.length}-` } })
+  t.is(beyond.statusCode, 416)
+  t.is(beyond.headers['content-range'], `bytes */${body.length}`)
+  await beyond.body.dump()
+  t.is(origin.hits(), 1)
   const whole = await fetch(origin.url('/range'), { dispatcher: agent })
   t.is(whole.headers.get('x-cache'), 'HIT', 'the complete response is still the stored one')
   t.true(Buffer.from(await whole.arrayBuffer()).equals(body))

@@ -16,7 +16,7 @@ const { renderChart } = require('./lib/chart')
 const { setBaseDir } = require('./lib/io')
 const { load: loadUndiciExports } = require('./lib/undici-ours')
 
-const SCENARIOS = ['hit-throughput', 'put-throughput', 'small-hits', 'memory', 'undici-fetch', 'hit-ratio']
+const SCENARIOS = ['hit-throughput', 'put-throughput', 'small-hits', 'memory', 'undici-fetch', 'hit-ratio', 'range']
 const RESULTS = path.join(__dirname, 'results')
 
 function parseArgs (argv) {
@@ -31,7 +31,7 @@ function parseArgs (argv) {
     else if (a === '--dir') args.dir = argv[++i]
     else if (a.startsWith('--dir=')) args.dir = a.slice(6)
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.js [--quick] [--runs N] [--only hit,put,small,memory,fetch,ratio] [--dir path]')
+      console.log('usage: node bench/run.js [--quick] [--runs N] [--only hit,put,small,memory,fetch,ratio,range] [--dir path]')
       process.exit(0)
     } else throw new Error(`unknown argument ${a}`)
   }

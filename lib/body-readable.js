@@ -46,18 +46,21 @@ class CacheBodyReadable extends Readable {
   #started = false
   /** Read through kReadAll / kReadChunk rather than the stream. */
   #direct = false
+  /** Whole reads up to this size run on the JS thread (0 for ranges: a first range may verify a whole body). */
+  #syncMax
 
   /**
    * `native` is the open native body, or null when `whole` (a Buffer of the entire body,
    * verified) is given. `onWhole(native, buffer)` is called after a whole read from disk.
    */
-  constructor (native, size, whole = null, onWhole = null) {
+  constructor (native, size, whole = null, onWhole = null, syncMax = SYNC_READ_MAX) {
     // Two chunks of read-ahead keep the disk busy while the consumer handles the last one.
     super({ highWaterMark: 2 * CHUNK_SIZE })
     this.#native = native ?? NO_NATIVE
     this.#size = size
     this.#whole = whole
     this.#onWhole = onWhole
+    this.#syncMax = syncMax
   }
 
   /** Reads whole bodies on the first read, and bigger ones chunk by chunk. */
@@ -72,7 +75,7 @@ class CacheBodyReadable extends Readable {
         this.#pushWhole()
         return
       }
-      if (this.#size <= SYNC_READ_MAX) {
+      if (this.#size <= this.#syncMax) {
         try {
           this.#tookWhole(this.#native.readWholeSync())
         } catch (err) {
@@ -194,7 +197,7 @@ class CacheBodyReadable extends Readable {
   async #wholeBody () {
     if (this.#whole !== null) return this.#whole
     try {
-      const buffer = this.#size <= SYNC_READ_MAX ? this.#native.readWholeSync() : await this.#native.readWhole()
+      const buffer = this.#size <= this.#syncMax ? this.#native.readWholeSync() : await this.#native.readWhole()
       this.#tookWhole(buffer)
       return buffer
     } catch (err) {

@@ -12,6 +12,7 @@ const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
 const { memoryOptions, HotRecords } = require('./memory-tier')
+const { rangeOption, rangeWithin, rangeOfBuffer, rangeOfNative } = require('./range-read')
 
 /** The caching policy to store: given, or built from the request the response answered. */
 function policyOf (entry) {
@@ -79,9 +80,14 @@ function remember (memo, key, json, policy) {
   memo.set(key, { json, policy })
 }
 
-function toHit (native, memo, hot, key) {
+function toHit (native, memo, hot, key, range = null) {
   const json = native.entry
   const fields = toFields(json, memo)
+  if (range !== null) {
+    fields.range = rangeWithin(range, fields.size)
+    fields.body = rangeOfNative(native, fields.range)
+    return fields
+  }
   // Bodies the RAM tier may take are read whole; once admitted, later hits come from RAM.
   const onWhole = hot !== null && native.fitsMemory
     ? (body, buffer) => {
@@ -94,7 +100,7 @@ function toHit (native, memo, hot, key) {
 }
 
 /** A hit from the RAM tier: the record's fields (shared: read-only) and a stream over its body. */
-function toHotHit (record) {
+function toHotHit (record, range = null) {
   const f = record.fields
   const hit = {
     key: f.key,
@@ -106,7 +112,11 @@ function toHotHit (record) {
     integrity: f.integrity,
     storedAt: f.storedAt,
     policy: null,
-    body: new CacheBodyReadable(null, f.size, record.buffer),
+    body: range === null ? new CacheBodyReadable(null, f.size, record.buffer) : null,
+  }
+  if (range !== null) {
+    hit.range = rangeWithin(range, f.size)
+    hit.body = rangeOfBuffer(record.buffer, hit.range)
   }
   if (f.policy != null) {
     if (record.policy !== undefined) {
@@ -206,8 +216,13 @@ class StreamingCache {
     return stream
   }
 
-  getSync (key) {
+  /**
+   * The entry for `key` with its body open, or null. With `options.range` ([start, end],
+   * inclusive), the body streams only those bytes (see range-read.js for the bounds).
+   */
+  getSync (key, options) {
     validateKey(key)
+    const range = rangeOption(options)
     const cache = this.#open()
     const hot = this.#hot
     if (hot !== null) {
@@ -220,7 +235,7 @@ class StreamingCache {
           if (fresh !== null) record = hot.remember(key, fresh.generation, JSON.parse(fresh.entry), fresh.body)
         }
         if (record !== undefined) {
-          const hit = toHotHit(record)
+          const hit = toHotHit(record, range)
           diagnostics.publishLookup(this, key, hit)
           return hit
         }
@@ -228,8 +243,8 @@ class StreamingCache {
         hot.forget(key)
       }
     }
-    const native = callNative(() => cache.get(key))
-    const hit = native === null ? null : toHit(native, this.#policies, hot, key)
+    const native = callNative(() => range === null ? cache.get(key) : cache.getRange(key, range[0], range[1]))
+    const hit = native === null ? null : toHit(native, this.#policies, hot, key, range)
     diagnostics.publishLookup(this, key, hit)
     return hit
   }
@@ -241,8 +256,8 @@ class StreamingCache {
     return { maxSize: native.memoryMaxSize, maxEntrySize: native.memoryMaxEntrySize, bytes, entries }
   }
 
-  async get (key) {
-    return this.getSync(key)
+  async get (key, options) {
+    return this.getSync(key, options)
   }
 
   peek (key) {

@@ -184,8 +184,13 @@ impl WholeRead {
                 // The zero-length read is what checks an empty body's hash.
                 reader.read(&mut [])?;
             }
+            // A range is not the body: only whole bodies go to the RAM tier.
+            let whole = !reader.is_range();
             drop(reader);
             let bytes = Bytes::from(data);
+            if !whole {
+                return Ok(bytes);
+            }
             if let Some(hot) = self.cache.offer_hot(&self.entry, bytes.clone()) {
                 // This Buffer is the tier's one uncopied export (see `HotBody::take_export`).
                 hot.take_export();

@@ -87,6 +87,15 @@ impl NativeCache {
         Ok(opened.map(|(entry, reader)| NativeBody::new(entry, reader, self.cache.clone())))
     }
 
+    /// Opens bytes `start..=end` of the body for `key` (only the blocks they touch are read
+    /// and verified; `end` past the last byte means up to it), or returns null on a miss.
+    #[napi]
+    pub fn get_range(&self, key: String, start: f64, end: f64) -> napi::Result<Option<NativeBody>> {
+        // The shim passes safe integers; `as` saturates anything else instead of wrapping.
+        let opened = guard(|| self.cache.open_range(&key, start as u64, end as u64))?;
+        Ok(opened.map(|(entry, reader)| NativeBody::new(entry, reader, self.cache.clone())))
+    }
+
     /// The stored fields of `key` as JSON (no body, no disk access), or null.
     #[napi]
     pub fn peek(&self, key: String) -> napi::Result<Option<String>> {

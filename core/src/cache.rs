@@ -197,6 +197,23 @@ impl StreamingCache {
         }
     }
 
+    /// `open_body` for bytes `start..=end` of the body only (`end` past the last byte means up
+    /// to it; a `start` past it gives an empty reader): only the blocks the range touches are
+    /// read and verified (see `content::range_reader`).
+    pub fn open_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Option<(Arc<StoredEntry>, BodyReader)>> {
+        let Some((entry, reader)) = self.open_body(key)? else {
+            return Ok(None);
+        };
+        let (dir, check) = (&self.shared.dir, entry.read_check());
+        let reader = reader.into_range(dir, &entry.integrity, check, start, end)?;
+        Ok(Some((entry, reader)))
+    }
+
     fn open_body_once(&self, key: &str) -> Result<Opened> {
         let counters = &self.shared.counters;
         let Some(entry) = self.shared.lookup_or_adopt(key) else {

@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::content::blocks;
 pub use crate::layout::content_path;
 use crate::{files, layout};
 
@@ -59,14 +60,46 @@ pub fn collect(
             }
             Ok(())
         })?;
+        if root == layout::CONTENT_DIR {
+            remove_stray_sidecars(
+                dir,
+                referenced,
+                cutoff,
+                grace.is_zero() && not_after.is_none(),
+            )?;
+        }
     }
     Ok(reclaimed)
+}
+
+/// Removes block-checksum sidecars (`content::blocks`) whose body is not referenced, under the
+/// same age rule as content. Not counted in `Reclaimed`: they are not charged to the budget.
+fn remove_stray_sidecars(
+    dir: &Path,
+    referenced: &HashSet<PathBuf>,
+    cutoff: SystemTime,
+    any_age: bool,
+) -> io::Result<()> {
+    files::walk_files(&dir.join(blocks::BLOCKS_DIR), &mut |path, meta| {
+        let owner = blocks::content_for_sidecar(dir, path);
+        if owner.is_some_and(|content| referenced.contains(&content)) {
+            return Ok(());
+        }
+        if any_age || meta.modified()? < cutoff {
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Removes empty directories left under `content-v2/` (and `tmp/`) by removed files. Only
 /// while no other process uses the directory: one may be about to rename a file into them.
 pub fn prune_empty_dirs(dir: &Path) -> io::Result<()> {
     files::prune_empty_dirs(&dir.join(layout::CONTENT_DIR))?;
+    files::prune_empty_dirs(&dir.join(blocks::BLOCKS_DIR))?;
     files::prune_empty_dirs(&dir.join(layout::INDEX_DIR))
 }
 

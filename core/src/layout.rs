@@ -4,6 +4,8 @@
 //! ```text
 //! <dir>/content-v2/<algorithm>/<hex[0..2]>/<hex[2..4]>/<hex[4..]>   one file per body
 //! <dir>/index-v5/<sha1(key)[0..2]>/<[2..4]>/<[4..]>                  one bucket per key hash
+//! <dir>/blocks-v1/<algorithm>/<hex[0..2]>/<hex[2..4]>/<hex[4..]>    block checksums of a body
+//!                                                                     (see `content::blocks`)
 //! <dir>/tmp/                                                         bodies being written
 //! <dir>/owners/<pid>-<nanos>.lock                                    one per open process
 //! ```

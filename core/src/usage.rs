@@ -182,6 +182,8 @@ impl Usage {
             walk(&dir.join("content-v2"), &mut |path, len| {
                 if referenced.contains(path) || fs::remove_file(path).is_err() {
                     kept += len;
+                } else {
+                    content::blocks::remove_for_content(dir, path);
                 }
             });
             *bytes = kept;

@@ -14,7 +14,7 @@ const { Downstream } = require('../engine/downstream')
 const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
 const { InvalidateHandler } = require('./invalidate')
-const { serveEntry, gatewayTimeout, byteRange } = require('./serve-cached')
+const { serveEntry, gatewayTimeout } = require('./serve-cached')
 const { findEntry } = require('./lookup')
 const { requestUrl, varyMatches } = require('../engine/keys')
 const { replay } = require('../engine/replay')
@@ -23,11 +23,14 @@ const { buildContext } = require('./options')
 const { publish } = require('./diagnostics')
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
-// Conditional and range requests are the caller's own business with the origin: passed
-// through, never stored (fetch likewise treats them as `no-store`).
-// A Range request is answered from a fresh stored complete response when it can be (one
-// `bytes` range, no If-Range), else passed through too.
+// Conditional requests are the caller's own business with the origin: passed through, never
+// stored (fetch likewise treats them as `no-store`).
+// A GET with Range is looked up as the full request would be (see answerRange): served from a
+// stored complete 200 (206, 416, or the full 200 per engine/range.js), after revalidating it
+// if stale; with nothing stored it goes to the origin and is not stored (partial responses
+// are not). Range and If-Range on other methods are ignored (RFC 9110 14.2, 13.1.5).
 const PASS_THROUGH_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range']
+const CONDITIONAL_HEADERS = PASS_THROUGH_HEADERS.filter((name) => name !== 'if-range')
 
 /** One request as the cache sees it. */
 /**
@@ -87,6 +90,13 @@ function handle (ctx, dispatch, r, downstream) {
   }
   const miss = (lookup = 'MISS', replaceKey) => toOrigin({ store: true, lookup, replaceKey })
 
+  if (r.headers.range !== undefined || r.headers['if-range'] !== undefined) {
+    if (r.method === 'GET' && r.headers.range !== undefined && r.mode !== 'no-store' &&
+      !CONDITIONAL_HEADERS.some((name) => r.headers[name] !== undefined)) {
+      return answerRange(ctx, dispatch, r, downstream, toOrigin)
+    }
+    if (r.method !== 'GET') r = withoutRange(r)
+  }
   if (r.mode === 'no-store' || PASS_THROUGH_HEADERS.some((name) => r.headers[name] !== undefined)) {
     publish('bypass', r, { reason: r.mode === 'no-store' ? 'no-store' : 'conditional request' })
     return toOrigin({ store: false, lookup: 'MISS' })
@@ -123,26 +133,65 @@ function handle (ctx, dispatch, r, downstream) {
 }
 
 /**
- * A Range request: served (206) from a fresh stored complete 200 when its one byte range is
- * satisfiable; otherwise the origin answers and nothing is stored (partial responses are not).
+ * A GET with Range: answered as the same request without it would be (fresh hit, stale served
+ * or revalidated first, a 304 freshening the entry), except that what the cache serves is the
+ * part Range asks for (`r.range`, see serveEntry). A new response from the origin during
+ * revalidation is the full 200, stored and passed on whole (a server may ignore Range). With
+ * no stored complete 200, or in `reload` mode, the request goes to the origin as it is and its
+ * (partial) answer is not stored.
  */
 function answerRange (ctx, dispatch, r, downstream, toOrigin) {
-  const now = Date.now()
-  const found = r.method === 'GET' && (r.mode === 'default' || r.mode === 'force-cache') ? findEntry(ctx, r, now) : null
-  try {
-    const range = found !== null && found.verdict.result.fresh && found.fields.status === 200
-      ? byteRange(r.headers.range, found.fields.size)
-      : null
-    if (range === null) {
-      publish('bypass', r, { reason: 'range request' })
-      return toOrigin({ store: false, lookup: found === null ? 'MISS' : 'HIT' })
-    }
-    publish('hit', r, { range })
-    serveEntry(ctx, r, downstream, found, freshHeaders(found), () => toOrigin({ store: false, lookup: 'HIT' }), range)
-    return true
-  } finally {
-    found?.release()
+  const passThrough = (lookup) => {
+    publish('bypass', r, { reason: 'range request' })
+    return toOrigin({ store: false, lookup })
   }
+  if (r.mode === 'reload') return passThrough('MISS')
+  const whole = { ...withoutRange(r), range: { range: r.headers.range, 'if-range': r.headers['if-range'] } }
+  const now = Date.now()
+  const found = findEntry(ctx, whole, now)
+  if (found === null || found.fields.status !== 200) {
+    found?.release()
+    if (found === null && r.onlyIfCached) {
+      discardRequestBody(r.opts)
+      gatewayTimeout(ctx, downstream)
+      return true
+    }
+    return passThrough(found === null ? 'MISS' : 'HIT')
+  }
+  try {
+    return answerWith(ctx, dispatch, whole, downstream, found, now, () => toOrigin({ store: false, lookup: 'HIT' }))
+  } finally {
+    found.release()
+  }
+}
+
+/** `r` without Range and If-Range, in what the cache sees and in what goes to the origin. */
+function withoutRange (r) {
+  const headers = { ...r.headers }
+  delete headers.range
+  delete headers['if-range']
+  const opts = { ...r.opts, headers: withoutRangeFields(r.opts.headers) }
+  return { ...r, opts, headers, req: { ...r.req, headers } }
+}
+
+/** undici request headers (object, flat array or iterable) without Range and If-Range. */
+function withoutRangeFields (headers) {
+  if (headers == null) return headers
+  const dropped = (name) => {
+    const lower = String(name).toLowerCase()
+    return lower === 'range' || lower === 'if-range'
+  }
+  if (Array.isArray(headers) && (headers.length === 0 || !Array.isArray(headers[0]))) {
+    const out = []
+    for (let i = 0; i + 1 < headers.length; i += 2) if (!dropped(headers[i])) out.push(headers[i], headers[i + 1])
+    return out
+  }
+  if (typeof headers[Symbol.iterator] === 'function') {
+    return [...headers].filter(([name]) => !dropped(name))
+  }
+  const out = {}
+  for (const name of Object.keys(headers)) if (!dropped(name)) out[name] = headers[name]
+  return out
 }
 
 /** Whether a miss for `r` joins or leads a coalesced flight. */

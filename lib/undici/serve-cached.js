@@ -9,8 +9,9 @@
 // end, the response fails with the `ERR_CACHE_INTEGRITY` error (the caller sees a body error,
 // as with a dropped connection, never a silently wrong body) and the entry is dropped, so the
 // next request goes to the origin.
-const { replay, chunksSource, bodySource, rangeSource, readWhole } = require('../engine/replay')
+const { replay, chunksSource, bodySource, readWhole } = require('../engine/replay')
 const { servedHeaders, withStatusHeaders } = require('../engine/headers')
+const { planRange, partialHeaders, unsatisfiableHeaders, openRange } = require('../engine/range')
 
 const HIT = ['HIT', 'HIT']
 
@@ -21,25 +22,23 @@ const HIT = ['HIT', 'HIT']
  * dropped and `unavailable()` is called instead: the caller goes to the origin.
  * @param {import('./lookup').InterceptorFound} found
  */
-function serveEntry (ctx, r, downstream, found, headers, unavailable, range = null) {
+function serveEntry (ctx, r, downstream, found, headers, unavailable) {
   const { engine } = ctx
-  let status = found.fields.status
-  let finalHeaders = servedHeaders(headers, {
+  const status = found.fields.status
+  const finalHeaders = servedHeaders(headers, {
     size: found.fields.size,
     hasBody: found.fields.metadata.method !== 'HEAD',
     status: ctx.statusHeaders ? HIT : null,
   })
-  // A range of the stored (complete) body: 206 with its Content-Range.
-  const within = range === null ? null : (source) => rangeSource(source, range.start, range.end)
-  if (range !== null) {
-    status = 206
-    finalHeaders = {
-      ...finalHeaders,
-      'content-range': `bytes ${range.start}-${range.end}/${found.fields.size}`,
-      'content-length': String(range.end - range.start + 1),
-    }
+  // A GET with Range (kept aside in `r.range` by the interceptor): a part of the stored
+  // complete response, judged on the headers served now (they may just have been revalidated).
+  const plan = r.range !== undefined && r.method === 'GET' && status === 200 && !found.viaGet
+    ? planRange(r.range, headers, found.fields.size)
+    : null
+  if (plan !== null && plan.kind !== 'full') {
+    servePart(ctx, downstream, found, finalHeaders, plan, unavailable)
+    return
   }
-  const served = (source) => within === null ? source : within(source)
 
   if (r.method === 'HEAD') {
     found.release()
@@ -51,10 +50,36 @@ function serveEntry (ctx, r, downstream, found, headers, unavailable, range = nu
     unavailable()
     return
   }
-  const { body, size } = opened
+  serveBody(ctx, downstream, found, status, finalHeaders, opened.body, opened.size, unavailable)
+}
+
+/** A 206 of `plan`'s bytes (only the blocks they touch are read and verified), or a 416. */
+function servePart (ctx, downstream, found, headers, plan, unavailable) {
+  const size = found.fields.size
+  if (plan.kind === 'unsatisfiable') {
+    found.release()
+    replay(downstream, 416, unsatisfiableHeaders(headers, size), null)
+    return
+  }
+  const body = openRange(ctx.engine, found, plan)
+  if (body === null) {
+    unavailable()
+    return
+  }
+  const length = plan.end - plan.start + 1
+  serveBody(ctx, downstream, found, 206, partialHeaders(headers, plan, size), body, length, unavailable)
+}
+
+/**
+ * Streams an opened body of `size` bytes. One of at most `verifyBeforeServing` bytes is read
+ * (and verified) whole first, so a bad one goes to the origin unseen; a larger one fails the
+ * response if it turns out corrupt, and the entry is dropped.
+ */
+function serveBody (ctx, downstream, found, status, headers, body, size, unavailable) {
+  const { engine } = ctx
   if (size <= ctx.verifyBeforeServing) {
     readWhole(body).then(
-      (chunks) => replay(downstream, status, finalHeaders, served(chunksSource(chunks))),
+      (chunks) => replay(downstream, status, headers, chunksSource(chunks)),
       () => {
         body.destroy()
         engine.drop(found.key)
@@ -62,26 +87,7 @@ function serveEntry (ctx, r, downstream, found, headers, unavailable, range = nu
       })
     return
   }
-  replay(downstream, status, finalHeaders, served(bodySource(body, size)), () => engine.drop(found.key))
-}
-
-/**
- * The single byte range a `Range` header asks of a body of `size` bytes, as
- * `{ start, end }` (inclusive), or null when it is not one satisfiable `bytes` range
- * (several ranges, other units, out of bounds: those go to the origin).
- */
-function byteRange (header, size) {
-  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(String(header))
-  if (match === null || (match[1] === '' && match[2] === '') || size === 0) return null
-  if (match[1] === '') {
-    const suffix = Number(match[2])
-    if (suffix === 0) return null
-    return { start: Math.max(0, size - suffix), end: size - 1 }
-  }
-  const start = Number(match[1])
-  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1)
-  if (start >= size || end < start) return null
-  return { start, end }
+  replay(downstream, status, headers, bodySource(body, size), () => engine.drop(found.key))
 }
 
 /** `only-if-cached` with nothing usable: 504, the origin is not contacted. */
@@ -90,4 +96,4 @@ function gatewayTimeout (ctx, downstream) {
   replay(downstream, 504, headers, null)
 }
 
-module.exports = { serveEntry, gatewayTimeout, byteRange }
+module.exports = { serveEntry, gatewayTimeout }

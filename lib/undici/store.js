@@ -28,6 +28,7 @@ const { invalidArgType, outOfRange } = require('../errors')
 const { HttpCacheEngine } = require('../engine/engine')
 const { requestUrl, baseKeyOf, normalizeVaryMap, variantKey, varyMatches, policyRequest } = require('../engine/keys')
 const { storeMeta, cacheValueOf, pastDeleteAt } = require('../engine/record')
+const { rangeValue } = require('../engine/range')
 
 const TIMESTAMPS = ['cachedAt', 'staleAt', 'deleteAt']
 const WRITE_HIGH_WATER_MARK = 64 * 1024
@@ -200,6 +201,10 @@ class StreamingCacheStore {
     validateValue(value)
     const status = value.statusCode
     if (!Number.isInteger(status) || status < 100 || status > 599) return undefined
+    // A 206 or 416 here is one of our own range answers that undici replays into the store
+    // after a 304 (it re-reads the value for the same key): storing it would replace the
+    // complete response with a part of it. undici itself never stores partial responses.
+    if (status === 206 || status === 416) return undefined
     const url = urlOf(key)
     const method = key.method.toUpperCase()
     const baseKey = baseKeyOf(method, url)
@@ -270,12 +275,30 @@ class StreamingCacheStore {
     if (found === null) return undefined
     try {
       const result = cacheValueOf(found.fields)
+      if (answersRange(key) && found.fields.status === 200) {
+        const ranged = rangeValue(engine, key.headers, found, result)
+        if (ranged === null) return undefined
+        if (ranged !== undefined) return ranged
+      }
       result.body = found.takeBody()
       return result
     } finally {
       found.release()
     }
   }
+}
+
+/**
+ * Whether a lookup for `key` is a Range request this store answers from a stored complete
+ * response (engine/range.js): a GET with `Range` and no other conditional header. (With one,
+ * undici may write the value it got back into the store after a 304, so it gets the complete
+ * response, as before.)
+ */
+function answersRange (key) {
+  const headers = key.headers
+  return key.method.toUpperCase() === 'GET' && headers?.range !== undefined &&
+    headers['if-none-match'] === undefined && headers['if-modified-since'] === undefined &&
+    headers['if-match'] === undefined && headers['if-unmodified-since'] === undefined
 }
 
 /**

@@ -1,6 +1,8 @@
 //! The content layer: bodies stored once per hash by cacache, streamed in and out in chunks.
 
+pub mod blocks;
 mod hasher;
+pub mod range_reader;
 pub mod reader;
 pub mod writer;
 
@@ -34,6 +36,8 @@ pub fn remove(dir: &Path, integrity: &str) -> Result<()> {
         }
         parent = p.parent();
     }
+    // The block checksums go with the body (best effort: a garbage pass removes strays).
+    blocks::remove_for_content(dir, &path);
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(CacheError::io(&e, "removing content"))

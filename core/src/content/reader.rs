@@ -10,6 +10,7 @@ use cacache::Integrity;
 
 use super::content_path;
 use super::hasher::{HashOutcome, IncrementalHash};
+use super::range_reader::{RangeParts, RangeReader};
 use crate::error::{CacheError, Result};
 
 /// Called once when the content turns out to be corrupt, so the cache can drop the entry.
@@ -45,6 +46,8 @@ pub struct BodyReader {
     on_corrupt: Option<CorruptionHook>,
     /// Adds up the bytes handed out (the cache's `bytes_read` statistic).
     meter: Option<Arc<AtomicU64>>,
+    /// Set when this reader serves a byte range (see `into_range`): every call goes there.
+    range: Option<Box<RangeReader>>,
 }
 
 impl BodyReader {
@@ -64,7 +67,58 @@ impl BodyReader {
             position: 0,
             on_corrupt: None,
             meter: None,
+            range: None,
         })
+    }
+
+    /// This reader turned into one of bytes `start..=end` of the body only (`end` beyond the
+    /// last byte means up to it; `start` beyond it gives an empty range that reads nothing).
+    /// Only the blocks the range touches are read and verified (see `range_reader`). Must be
+    /// called before anything was read; `address` and `verify_with` are the ones it was
+    /// opened with.
+    pub fn into_range(
+        mut self,
+        dir: &Path,
+        address: &Integrity,
+        verify_with: &Integrity,
+        start: u64,
+        end: u64,
+    ) -> Result<BodyReader> {
+        if self.position != 0 || self.range.is_some() {
+            return Err(CacheError::internal("a range of a body already read from"));
+        }
+        let Some(file) = self.file.take() else {
+            return Err(CacheError::closed("the body reader is closed"));
+        };
+        let start = start.min(self.size);
+        let end = end.saturating_add(1).min(self.size).max(start);
+        let reader = RangeReader::new(
+            RangeParts {
+                file,
+                dir: dir.to_path_buf(),
+                address: address.clone(),
+                verify_with: verify_with.clone(),
+                size: self.size,
+                on_corrupt: self.on_corrupt.take(),
+                meter: self.meter.take(),
+            },
+            start,
+            end,
+        );
+        Ok(BodyReader {
+            file: None,
+            hash: None,
+            size: end - start,
+            position: 0,
+            on_corrupt: None,
+            meter: None,
+            range: Some(Box::new(reader)),
+        })
+    }
+
+    /// Whether this reader serves a byte range rather than the whole body.
+    pub fn is_range(&self) -> bool {
+        self.range.is_some()
     }
 
     pub fn on_corrupt(mut self, hook: CorruptionHook) -> Self {
@@ -86,13 +140,21 @@ impl BodyReader {
     }
 
     pub fn is_done(&self) -> bool {
-        self.file.is_none() && self.position == self.size
+        match &self.range {
+            Some(range) => range.remaining() == 0,
+            None => self.file.is_none() && self.position == self.size,
+        }
     }
 
     /// Fills `buf` with the next bytes (as many as fit and remain). The call that reaches the
     /// end also checks the hash of everything read, so the last chunk is only returned once
     /// the whole body is known to be intact. Returns 0 once the body is complete.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if let Some(range) = self.range.as_mut() {
+            let n = range.read(buf)?;
+            self.position += n as u64;
+            return Ok(n);
+        }
         if self.position == self.size && self.file.is_none() {
             return Ok(0);
         }
@@ -148,6 +210,9 @@ impl BodyReader {
     pub fn close(&mut self) {
         self.file = None;
         self.hash = None;
+        if let Some(range) = self.range.as_mut() {
+            range.close();
+        }
     }
 
     fn corrupt(&mut self, message: String) -> CacheError {

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tempfile::{NamedTempFile, TempPath};
 
+use super::blocks::{self, BlockHasher, BlockSums};
 use super::hasher::{HashOutcome, HashState, IncrementalHash};
 use super::{content_path, CHUNK_SIZE};
 use crate::error::{CacheError, Result};
@@ -29,6 +30,8 @@ pub struct Finished {
     file: NamedTempFile,
     target: PathBuf,
     written: Written,
+    dir: PathBuf,
+    blocks: BlockSums,
     /// The writer's guard (the count of live writers), held until the body is in place: a
     /// garbage pass treats temp files as in use only while that count is above zero.
     _guard: Option<Box<dyn Send>>,
@@ -51,8 +54,13 @@ impl Finished {
             file,
             target,
             written,
+            dir,
+            blocks,
             _guard: _held,
         } = self;
+        // The block checksums land before the body, so a body in place always has them
+        // (unless this best-effort write failed: then the first range read rebuilds them).
+        let _ = blocks::write_sidecar(&dir, &written.address, &blocks);
         // Another process's garbage pass may prune an empty directory between our creating it
         // and renaming into it: create again and retry a few times.
         let mut file = file;
@@ -94,6 +102,8 @@ enum State {
     Open {
         file: NamedTempFile,
         hash: IncrementalHash,
+        /// Boxed: xxh3's streaming state is large, and `State` moves around.
+        blocks: Box<BlockHasher>,
     },
     /// Failed or aborted; the temp file is gone (removed when `NamedTempFile` drops).
     Closed(CacheError),
@@ -129,11 +139,12 @@ impl BodyWriter {
             return Err(self.fail(CacheError::body_too_large(self.limit)));
         }
         let mut first = self.written == 0;
-        let result = self.open().and_then(|(file, hash)| {
+        let result = self.open().and_then(|(file, hash, blocks)| {
             for piece in chunk.chunks(CHUNK_SIZE) {
                 file.write_all(piece)
                     .map_err(|e| CacheError::io(&e, "writing body to the cache"))?;
                 hash.input(piece, first);
+                blocks.input(piece);
                 first = false;
             }
             Ok(())
@@ -158,8 +169,8 @@ impl BodyWriter {
     /// visible in the content store yet; dropping the result removes the temp file.
     pub(crate) fn finish(mut self) -> Result<Finished> {
         self.open()?;
-        let (file, hash) = match std::mem::replace(&mut self.state, State::Fresh) {
-            State::Open { file, hash } => (file, hash),
+        let (file, hash, blocks) = match std::mem::replace(&mut self.state, State::Fresh) {
+            State::Open { file, hash, blocks } => (file, hash, blocks),
             State::Closed(err) => return Err(err),
             State::Fresh => return Err(CacheError::internal("writer did not open")),
         };
@@ -181,6 +192,8 @@ impl BodyWriter {
         Ok(Finished {
             file,
             target,
+            dir: self.dir.clone(),
+            blocks: blocks.finish(),
             written: Written {
                 address,
                 check,
@@ -190,7 +203,7 @@ impl BodyWriter {
         })
     }
 
-    fn open(&mut self) -> Result<(&mut NamedTempFile, &mut IncrementalHash)> {
+    fn open(&mut self) -> Result<(&mut NamedTempFile, &mut IncrementalHash, &mut BlockHasher)> {
         if let State::Fresh = self.state {
             // The address hash (SHA-256) and, at ~3% of its cost, an xxh3 checksum for reads.
             let opts = IntegrityOpts::new()
@@ -200,12 +213,13 @@ impl BodyWriter {
                 Ok(file) => State::Open {
                     file,
                     hash: IncrementalHash::new(HashState::Build(opts)),
+                    blocks: Box::new(BlockHasher::new()),
                 },
                 Err(err) => State::Closed(err),
             };
         }
         match &mut self.state {
-            State::Open { file, hash } => Ok((file, hash)),
+            State::Open { file, hash, blocks } => Ok((file, hash, &mut **blocks)),
             State::Closed(err) => Err(err.clone()),
             State::Fresh => unreachable!("opened above"),
         }
