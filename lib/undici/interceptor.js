@@ -16,6 +16,7 @@ const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders
 const { InvalidateHandler } = require('./invalidate')
 const { serveEntry, gatewayTimeout, byteRange } = require('./serve-cached')
 const { findEntry } = require('./lookup')
+const { taggedVariants, askWithVariantTags } = require('./variant-tags')
 const { requestUrl, varyMatches } = require('../engine/keys')
 const { replay } = require('../engine/replay')
 const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl, servedHeaders } = require('../engine/headers')
@@ -110,6 +111,9 @@ function handle (ctx, dispatch, r, downstream) {
       gatewayTimeout(ctx, downstream)
       return true
     }
+    // Other variants are stored: the origin may say one of them answers this request too.
+    const variants = r.method === 'GET' && r.mode !== 'ignore-rules' ? taggedVariants(ctx, r, now) : []
+    if (variants.length > 0) return askWithVariantTags(ctx, dispatch, r, downstream, variants, miss)
     if (!coalesces(ctx, r)) return miss()
     return toOrigin({ store: true, lookup: 'MISS', flight: ctx.engine.takeOff(r.baseKey) })
   }

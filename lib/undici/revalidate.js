@@ -268,4 +268,4 @@ class RevalidateHandler {
   }
 }
 
-module.exports = { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders }
+module.exports = { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders, opaqueTag }
