@@ -14,6 +14,7 @@ const { Downstream } = require('../engine/downstream')
 const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
 const { InvalidateHandler } = require('./invalidate')
+const { PostResponseHandler } = require('./post-response')
 const { serveEntry, gatewayTimeout, byteRange } = require('./serve-cached')
 const { findEntry } = require('./lookup')
 const { taggedVariants, askWithVariantTags } = require('./variant-tags')
@@ -303,6 +304,21 @@ function answerWith (ctx, dispatch, r, downstream, found, now, miss) {
 }
 
 /**
+ * A GET of a POST's URL, with its headers, when GET responses are cached: the request a POST
+ * response with `Content-Location` equal to its URL may be stored for (post-response.js).
+ * @returns {CacheRequest | null}
+ */
+function postAsGet (ctx, opts) {
+  if (!ctx.methods.has('GET')) return null
+  try {
+    const r = describe(ctx, { ...opts, method: 'GET', body: null }, 'GET', ctx.modeOf(opts))
+    return r.mode === 'default' || r.mode === 'force-cache' || r.mode === 'no-cache' ? r : null
+  } catch {
+    return null
+  }
+}
+
+/**
  * An undici interceptor caching responses in `options.cache` (a StreamingCache).
  * @param {import('../../undici').CacheInterceptorOptions} options
  */
@@ -319,6 +335,8 @@ function cacheInterceptor (options) {
       } catch {
         return dispatch(opts, handler)
       }
+      const asGet = method === 'POST' ? postAsGet(ctx, opts) : null
+      if (asGet !== null) return dispatch(opts, new PostResponseHandler(ctx, { opts, method, url }, asGet, new Downstream(handler)))
       return dispatch(opts, new InvalidateHandler(ctx, { opts, method, url }, new Downstream(handler)))
     }
     if (!ctx.methods.has(method)) return dispatch(opts, handler)
