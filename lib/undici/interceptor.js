@@ -18,6 +18,7 @@ const { PostResponseHandler } = require('./post-response')
 const { serveEntry, gatewayTimeout, byteRange } = require('./serve-cached')
 const { findEntry } = require('./lookup')
 const { taggedVariants, askWithVariantTags } = require('./variant-tags')
+const { languageVariant } = require('./language-variant')
 const { requestUrl, varyMatches } = require('../engine/keys')
 const { replay } = require('../engine/replay')
 const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl, servedHeaders } = require('../engine/headers')
@@ -112,7 +113,16 @@ function handle (ctx, dispatch, r, downstream) {
       gatewayTimeout(ctx, downstream)
       return true
     }
-    // Other variants are stored: the origin may say one of them answers this request too.
+    // Other variants are stored: one in the language this request prefers most answers it
+    // (language-variant.js), or the origin may say one of them does (variant-tags.js).
+    const inLanguage = r.mode !== 'ignore-rules' ? languageVariant(ctx, r, now) : null
+    if (inLanguage !== null) {
+      try {
+        return answerWith(ctx, dispatch, r, downstream, inLanguage, now, miss)
+      } finally {
+        inLanguage.release()
+      }
+    }
     const variants = r.method === 'GET' && r.mode !== 'ignore-rules' ? taggedVariants(ctx, r, now) : []
     if (variants.length > 0) return askWithVariantTags(ctx, dispatch, r, downstream, variants, miss)
     if (!coalesces(ctx, r)) return miss()

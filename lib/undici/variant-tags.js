@@ -19,11 +19,11 @@ const { RevalidateHandler, opaqueTag } = require('./revalidate')
 const NEVER_STALE = { onStatus: false, onConnectionError: false }
 
 /**
- * The stored GET responses under `r`'s base key for its URL that carry an entity tag,
- * whatever their Vary values, each judged as its own stored request would be.
+ * The stored responses under `r`'s base key for `r`'s method, whatever their Vary values, each
+ * judged as its own stored request would be (its body not opened).
  * @returns {import('./lookup').InterceptorFound[]}
  */
-function taggedVariants (ctx, r, now) {
+function storedVariants (ctx, r, now) {
   const judge = judgeFor(r.req, now)
   const out = []
   for (const key of [r.baseKey, ...ctx.engine.keysOf(r.baseKey)]) {
@@ -31,7 +31,7 @@ function taggedVariants (ctx, r, now) {
     let verdict
     try {
       fields = storedFields(ctx.engine.cache.peek(key))
-      if (fields === null || fields.metadata.method !== 'GET' || typeof fields.headers.etag !== 'string') continue
+      if (fields === null || fields.metadata.method !== r.method) continue
       verdict = judge(fields)
     } catch {
       continue
@@ -39,6 +39,12 @@ function taggedVariants (ctx, r, now) {
     if (verdict !== null && verdict !== undefined) out.push(new Found(key, fields, verdict, null))
   }
   return out
+}
+
+/** The stored GET responses for `r`'s URL that carry an entity tag, whatever their Vary. */
+function taggedVariants (ctx, r, now) {
+  if (r.method !== 'GET') return []
+  return storedVariants(ctx, r, now).filter((found) => typeof found.fields.headers.etag === 'string')
 }
 
 /**
@@ -143,4 +149,4 @@ function askWithVariantTags (ctx, dispatch, r, downstream, variants, miss) {
   }
 }
 
-module.exports = { taggedVariants, askWithVariantTags }
+module.exports = { storedVariants, taggedVariants, askWithVariantTags }
