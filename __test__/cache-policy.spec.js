@@ -180,7 +180,9 @@ test('stored policies damaged on disk or written by older versions are read safe
 
 test('Age: the first member of a list, and combined with Date (apparent age)', (t) => {
   t.true(policy({ 'cache-control': 'max-age=3600', age: '7200, 0' }).isStale(T0))
-  t.false(policy({ 'cache-control': 'max-age=3600', age: '0, 7200' }).isStale(T0))
+  t.false(policy({ 'cache-control': 'max-age=3600', age: '0,7200' }).isStale(T0))
+  // `0, 0`: two Age lines joined (RFC 9110 5.3), as untrusted as two lines (age-parse-dup-0).
+  t.true(policy({ 'cache-control': 'max-age=3600', age: '0, 0' }).isStale(T0), 'joined Age lines are not trusted')
   t.true(policy({ 'cache-control': 'max-age=3600', age: ['0', '7200'] }).isStale(T0), 'Age on two lines is not trusted')
   t.true(policy({ 'cache-control': 'max-age=3600', age: 'abc' }).isStale(T0))
   // A response dated two hours before it arrived is two hours old, without any Age.

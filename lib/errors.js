@@ -23,7 +23,12 @@ function errorForCode (code, message) {
 
 /** Rebuilds an error thrown by the addon; anything else passes through untouched. */
 function fromNative (err) {
-  if (!(err instanceof Error) || err.code !== 'GenericFailure') return err
+  if (!(err instanceof Error)) return err
+  // The code set natively (the binding's policy methods): only the class is chosen here.
+  if (Object.getPrototypeOf(err) === Error.prototype && typeof err.code === 'string' && err.code.startsWith('ERR_')) {
+    return TYPE_ERROR_CODES.has(err.code) || err.code === 'ERR_OUT_OF_RANGE' ? errorForCode(err.code, err.message) : err
+  }
+  if (err.code !== 'GenericFailure') return err
   const match = NATIVE_REASON.exec(err.message)
   if (!match) return err
   return errorForCode(match[1], match[2])

@@ -1,7 +1,8 @@
 //! `NativePolicy`: the core's HTTP caching policy for JS. Requests and headers cross as JSON;
 //! times are milliseconds since the epoch, like `Date.now()`. Every method runs inside
 //! `guard`: whatever a stored policy or an origin's headers contain, a panic becomes an
-//! `ERR_CACHE_INTERNAL` error, never an abort.
+//! `ERR_CACHE_INTERNAL` error, never an abort. Errors carry their code natively (`err.code`,
+//! the message without a `CODE: ` prefix); lib/cache-policy.js picks the error class by it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +18,35 @@ use crate::errors::guard;
 
 /// The latest time a JS `Date` can hold (8.64e15 ms): later values are taken as that.
 const MAX_JS_TIME_MS: f64 = 8.64e15;
+
+/// `guard`, with the error's code set on the JS error (`napi::Error<String>`: its status
+/// becomes `err.code`) rather than written into its message.
+fn guarded<T>(f: impl FnOnce() -> Result<T, CacheError>) -> napi::Result<T, String> {
+    let mut failure = None;
+    let outcome = guard(|| Ok(f().map_err(|err| failure = Some(err)).ok()));
+    let internal = || CacheError::internal("").code().to_owned();
+    match (outcome, failure) {
+        (Ok(Some(value)), _) => Ok(value),
+        (_, Some(err)) => Err(napi::Error::new(
+            err.code().to_owned(),
+            err.message().to_owned(),
+        )),
+        // A panic `guard` caught: its reason reads `ERR_CACHE_INTERNAL: ...`.
+        (Err(panicked), None) => {
+            let code = internal();
+            let reason = panicked
+                .reason
+                .strip_prefix(&format!("{code}: "))
+                .unwrap_or(&panicked.reason)
+                .to_owned();
+            Err(napi::Error::new(code, reason))
+        }
+        (Ok(None), None) => Err(napi::Error::new(
+            internal(),
+            "internal error: no result".to_owned(),
+        )),
+    }
+}
 
 #[napi]
 pub struct NativePolicy {
@@ -94,8 +124,8 @@ impl NativePolicy {
         shared: bool,
         response_time: f64,
         request_time: Option<f64>,
-    ) -> napi::Result<Self> {
-        guard(|| {
+    ) -> napi::Result<Self, String> {
+        guarded(|| {
             let options = PolicyOptions {
                 shared,
                 request_time: request_time.map(time),
@@ -113,8 +143,8 @@ impl NativePolicy {
     }
 
     #[napi(factory)]
-    pub fn from_json(json: String) -> napi::Result<Self> {
-        guard(|| {
+    pub fn from_json(json: String) -> napi::Result<Self, String> {
+        guarded(|| {
             Ok(NativePolicy {
                 policy: Policy::from_json(&parse_json(&json, "policy")?)?,
             })
@@ -123,64 +153,64 @@ impl NativePolicy {
 
     /// JSON of a request's own `Cache-Control` directives (see `RequestDirectives`).
     #[napi]
-    pub fn request_directives(headers_json: String) -> napi::Result<String> {
-        guard(|| to_json(&RequestDirectives::parse(&headers(&headers_json)?)))
+    pub fn request_directives(headers_json: String) -> napi::Result<String, String> {
+        guarded(|| to_json(&RequestDirectives::parse(&headers(&headers_json)?)))
     }
 
     #[napi]
-    pub fn to_json(&self) -> napi::Result<String> {
-        guard(|| Ok(self.policy.to_json().to_string()))
+    pub fn to_json(&self) -> napi::Result<String, String> {
+        guarded(|| Ok(self.policy.to_json().to_string()))
     }
 
     #[napi]
-    pub fn is_storable(&self) -> napi::Result<bool> {
-        guard(|| Ok(self.policy.is_storable()))
+    pub fn is_storable(&self) -> napi::Result<bool, String> {
+        guarded(|| Ok(self.policy.is_storable()))
     }
 
     #[napi]
-    pub fn is_stale(&self, now: f64) -> napi::Result<bool> {
-        guard(|| Ok(self.policy.is_stale(time(now))))
+    pub fn is_stale(&self, now: f64) -> napi::Result<bool, String> {
+        guarded(|| Ok(self.policy.is_stale(time(now))))
     }
 
     #[napi]
-    pub fn time_to_live(&self, now: f64) -> napi::Result<f64> {
-        guard(|| Ok(millis(self.policy.time_to_live(time(now)))))
+    pub fn time_to_live(&self, now: f64) -> napi::Result<f64, String> {
+        guarded(|| Ok(millis(self.policy.time_to_live(time(now)))))
     }
 
     /// Seconds, as the `Age` header gives it.
     #[napi]
-    pub fn age(&self, now: f64) -> napi::Result<f64> {
-        guard(|| Ok(self.policy.age(time(now)).as_secs() as f64))
+    pub fn age(&self, now: f64) -> napi::Result<f64, String> {
+        guarded(|| Ok(self.policy.age(time(now)).as_secs() as f64))
     }
 
     #[napi]
-    pub fn freshness_lifetime(&self) -> napi::Result<f64> {
-        guard(|| Ok(millis(self.policy.freshness_lifetime())))
+    pub fn freshness_lifetime(&self) -> napi::Result<f64, String> {
+        guarded(|| Ok(millis(self.policy.freshness_lifetime())))
     }
 
     #[napi]
-    pub fn staleness(&self, now: f64) -> napi::Result<f64> {
-        guard(|| Ok(millis(self.policy.staleness(time(now)))))
+    pub fn staleness(&self, now: f64) -> napi::Result<f64, String> {
+        guarded(|| Ok(millis(self.policy.staleness(time(now)))))
     }
 
     #[napi]
-    pub fn has_explicit_freshness(&self) -> napi::Result<bool> {
-        guard(|| Ok(self.policy.has_explicit_freshness()))
+    pub fn has_explicit_freshness(&self) -> napi::Result<bool, String> {
+        guarded(|| Ok(self.policy.has_explicit_freshness()))
     }
 
     #[napi]
-    pub fn may_serve_stale(&self) -> napi::Result<bool> {
-        guard(|| Ok(self.policy.may_serve_stale()))
+    pub fn may_serve_stale(&self) -> napi::Result<bool, String> {
+        guarded(|| Ok(self.policy.may_serve_stale()))
     }
 
     #[napi]
-    pub fn can_stale_while_revalidate(&self, now: f64) -> napi::Result<bool> {
-        guard(|| Ok(self.policy.can_stale_while_revalidate(time(now))))
+    pub fn can_stale_while_revalidate(&self, now: f64) -> napi::Result<bool, String> {
+        guarded(|| Ok(self.policy.can_stale_while_revalidate(time(now))))
     }
 
     #[napi]
-    pub fn can_stale_if_error(&self, request_json: String, now: f64) -> napi::Result<bool> {
-        guard(|| {
+    pub fn can_stale_if_error(&self, request_json: String, now: f64) -> napi::Result<bool, String> {
+        guarded(|| {
             Ok(self
                 .policy
                 .can_stale_if_error(&request(&request_json)?, time(now)))
@@ -188,23 +218,23 @@ impl NativePolicy {
     }
 
     #[napi]
-    pub fn status(&self) -> napi::Result<u32> {
-        guard(|| Ok(u32::from(self.policy.status())))
+    pub fn status(&self) -> napi::Result<u32, String> {
+        guarded(|| Ok(u32::from(self.policy.status())))
     }
 
     #[napi]
-    pub fn url(&self) -> napi::Result<String> {
-        guard(|| Ok(self.policy.url().to_owned()))
+    pub fn url(&self) -> napi::Result<String, String> {
+        guarded(|| Ok(self.policy.url().to_owned()))
     }
 
     #[napi]
-    pub fn method(&self) -> napi::Result<String> {
-        guard(|| Ok(self.policy.method().to_owned()))
+    pub fn method(&self) -> napi::Result<String, String> {
+        guarded(|| Ok(self.policy.method().to_owned()))
     }
 
     #[napi]
-    pub fn response_time(&self) -> napi::Result<f64> {
-        guard(|| {
+    pub fn response_time(&self) -> napi::Result<f64, String> {
+        guarded(|| {
             Ok(millis(
                 self.policy
                     .response_time()
@@ -216,43 +246,43 @@ impl NativePolicy {
 
     /// JSON of the response's fields as stored.
     #[napi]
-    pub fn response_headers(&self) -> napi::Result<String> {
-        guard(|| to_json(self.policy.response_headers()))
+    pub fn response_headers(&self) -> napi::Result<String, String> {
+        guarded(|| to_json(self.policy.response_headers()))
     }
 
     /// JSON of the headers to serve the stored response with at `now`.
     #[napi]
-    pub fn served_headers(&self, now: f64) -> napi::Result<String> {
-        guard(|| to_json(&self.policy.served_headers(time(now))))
+    pub fn served_headers(&self, now: f64) -> napi::Result<String, String> {
+        guarded(|| to_json(&self.policy.served_headers(time(now))))
     }
 
     #[napi]
-    pub fn response_directives(&self) -> napi::Result<String> {
-        guard(|| to_json(&self.policy.response_directives()))
+    pub fn response_directives(&self) -> napi::Result<String, String> {
+        guarded(|| to_json(&self.policy.response_directives()))
     }
 
     #[napi]
-    pub fn matches(&self, request_json: String) -> napi::Result<bool> {
-        guard(|| Ok(self.policy.matches(&request(&request_json)?)))
+    pub fn matches(&self, request_json: String) -> napi::Result<bool, String> {
+        guarded(|| Ok(self.policy.matches(&request(&request_json)?)))
     }
 
     /// Whether the request's own conditional headers match the stored response (answer 304).
     #[napi]
-    pub fn not_modified_for(&self, request_json: String) -> napi::Result<bool> {
-        guard(|| Ok(self.policy.not_modified_for(&request(&request_json)?)))
+    pub fn not_modified_for(&self, request_json: String) -> napi::Result<bool, String> {
+        guarded(|| Ok(self.policy.not_modified_for(&request(&request_json)?)))
     }
 
     /// JSON of the request headers for revalidating the stored response.
     #[napi]
-    pub fn revalidation_headers(&self, request_json: String) -> napi::Result<String> {
-        guard(|| to_json(&self.policy.revalidation_headers(&request(&request_json)?)))
+    pub fn revalidation_headers(&self, request_json: String) -> napi::Result<String, String> {
+        guarded(|| to_json(&self.policy.revalidation_headers(&request(&request_json)?)))
     }
 
     /// JSON `{ fresh, matches, headers }`: response headers to serve when fresh, otherwise
     /// the request headers to send to the origin (with validators added).
     #[napi]
-    pub fn before_request(&self, request_json: String, now: f64) -> napi::Result<String> {
-        guard(|| {
+    pub fn before_request(&self, request_json: String, now: f64) -> napi::Result<String, String> {
+        guarded(|| {
             match self
                 .policy
                 .before_request(&request(&request_json)?, time(now))?
@@ -279,8 +309,8 @@ impl NativePolicy {
         status_code: u32,
         headers_json: String,
         now: f64,
-    ) -> napi::Result<String> {
-        guard(|| {
+    ) -> napi::Result<String, String> {
+        guarded(|| {
             let after = self.policy.after_response(
                 &request(&request_json)?,
                 status(status_code)?,

@@ -2,9 +2,13 @@
 // A spool: the body of a response being written, readable while it is written, for coalesced
 // requests (lib/undici/interceptor.js waitFor). The cache's own entry only becomes readable
 // once committed, so the leader of a coalesced miss also appends what it receives to an
-// unlinked temporary file; waiters read it from their own offset as it grows. Nothing is held
-// in memory beyond the writes in flight; the file has no name once opened (removed at once
-// where the platform allows, else when the last reader closes) and is private (0600).
+// unlinked temporary file; waiters read it from their own offset as it grows. The last
+// WINDOW bytes received are also kept in memory, once for all waiters: a waiter that keeps
+// up with the origin is handed the leader's own chunks (no read, no copy, no allocation per
+// waiter); one that falls further behind reads the file. So memory is the window plus the
+// writes in flight, whatever the number of waiters or the size of the body. The file has no
+// name once opened (removed at once where the platform allows, else when the last reader
+// closes) and is private (0600).
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -12,6 +16,8 @@ const crypto = require('node:crypto')
 const { EventEmitter } = require('node:events')
 
 const READ_SIZE = 64 * 1024
+/** Recent bytes kept in memory for the waiters that keep up (shared by all of them). */
+const WINDOW = 1024 * 1024
 
 class Spool extends EventEmitter {
   /** Response status, headers (as served to waiters) and the Vary map they must match. */
@@ -23,6 +29,8 @@ class Spool extends EventEmitter {
   #unlinked = false
   #written = 0 // bytes on disk
   #appended = 0 // bytes handed to append()
+  #recent = [] // { at, chunk }: the last chunks appended, contiguous, ending at #appended
+  #recentBytes = 0
   #writing = Promise.resolve()
   #state = 'open' // then 'done' or 'failed'
   #users = 1 // the writer, plus one per reader
@@ -50,10 +58,34 @@ class Spool extends EventEmitter {
     if (this.#state !== 'open') return
     const at = this.#appended
     this.#appended += chunk.length
+    this.#recent.push({ at, chunk })
+    this.#recentBytes += chunk.length
     this.#writing = this.#writing.then(() => writeAll(this.#fd, chunk, at)).then(() => {
       this.#written = Math.max(this.#written, at + chunk.length)
-      this.emit('progress')
+      this.#trim()
     }, (err) => this.fail(err))
+    this.emit('progress')
+  }
+
+  /** Drops the oldest chunks beyond WINDOW, once they are on disk (readers find them there). */
+  #trim () {
+    while (this.#recentBytes > WINDOW && this.#recent.length > 1) {
+      const oldest = this.#recent[0]
+      if (oldest.at + oldest.chunk.length > this.#written) break
+      this.#recent.shift()
+      this.#recentBytes -= oldest.chunk.length
+    }
+  }
+
+  /** The bytes from `offset` to the end of the chunk holding it, if still in memory. */
+  #inMemory (offset) {
+    const recent = this.#recent
+    if (recent.length === 0 || offset < recent[0].at) return null
+    for (let i = recent.length - 1; i >= 0; i--) {
+      const { at, chunk } = recent[i]
+      if (offset >= at) return offset < at + chunk.length ? chunk.subarray(offset - at) : null
+    }
+    return null
   }
 
   /** The whole body was appended: readers end once they read it all. */
@@ -88,6 +120,12 @@ class Spool extends EventEmitter {
     const next = () => new Promise((resolve, reject) => {
       const attempt = () => {
         if (closed) return resolve(null)
+        const shared = this.#inMemory(offset)
+        if (shared !== null) {
+          offset += shared.length
+          return resolve(shared)
+        }
+        // Not in memory any more: before the window, so on disk.
         if (offset < this.#written) {
           const buffer = Buffer.allocUnsafe(Math.min(READ_SIZE, this.#written - offset))
           fs.read(this.#fd, buffer, 0, buffer.length, offset, (err, n) => {
@@ -115,6 +153,8 @@ class Spool extends EventEmitter {
 
   #release () {
     if (--this.#users > 0) return
+    this.#recent = []
+    this.#recentBytes = 0
     fs.close(this.#fd, () => {})
     if (!this.#unlinked) fs.rm(this.#path, { force: true }, () => {})
   }

@@ -14,8 +14,11 @@ const { Downstream } = require('../engine/downstream')
 const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
 const { InvalidateHandler } = require('./invalidate')
+const { PostResponseHandler } = require('./post-response')
 const { serveEntry, gatewayTimeout } = require('./serve-cached')
 const { findEntry } = require('./lookup')
+const { taggedVariants, askWithVariantTags } = require('./variant-tags')
+const { languageVariant } = require('./language-variant')
 const { requestUrl, varyMatches } = require('../engine/keys')
 const { replay } = require('../engine/replay')
 const { normalizeRequestHeaders, restoreMultiValues, parseCacheControl, servedHeaders } = require('../engine/headers')
@@ -120,6 +123,18 @@ function handle (ctx, dispatch, r, downstream) {
       gatewayTimeout(ctx, downstream)
       return true
     }
+    // Other variants are stored: one in the language this request prefers most answers it
+    // (language-variant.js), or the origin may say one of them does (variant-tags.js).
+    const inLanguage = r.mode !== 'ignore-rules' ? languageVariant(ctx, r, now) : null
+    if (inLanguage !== null) {
+      try {
+        return answerWith(ctx, dispatch, r, downstream, inLanguage, now, miss)
+      } finally {
+        inLanguage.release()
+      }
+    }
+    const variants = r.method === 'GET' && r.mode !== 'ignore-rules' ? taggedVariants(ctx, r, now) : []
+    if (variants.length > 0) return askWithVariantTags(ctx, dispatch, r, downstream, variants, miss)
     if (!coalesces(ctx, r)) return miss()
     return toOrigin({ store: true, lookup: 'MISS', flight: ctx.engine.takeOff(r.baseKey) })
   }
@@ -348,6 +363,21 @@ function answerWith (ctx, dispatch, r, downstream, found, now, miss) {
 }
 
 /**
+ * A GET of a POST's URL, with its headers, when GET responses are cached: the request a POST
+ * response with `Content-Location` equal to its URL may be stored for (post-response.js).
+ * @returns {CacheRequest | null}
+ */
+function postAsGet (ctx, opts) {
+  if (!ctx.methods.has('GET')) return null
+  try {
+    const r = describe(ctx, { ...opts, method: 'GET', body: null }, 'GET', ctx.modeOf(opts))
+    return r.mode === 'default' || r.mode === 'force-cache' || r.mode === 'no-cache' ? r : null
+  } catch {
+    return null
+  }
+}
+
+/**
  * An undici interceptor caching responses in `options.cache` (a StreamingCache).
  * @param {import('../../undici').CacheInterceptorOptions} options
  */
@@ -364,6 +394,8 @@ function cacheInterceptor (options) {
       } catch {
         return dispatch(opts, handler)
       }
+      const asGet = method === 'POST' ? postAsGet(ctx, opts) : null
+      if (asGet !== null) return dispatch(opts, new PostResponseHandler(ctx, { opts, method, url }, asGet, new Downstream(handler)))
       return dispatch(opts, new InvalidateHandler(ctx, { opts, method, url }, new Downstream(handler)))
     }
     if (!ctx.methods.has(method)) return dispatch(opts, handler)

@@ -81,4 +81,4 @@ class InvalidateHandler {
   }
 }
 
-module.exports = { InvalidateHandler }
+module.exports = { InvalidateHandler, invalidate }

@@ -90,6 +90,7 @@ class RevalidateHandler {
   #settled = false
   #state = 'waiting' // then 'origin' (the origin's answer goes through) or 'cache'
   #tee = null
+  #freshening = null // a HEAD's 200 freshening the stored GET, before the HEAD is answered
 
   #background
 
@@ -136,25 +137,41 @@ class RevalidateHandler {
     // entry is freshened (200, same validators) or dropped, not replaced by it.
     const viaGet = this.#found.viaGet === true
     // Same validators: the HEAD's answer describes the stored GET, whose other fields it keeps.
-    const answer = viaGet && statusCode === 200 ? this.#freshenFromHead(headers) : headers
     this.#tee = new TeeHandler(this.#ctx, this.#r, this.#downstream,
       { store: true, lookup: 'HIT', replaceKey: viaGet ? undefined : this.#found.key })
+    if (viaGet && statusCode === 200) {
+      // The HEAD is answered once the GET entry is freshened, so that a GET made as soon as
+      // the HEAD resolves finds it freshened.
+      controller.pause()
+      this.#freshening = this.#freshenFromHead(headers).then((answer) => {
+        this.#tee.onRequestStart(controller, this.#context)
+        this.#tee.onResponseStart(controller, statusCode, answer, statusMessage)
+        if (!this.#settled) controller.resume()
+      })
+      return
+    }
     this.#tee.onRequestStart(controller, this.#context)
-    return this.#tee.onResponseStart(controller, statusCode, answer, statusMessage)
+    return this.#tee.onResponseStart(controller, statusCode, headers, statusMessage)
+  }
+
+  /** Runs `fn` now, or after the HEAD's answer started (see onResponseStart). */
+  #afterStart (fn) {
+    if (this.#freshening === null) return fn()
+    this.#freshening = this.#freshening.then(fn)
   }
 
   onResponseData (controller, chunk) {
-    if (this.#state === 'origin') return this.#tee.onResponseData(controller, chunk)
+    if (this.#state === 'origin') return this.#afterStart(() => this.#tee.onResponseData(controller, chunk))
   }
 
   onResponseEnd (controller, trailers) {
     this.#settled = true
-    if (this.#state === 'origin') this.#tee.onResponseEnd(controller, trailers)
+    if (this.#state === 'origin') this.#afterStart(() => this.#tee.onResponseEnd(controller, trailers))
   }
 
   onResponseError (controller, err) {
     this.#settled = true
-    if (this.#state === 'origin') return this.#tee.onResponseError(controller, err)
+    if (this.#state === 'origin') return this.#afterStart(() => this.#tee.onResponseError(controller, err))
     if (this.#state === 'cache') return // the 304's connection failed after it was used
     if (this.#downstream.aborted) return this.#downstream.error(this.#downstream.reason)
     if (this.#staleIfError.onConnectionError && this.#serveStale()) return
@@ -241,16 +258,17 @@ class RevalidateHandler {
 
   /**
    * A 200 to a HEAD revalidating a stored GET (RFC 9111 4.3.5): with the same validators it
-   * freshens the GET entry (and the headers returned, to answer the HEAD, are the GET's
-   * updated with the HEAD's); with other validators the GET entry is dropped.
+   * freshens the GET entry, and resolves with the headers to answer the HEAD with (the GET's,
+   * updated with the HEAD's); with other validators the GET entry is dropped and the HEAD's
+   * own headers answer it.
    */
-  #freshenFromHead (responseHeaders) {
+  async #freshenFromHead (responseHeaders) {
     const origin = withoutHopByHop(responseHeaders)
     if (contradicts(this.#found.fields.headers, origin)) {
       this.#ctx.engine.drop(this.#found.key)
       return responseHeaders
     }
-    this.#updateStored(origin).catch(() => {})
+    await this.#updateStored(origin).catch(() => {})
     return { ...updatedHeaders(this.#found.fields.headers, origin), ...pick(responseHeaders, 'content-length') }
   }
 
@@ -268,4 +286,4 @@ class RevalidateHandler {
   }
 }
 
-module.exports = { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders }
+module.exports = { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders, opaqueTag }

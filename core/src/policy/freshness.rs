@@ -154,14 +154,19 @@ fn initial_age(stored: &Stored, date: Option<Millis>) -> Millis {
     apparent_age.max(corrected_age_value)
 }
 
-/// RFC 9111 5.1: the first member of a list-valued `Age`. An `Age` that is not a
-/// delta-seconds, or that arrives on more than one field line, is not trusted: the response
-/// is taken as old as an age can be (stale), which is always safe (it is revalidated).
+/// RFC 9111 5.1: the first member of a list-valued `Age` (`0,7200` is 0 seconds old).
+/// `Age` on several field lines is not trusted: each cache on the way added its own, so
+/// none says how old the response is, and 4.2.1 lets a cache treat several values for one
+/// freshness input as stale. The same holds for those lines joined into one value, as
+/// fetch's `Headers`, Node and proxies join them (RFC 9110 5.3: members separated by a
+/// comma and whitespace, `0, 0`): the answer must not depend on which API delivered the
+/// response. An `Age` that is not a delta-seconds is not trusted either. Untrusted means as
+/// old as an age can be (stale), which is always safe: the response is revalidated.
 fn age_value(stored: &Stored) -> u64 {
     let lines = lines(&stored.response_headers, "age");
     match lines.as_slice() {
         [] => 0,
-        [line] => {
+        [line] if !is_joined_field_lines(line) => {
             let first_member = line
                 .split(',')
                 .next()
@@ -174,4 +179,15 @@ fn age_value(stored: &Stored) -> u64 {
         }
         _ => MAX_DELTA_SECONDS,
     }
+}
+
+/// Whether a value has the form of several field lines joined into one: a comma with
+/// whitespace next to it (`a, b`), where a single sender's list is written `a,b`.
+fn is_joined_field_lines(value: &str) -> bool {
+    let value = value.trim_matches([' ', '\t']);
+    value.match_indices(',').any(|(at, _)| {
+        let before = value[..at].ends_with([' ', '\t']);
+        let after = value[at + 1..].starts_with([' ', '\t']);
+        before || after
+    })
 }

@@ -247,13 +247,32 @@ fn stored_policies_with_absurd_values_are_safe() {
 
 #[test]
 fn a_list_valued_age_uses_its_first_member() {
-    assert!(policy(&[("cache-control", "max-age=3600"), ("age", "7200, 0")]).is_stale(t0()));
     assert!(policy(&[("cache-control", "max-age=3600"), ("age", "7200,0")]).is_stale(t0()));
     assert!(!policy(&[("cache-control", "max-age=3600"), ("age", "0,7200")]).is_stale(t0()));
     assert_eq!(
-        policy(&[("cache-control", "max-age=3600"), ("age", "30, 5")]).age(t0()),
+        policy(&[("cache-control", "max-age=3600"), ("age", "30,5")]).age(t0()),
         secs(30)
     );
+}
+
+#[test]
+fn age_lines_joined_into_one_value_are_as_untrusted_as_several_lines() {
+    // http-cache-tests age-parse-dup-0 / age-parse-dup-old: `0, 0` and `3600, 3600` are two
+    // Age lines joined (RFC 9110 5.3), so stale like two lines, whatever their values.
+    for joined in ["0, 0", "3600, 3600", "0 ,0", "30, 5", "7200, 0"] {
+        assert!(
+            policy(&[("cache-control", "max-age=10000"), ("age", joined)]).is_stale(t0()),
+            "{joined}"
+        );
+    }
+    assert!(policy(&[
+        ("cache-control", "max-age=10000"),
+        ("age", "0"),
+        ("age", "0")
+    ])
+    .is_stale(t0()));
+    // Whitespace around a single value is not a join.
+    assert!(!policy(&[("cache-control", "max-age=10000"), ("age", " 5 ")]).is_stale(t0()));
 }
 
 #[test]
