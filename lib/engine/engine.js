@@ -7,6 +7,8 @@
 // interceptor, undici for the store).
 const { storedFields, pastDeleteAt } = require('./record')
 const { variantKey, varyMatches } = require('./keys')
+const { lookupRemote } = require('./remote-lookup')
+const { kRemoteKey, kRemoteLink } = require('../remote-link')
 
 const noop = () => {}
 
@@ -102,6 +104,27 @@ class HttpCacheEngine {
 
   constructor (cache) {
     this.cache = cache
+  }
+
+  /** The cache's shared second tier (lib/remote-link.js), or null. */
+  get remote () {
+    return this.cache[kRemoteLink] ?? null
+  }
+
+  /**
+   * After `lookup` missed: the entry from the shared tier (a Found, its body open), or null.
+   * See lib/engine/remote-lookup.js; `coalesce` and `maxWait` (ms) take part in cross-host
+   * coalescing. Never rejects.
+   * @returns {Promise<Found | null>}
+   */
+  lookupRemote (baseKey, { method, headers, judge, coalesce = false, maxWait = 0 }) {
+    if (this.remote === null) return Promise.resolve(null)
+    return lookupRemote(this, Found, baseKey, { method, headers, judge, coalesce, maxWait }).catch(() => null)
+  }
+
+  /** The fetch of `baseKey` this host led is over: its cross-host lock goes unless an upload took it. */
+  releaseFetch (baseKey) {
+    this.remote?.unlock(baseKey)
   }
 
   // ---- lookup ----------------------------------------------------------------------------
@@ -218,7 +241,8 @@ class HttpCacheEngine {
    */
   createWriter (baseKey, entry) {
     const key = variantKey(baseKey, entry.metadata.vary)
-    const ws = this.cache.createWriteStream(key, entry)
+    // Shared tier: every variant goes up under its base key (what a miss looks up there).
+    const ws = this.cache.createWriteStream(key, { ...entry, [kRemoteKey]: baseKey })
     return { key, ws }
   }
 
@@ -263,7 +287,10 @@ class HttpCacheEngine {
 
   /** Deletes everything stored under each base key. */
   invalidate (baseKeys) {
-    return Promise.allSettled(baseKeys.map((baseKey) => this.deleteAll(baseKey)))
+    // The shared tier's copies go too (this host may hold none of them locally).
+    const remote = this.remote
+    return Promise.allSettled(baseKeys.flatMap((baseKey) =>
+      remote === null ? [this.deleteAll(baseKey)] : [this.deleteAll(baseKey), remote.remove(baseKey)]))
   }
 
   /** Removes an entry in the background; failures are ignored (a corrupt one is already gone). */

@@ -81,4 +81,4 @@ function findEntry (ctx, r, now) {
   return own
 }
 
-module.exports = { findEntry }
+module.exports = { findEntry, judgeFor }

@@ -257,7 +257,7 @@ class StreamingCacheStore {
     const engine = this.#engine
     const now = Date.now()
     const method = key.method.toUpperCase()
-    const found = engine.lookup(baseKeyOf(method, url), {
+    const query = {
       method,
       headers: key.headers ?? {},
       open: true,
@@ -266,15 +266,26 @@ class StreamingCacheStore {
         engine.dropExpired(url, fields.key)
         return null
       },
-    })
-    if (found === null) return undefined
-    try {
-      const result = cacheValueOf(found.fields)
-      result.body = found.takeBody()
-      return result
-    } finally {
-      found.release()
     }
+    const found = engine.lookup(baseKeyOf(method, url), query)
+    if (found === null) {
+      // The cache's shared second tier, if it has one (lib/engine/remote-lookup.js).
+      if (engine.remote === null || method !== 'GET') return undefined
+      return engine.lookupRemote(baseKeyOf(method, url), query)
+        .then((remote) => remote === null ? undefined : resultOf(remote))
+    }
+    return resultOf(found)
+  }
+}
+
+/** The undici GetResult of an engine Found, its body taken. */
+function resultOf (found) {
+  try {
+    const result = cacheValueOf(found.fields)
+    result.body = found.takeBody()
+    return result
+  } finally {
+    found.release()
   }
 }
 
