@@ -5,7 +5,7 @@
 const { Readable } = require('node:stream')
 const { NativeRemoteTier } = require('./native')
 const { inMemoryBody, checkBody } = require('./body-source')
-const { callNative, fromNative, invalidArgType, outOfRange } = require('./errors')
+const { callNative, fromNative, invalidArgType, outOfRange, withCode } = require('./errors')
 const { validateKey, validateObject, validateOptionalObject, validateString } = require('./validate')
 
 const KiB = 1024
@@ -39,6 +39,11 @@ function nativeOptions (options, name = 'options') {
   validateString(options.url, `${name}.url`)
   if (!/^rediss?:\/\//.test(options.url)) {
     throw invalidArgType(`${name}.url`, 'a redis:// URL', options.url)
+  }
+  for (const option of Object.keys(options)) {
+    if (option !== 'url' && option !== 'prefix' && !Object.hasOwn(NUMERIC_OPTIONS, option)) {
+      throw withCode(TypeError, 'ERR_INVALID_ARG_VALUE', `${name}.${option} is not an option of the shared tier`)
+    }
   }
   const out = { url: options.url }
   if (options.prefix !== undefined) {

@@ -44,6 +44,64 @@ function command (port, line, timeout = 500) {
   })
 }
 
+/** Parses one RESP reply at `at` in `buf`: [value, next offset], or null if incomplete. */
+function parseReply (buf, at = 0) {
+  const eol = buf.indexOf('\r\n', at)
+  if (eol === -1) return null
+  const type = String.fromCharCode(buf[at])
+  const line = buf.toString('utf8', at + 1, eol)
+  const next = eol + 2
+  if (type === '+') return [line, next]
+  if (type === '-') return [new Error(line), next]
+  if (type === ':') return [Number(line), next]
+  if (type === '$') {
+    const n = Number(line)
+    if (n < 0) return [null, next]
+    if (buf.length < next + n + 2) return null
+    return [buf.subarray(next, next + n), next + n + 2]
+  }
+  if (type === '*') {
+    const n = Number(line)
+    if (n < 0) return [null, next]
+    const items = []
+    let offset = next
+    for (let i = 0; i < n; i++) {
+      const item = parseReply(buf, offset)
+      if (item === null) return null
+      items.push(item[0])
+      offset = item[1]
+    }
+    return [items, offset]
+  }
+  throw new Error(`unexpected RESP reply type ${type}`)
+}
+
+/** Sends one command (arguments as bulk strings, so keys may hold spaces); resolves with its reply. */
+function send (port, args, timeout = 5000) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let data = Buffer.alloc(0)
+    socket.setTimeout(timeout, () => { socket.destroy(); reject(new Error(`redis ${args[0]} timed out`)) })
+    socket.on('error', reject)
+    socket.on('connect', () => {
+      const parts = [`*${args.length}\r\n`]
+      for (const arg of args) {
+        const bytes = Buffer.isBuffer(arg) ? arg : Buffer.from(String(arg))
+        parts.push(`$${bytes.length}\r\n`, bytes, '\r\n')
+      }
+      socket.write(Buffer.concat(parts.map((p) => Buffer.isBuffer(p) ? p : Buffer.from(p))))
+    })
+    socket.on('data', (chunk) => {
+      data = Buffer.concat([data, chunk])
+      const reply = parseReply(data)
+      if (reply === null) return
+      socket.destroy()
+      if (reply[0] instanceof Error) reject(reply[0])
+      else resolve(reply[0])
+    })
+  })
+}
+
 class RedisServer {
   #bin
   #args
@@ -89,6 +147,11 @@ class RedisServer {
     return command(this.port, line)
   }
 
+  /** One command as separate arguments (binary-safe); resolves with the parsed reply. */
+  send (...args) {
+    return send(this.port, args)
+  }
+
   async stop () {
     await this.kill()
     fs.rmSync(this.dir, { recursive: true, force: true })
@@ -110,4 +173,4 @@ async function startRedis (args = []) {
   return { server }
 }
 
-module.exports = { startRedis }
+module.exports = { startRedis, freePort }
