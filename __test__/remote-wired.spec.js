@@ -135,7 +135,7 @@ test('three hosts behind cacheInterceptor ask the origin once per object, one af
     const first = await hosts[0].call('get', { path: p })
     t.deepEqual(served(first), expected(p))
     t.is(first.cache, 'MISS')
-    await hosts[0].call('settle')
+    await hosts[0].call('settle', { key: `GET ${origin.url}${p}` })
     for (const host of hosts.slice(1)) {
       const answer = await host.call('get', { path: p })
       t.deepEqual(served(answer), expected(p))
@@ -165,7 +165,7 @@ test('an L2 hit lands in the local disk; with Redis killed, hosts still answer (
 
   for (const p of ['/landed', '/big-landed']) {
     await a.call('get', { path: p })
-    await a.call('settle')
+    await a.call('settle', { key: `GET ${origin.url}${p}` })
     const hit = await b.call('get', { path: p })
     t.deepEqual(served(hit), expected(p))
     t.is(hit.cache, 'HIT')
@@ -198,7 +198,7 @@ test('an L2 hit lands in the local disk; with Redis killed, hosts still answer (
   for (let attempt = 0; attempt < 20 && shared?.cache !== 'HIT'; attempt++) {
     const p = `/after-restart-${attempt}`
     await a.call('get', { path: p })
-    await a.call('settle')
+    await a.call('settle', { key: `GET ${origin.url}${p}` })
     shared = await b.call('get', { path: p })
     t.deepEqual(served(shared), expected(p))
     if (shared.cache !== 'HIT') await new Promise((resolve) => setTimeout(resolve, 200))
@@ -247,8 +247,12 @@ test('behind the interceptor, a corrupt shared copy is a miss: the origin answer
   const b = wiredCache(t, redis.url)
   const p = '/corrupt-behind-interceptor'
   await fetchThrough(a.dispatcher, origin.url + p)
-  t.true(await a.link.tier.flush(10_000))
-  await redis.send('SETRANGE', `hsc:c:sha256:${bodyIntegrity(bodyFor(p))}:0`, 0, 'XXXX')
+  for (let i = 0; i < 200 && await a.link.tier.lookup(`GET ${origin.url}${p}`) === null; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  const chunk = `hsc:c:sha256:${bodyIntegrity(bodyFor(p))}:0`
+  t.is(await redis.send('EXISTS', chunk), 1, 'a uploaded it')
+  await redis.send('SETRANGE', chunk, 0, 'XXXX')
 
   const answer = await fetchThrough(b.dispatcher, origin.url + p)
   t.is(answer.status, 200)
@@ -289,7 +293,7 @@ test('a POST through one host removes the shared entry; hosts without a local co
   const p = '/invalidated'
   const key = `GET ${origin.url}${p}`
   await hosts[0].call('get', { path: p })
-  await hosts[0].call('settle')
+  await hosts[0].call('settle', { key })
   const tier = new RemoteTier({ url: redis.url, lookupTimeout: 1000 })
   t.not(await tier.lookup(key), null)
 
@@ -349,4 +353,39 @@ test('the remote option is checked: TypeError or RangeError with a code', (t) =>
     t.regex(err.code, /^ERR_/)
     t.regex(err.message, /options\.remote/)
   }
+})
+
+test('StreamingCacheStore takes the remote option: undici\'s own cache interceptor shares through Redis too', async (t) => {
+  const redis = await redisFor(t)
+  if (!redis) return
+  const { interceptors } = require('./helpers/undici')
+  const { StreamingCacheStore } = require('../undici')
+  const origin = await startOrigin(t)
+  const hosts = [0, 1].map(() => {
+    const store = new StreamingCacheStore({ location: tempDir(t), remote: { url: redis.url, lookupTimeout: 1000, chunkSize: CHUNK } })
+    t.teardown(() => store.cache.close())
+    return { store, dispatcher: new Agent().compose(interceptors.cache({ store })) }
+  })
+  const hits = []
+  // The channel is the process's: other tests' caches publish on it too.
+  const onHit = (m) => { if (m.cache === hosts[1].store.cache) hits.push(m.key) }
+  const dc = require('node:diagnostics_channel')
+  dc.subscribe('http-streaming-cache:cache:remote:hit', onHit)
+  t.teardown(() => dc.unsubscribe('http-streaming-cache:cache:remote:hit', onHit))
+  for (const p of ['/store-front', '/big-store-front']) {
+    const first = await fetchThrough(hosts[0].dispatcher, origin.url + p)
+    t.is(sha256(first.body), sha256(bodyFor(p)))
+    // undici commits to the store after the response ended: wait for that, then the upload.
+    const tier = hosts[0].store.cache[kRemoteLink].tier
+    for (let i = 0; i < 200 && await tier.lookup(`GET ${origin.url}${p}`) === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    const second = await fetchThrough(hosts[1].dispatcher, origin.url + p)
+    t.is(sha256(second.body), sha256(bodyFor(p)))
+    t.is(origin.count(p), 1, `${p}: the second host read it from Redis`)
+    await hosts[1].store.cache[kRemoteLink].settled()
+    t.true(hosts[1].store.cache.has(`GET ${origin.url}${p}`), 'and stored it locally')
+  }
+  t.is(hosts[1].store.cache.stats().remote.hits, 2)
+  t.deepEqual(hits, [`GET ${origin.url}/store-front`, `GET ${origin.url}/big-store-front`])
 })

@@ -19,6 +19,7 @@ const { RemoteTier, kEnqueueLocal, kGetVerified } = require('./remote')
 const { CacheBodyReadable } = require('./body-readable')
 const { CachePolicy } = require('./cache-policy')
 const { validateObject } = require('./validate')
+const diagnostics = require('./diagnostics')
 
 /** An entry property: the key its write-through goes to in the shared tier (default: its own). */
 const kRemoteKey = Symbol('remoteKey')
@@ -98,7 +99,13 @@ class RemoteLink {
    * @param {string} remoteKey
    * @param {{ accept?: (fields: object) => boolean, localKey?: (fields: object) => string }} [how]
    */
-  async fill (remoteKey, { accept, localKey } = {}) {
+  async fill (remoteKey, how = {}) {
+    const hit = await this.#fill(remoteKey, how)
+    diagnostics.publishRemoteLookup(this.#cache, remoteKey, hit)
+    return hit
+  }
+
+  async #fill (remoteKey, { accept, localKey }) {
     let got
     try {
       got = await this.tier[kGetVerified](remoteKey)

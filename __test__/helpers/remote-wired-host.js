@@ -4,7 +4,7 @@
 // Redis, and real undici with cacheInterceptor in front of the real origin. Driven over IPC:
 //   { id, op: 'get', path }    -> { id, status, size, sha256, cache }  (cache: x-cache header)
 //   { id, op: 'post', path }   -> { id, status }
-//   { id, op: 'settle' }       -> { id }  local fills committed, uploads finished
+//   { id, op: 'settle', key? } -> { id }  `key` committed locally, fills committed, uploads finished
 //   { id, op: 'local', key }   -> { id, has }
 //   { id, op: 'stats' }        -> { id, stats }
 // Errors come back as { id, error }.
@@ -38,7 +38,11 @@ const ops = {
     await res.body.dump()
     return { status: res.statusCode }
   },
-  settle: async () => {
+  settle: async (m) => {
+    // The interceptor commits once the response ended, a moment after the caller read it.
+    for (let i = 0; m.key !== undefined && i < 200 && !cache.has(m.key); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
     const link = cache[kRemoteLink]
     await link.settled()
     await link.tier.flush(20_000)

@@ -308,26 +308,18 @@ fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
     let chunks = server.keys("hsc:c:*");
     assert_eq!(chunks.len(), 4);
 
-    // A middle chunk evicted: reading stops with Evicted before the end; the manifest is
-    // dropped so the body is stored again by the next upload instead of deduplicated.
+    // A middle chunk evicted: a miss when opened (every chunk is checked first), not a
+    // response cut off halfway; the manifest is dropped so the body is stored again by the
+    // next upload instead of deduplicated.
     let _: () = redis::cmd("DEL")
         .arg(chunks.iter().find(|k| k.ends_with(":2")).unwrap())
         .query(&mut server.conn())
         .unwrap();
-    let mut reader = tier
-        .get("k1")
-        .expect("opens: manifest and chunk 0 are there");
-    let mut got = 0usize;
-    let err = loop {
-        match reader.next_chunk() {
-            Ok(Some(chunk)) => got += chunk.len(),
-            Ok(None) => panic!("a torn body read as complete"),
-            Err(err) => break err,
-        }
-    };
-    assert_eq!(err.kind(), RemoteErrorKind::Evicted);
-    assert!(got < a.len());
-    assert!(reader.next_chunk().is_err(), "stays failed");
+    assert!(
+        tier.get("k1").is_none(),
+        "a body with a chunk gone is a miss"
+    );
+    assert!(tier.stats().evicted >= 1);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !server.keys("hsc:m:*").is_empty() {
         assert!(Instant::now() < deadline, "the broken manifest is removed");
@@ -405,6 +397,33 @@ fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
     assert!(stats.errors > errors_before);
     assert!(stats.evicted >= 2);
     assert!(!stats.breaker_open, "bad values are not outages");
+
+    // A chunk evicted after the body was opened (beyond the read-ahead): reading stops
+    // with Evicted before the end, never a torn body read as complete.
+    let long = body(5, 10 * 65536);
+    put(&tier, "k5", &long);
+    let mut reader = tier.get("k5").expect("every chunk is there when opened");
+    let doomed = server
+        .keys("hsc:c:*")
+        .into_iter()
+        .filter(|k| k.ends_with(":8"))
+        .collect::<Vec<_>>();
+    assert_eq!(doomed.len(), 1);
+    let _: () = redis::cmd("DEL")
+        .arg(&doomed[0])
+        .query(&mut server.conn())
+        .unwrap();
+    let mut got = 0usize;
+    let err = loop {
+        match reader.next_chunk() {
+            Ok(Some(chunk)) => got += chunk.len(),
+            Ok(None) => panic!("a torn body read as complete"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(err.kind(), RemoteErrorKind::Evicted);
+    assert_eq!(got, 8 * 65536);
+    assert!(reader.next_chunk().is_err(), "stays failed");
 }
 
 #[test]

@@ -122,6 +122,8 @@ class StreamingCacheStore {
     const cache = new StreamingCache(dir, {
       ...(maxEntries !== undefined && { maxEntries }),
       ...(maxEntrySize !== undefined && { maxBodySize: maxEntrySize }),
+      // The shared second tier (README "Sharing a cache across hosts"); checked by the cache.
+      ...(options?.remote !== undefined && { remote: options.remote }),
     })
     this.#engine = new HttpCacheEngine(cache)
     this.#maxEntrySize = cache.maxBodySize

@@ -70,10 +70,8 @@ impl RemoteBodyReader {
         if manifest.chunks > 1 {
             // Redis evicts keys one by one: a body with any chunk gone is a miss now, before
             // the caller was sent a byte, rather than a response cut off halfway.
-            let mut exists = redis::cmd("EXISTS");
-            for index in 1..manifest.chunks {
-                exists.arg(layout.chunk(&entry.integrity, index));
-            }
+            let exists =
+                redis::Cmd::exists(client.chunk_keys(&entry.integrity, 1..manifest.chunks));
             let present: u64 = client
                 .query(
                     "checking a body's chunks",
@@ -85,7 +83,11 @@ impl RemoteBodyReader {
             if present != manifest.chunks - 1 {
                 return Err(client.evicted(
                     &entry,
-                    &format!("{} of {} chunks are gone", manifest.chunks - 1 - present, manifest.chunks),
+                    &format!(
+                        "{} of {} chunks are gone",
+                        manifest.chunks - 1 - present,
+                        manifest.chunks
+                    ),
                 ));
             }
         }
