@@ -16,6 +16,7 @@ use streaming_cache_core::remote::{
 };
 
 use crate::cache::NativeCache;
+use crate::convert::{set_from, FromJsNumber};
 use crate::errors::{guard_coded, guard_infallible};
 
 /// Options as the JS shim checked them: durations in milliseconds, sizes in bytes.
@@ -34,10 +35,6 @@ pub struct NativeRemoteOptions {
     pub upload_workers: Option<f64>,
     pub revalidation_grace: Option<f64>,
     pub lock_ttl: Option<f64>,
-}
-
-fn millis(ms: f64) -> Duration {
-    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
 }
 
 fn entry_json(entry: &RemoteEntry) -> String {
@@ -64,33 +61,17 @@ impl NativeRemoteTier {
         if let Some(prefix) = options.prefix {
             opts.prefix = prefix;
         }
-        if let Some(n) = options.max_body_size {
-            opts.max_body_size = n as u64;
-        }
-        if let Some(n) = options.chunk_size {
-            opts.chunk_size = n as usize;
-        }
-        if let Some(n) = options.breaker_threshold {
-            opts.breaker_threshold = n as u32;
-        }
-        if let Some(n) = options.queue_capacity {
-            opts.queue_capacity = n as usize;
-        }
-        if let Some(n) = options.upload_workers {
-            opts.upload_workers = n as usize;
-        }
-        for (slot, value) in [
-            (&mut opts.lookup_timeout, options.lookup_timeout),
-            (&mut opts.op_timeout, options.op_timeout),
-            (&mut opts.connect_timeout, options.connect_timeout),
-            (&mut opts.breaker_cooldown, options.breaker_cooldown),
-            (&mut opts.revalidation_grace, options.revalidation_grace),
-            (&mut opts.lock_ttl, options.lock_ttl),
-        ] {
-            if let Some(ms) = value {
-                *slot = millis(ms);
-            }
-        }
+        set_from(&mut opts.max_body_size, options.max_body_size);
+        set_from(&mut opts.chunk_size, options.chunk_size);
+        set_from(&mut opts.breaker_threshold, options.breaker_threshold);
+        set_from(&mut opts.queue_capacity, options.queue_capacity);
+        set_from(&mut opts.upload_workers, options.upload_workers);
+        set_from(&mut opts.lookup_timeout, options.lookup_timeout);
+        set_from(&mut opts.op_timeout, options.op_timeout);
+        set_from(&mut opts.connect_timeout, options.connect_timeout);
+        set_from(&mut opts.breaker_cooldown, options.breaker_cooldown);
+        set_from(&mut opts.revalidation_grace, options.revalidation_grace);
+        set_from(&mut opts.lock_ttl, options.lock_ttl);
         let tier = guard_coded(|| RemoteTier::connect(opts))?;
         Ok(NativeRemoteTier { tier })
     }
@@ -138,7 +119,7 @@ impl NativeRemoteTier {
     pub fn wait_for(&self, key: String, max_wait: f64) -> AsyncTask<TierTask> {
         AsyncTask::new(TierTask {
             tier: self.tier.clone(),
-            op: TierOp::WaitFor(key, millis(max_wait)),
+            op: TierOp::WaitFor(key, Duration::from_js(max_wait)),
         })
     }
 
@@ -147,7 +128,7 @@ impl NativeRemoteTier {
     pub fn flush(&self, timeout: f64) -> AsyncTask<TierTask> {
         AsyncTask::new(TierTask {
             tier: self.tier.clone(),
-            op: TierOp::Flush(millis(timeout)),
+            op: TierOp::Flush(Duration::from_js(timeout)),
         })
     }
 
@@ -181,7 +162,7 @@ impl NativeRemoteTier {
                 &key,
                 remote_key,
                 integrity.as_deref(),
-                millis(fresh_for),
+                Duration::from_js(fresh_for),
                 held,
             )
         })
@@ -464,7 +445,7 @@ impl NativeRemoteWriter {
             writer: self.writer.clone(),
             key,
             meta,
-            fresh_for: millis(fresh_for),
+            fresh_for: Duration::from_js(fresh_for),
         })
     }
 
