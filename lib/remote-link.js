@@ -27,6 +27,12 @@ const kRemoteKey = Symbol('remoteKey')
 const kFromRemote = Symbol('fromRemote')
 /** A StreamingCache's RemoteLink (or null): how the engine reaches the shared tier. */
 const kRemoteLink = Symbol('remoteLink')
+/** A StreamingCache's delete of the local entry only (the engine's housekeeping). */
+const kDeleteLocal = Symbol('deleteLocal')
+
+/** Waiting for another host's fetch: first pause between checks, and the longest (ms). */
+const FIRST_POLL = 5
+const MAX_POLL = 50
 
 /** How long (ms) an entry stays fresh, from what the engine or the policy recorded. */
 function freshForOf (entry, now) {
@@ -226,13 +232,26 @@ class RemoteLink {
     lock.release().catch(() => {})
   }
 
-  /** Waits up to `maxWait` ms for the host holding the lock on `remoteKey`; true if it stored it. */
+  /**
+   * Waits up to `maxWait` ms for the host holding the lock on `remoteKey`; true if it stored
+   * it, false once it released the lock without storing, or on any failure. Polled from here,
+   * one short check per round: a wait never holds a libuv thread (the disk cache needs them).
+   */
   async waitFor (remoteKey, maxWait) {
-    try {
-      const { outcome } = await this.tier.waitFor(remoteKey, maxWait)
-      return outcome === 'stored'
-    } catch {
-      return false
+    const deadline = Date.now() + maxWait
+    let pause = FIRST_POLL
+    for (;;) {
+      let outcome
+      try {
+        ({ outcome } = await this.tier.waitFor(remoteKey, 0))
+      } catch {
+        return false
+      }
+      if (outcome !== 'timedOut') return outcome === 'stored'
+      const left = deadline - Date.now()
+      if (left <= 0) return false
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)))
+      pause = Math.min(pause * 2, MAX_POLL)
     }
   }
 
@@ -283,4 +302,4 @@ class RemoteLink {
   }
 }
 
-module.exports = { RemoteLink, kRemoteKey, kFromRemote, kRemoteLink }
+module.exports = { RemoteLink, kRemoteKey, kFromRemote, kRemoteLink, kDeleteLocal }

@@ -12,7 +12,7 @@ const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
 const { memoryOptions, HotRecords } = require('./memory-tier')
-const { RemoteLink, kRemoteLink } = require('./remote-link')
+const { RemoteLink, kRemoteLink, kDeleteLocal } = require('./remote-link')
 const { nativeOptions: remoteOptions } = require('./remote')
 
 /** The caching policy to store: given, or built from the request the response answered. */
@@ -315,15 +315,26 @@ class StreamingCache {
     }
   }
 
+  /** Removes `key` here and, with a `remote` tier, its metadata there (invalidation). */
   async delete (key) {
     validateKey(key)
-    this.#hot?.forget(key)
     const [deleted, removed] = await Promise.all([
-      this.#await(() => this.#open().delete(key)),
+      this[kDeleteLocal](key),
       this.#remote?.remove(key) ?? false,
     ])
-    diagnostics.publishDelete(this, key, deleted)
     return deleted || removed
+  }
+
+  /**
+   * `delete` of the local entry only: the HTTP engine's housekeeping (superseded, expired or
+   * unreadable entries) must not remove what another host shared meanwhile.
+   */
+  async [kDeleteLocal] (key) {
+    validateKey(key)
+    this.#hot?.forget(key)
+    const deleted = await this.#await(() => this.#open().delete(key))
+    diagnostics.publishDelete(this, key, deleted)
+    return deleted
   }
 
   entryCount () {

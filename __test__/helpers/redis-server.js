@@ -1,7 +1,7 @@
 'use strict'
 // A real redis-server (or valkey-server) for one test: started on a free 127.0.0.1 port in
-// a temp dir, stopped at the end. `startRedis` resolves with null (and a reason) where no
-// server can be started; install one with `bash scripts/redis-ci.sh`.
+// a temp dir, stopped at the end. `startRedis` resolves with null (and a reason) only where no
+// redis-server binary is installed; install one with `bash scripts/redis-ci.sh`.
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const net = require('node:net')
@@ -158,7 +158,10 @@ class RedisServer {
   }
 }
 
-/** Resolves with `{ server }`, or `{ server: null, reason }` where none can be started. */
+/**
+ * Resolves with `{ server }`, or `{ server: null, reason }` where no redis-server binary is
+ * installed (the only reason to skip: CI installs one). A binary that fails to start rejects.
+ */
 async function startRedis (args = []) {
   const bin = findBinary()
   if (bin === null) return { server: null, reason: 'no redis-server on PATH (run `bash scripts/redis-ci.sh`)' }
@@ -168,7 +171,7 @@ async function startRedis (args = []) {
     await server.launch()
   } catch (err) {
     await server.stop()
-    return { server: null, reason: err.message }
+    throw err
   }
   return { server }
 }

@@ -497,6 +497,52 @@ fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
 }
 
 #[test]
+fn enqueue_local_uploads_what_the_local_cache_holds_and_skips_a_replaced_entry() {
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
+    let tier = RemoteTier::connect(options(&server)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = StreamingCache::open(dir.path(), CacheOptions::default()).unwrap();
+    let meta = EntryMeta::from_value(json!({ "status": 203 })).unwrap();
+    let bytes = body(6, 150_000);
+    let entry = local.put_bytes("local key", meta.clone(), &bytes).unwrap();
+    assert!(tier.enqueue_local(
+        &local,
+        "local key",
+        "GET /shared".into(),
+        Some(&entry.integrity_string()),
+        Duration::from_secs(30),
+        None,
+    ));
+    assert!(tier.flush(Duration::from_secs(30)));
+    assert_eq!(read_all(&tier, "GET /shared").unwrap(), bytes);
+    assert_eq!(tier.lookup("GET /shared").unwrap().meta["status"], 203);
+
+    // Replaced before its upload was queued: the old body is not sent (the replacement has
+    // an upload of its own); a key not held at all is nothing to upload.
+    local.put_bytes("local key", meta, b"newer").unwrap();
+    assert!(!tier.enqueue_local(
+        &local,
+        "local key",
+        "GET /stale".into(),
+        Some(&entry.integrity_string()),
+        Duration::from_secs(30),
+        None,
+    ));
+    assert!(!tier.enqueue_local(
+        &local,
+        "never stored",
+        "GET /none".into(),
+        None,
+        Duration::from_secs(30),
+        None,
+    ));
+    assert!(tier.lookup("GET /stale").is_none());
+    assert_eq!(tier.stats().uploads, 1);
+}
+
+#[test]
 fn a_full_write_behind_queue_drops_and_counts() {
     let Some(server) = RedisServer::start(&[]) else {
         return;

@@ -8,7 +8,7 @@
 const { storedFields, pastDeleteAt } = require('./record')
 const { variantKey, varyMatches } = require('./keys')
 const { lookupRemote } = require('./remote-lookup')
-const { kRemoteKey, kRemoteLink } = require('../remote-link')
+const { kRemoteKey, kRemoteLink, kDeleteLocal } = require('../remote-link')
 
 const noop = () => {}
 
@@ -120,6 +120,15 @@ class HttpCacheEngine {
   lookupRemote (baseKey, { method, headers, judge, coalesce = false, maxWait = 0 }) {
     if (this.remote === null) return Promise.resolve(null)
     return lookupRemote(this, Found, baseKey, { method, headers, judge, coalesce, maxWait }).catch(() => null)
+  }
+
+  /**
+   * Deletes the local entry `key` and nothing in the shared tier: for entries superseded,
+   * expired or unreadable here (invalidation uses `cache.delete`, which removes both).
+   */
+  deleteLocal (key) {
+    const local = this.cache[kDeleteLocal]
+    return typeof local === 'function' ? local.call(this.cache, key) : this.cache.delete(key)
   }
 
   /** The fetch of `baseKey` this host led is over: its cross-host lock goes unless an upload took it. */
@@ -260,7 +269,7 @@ class HttpCacheEngine {
       if (fields === null) continue
       if (written?.metadata.vary == null || varyMatches(fields.metadata.vary, requestHeaders)) keys.push(key)
     }
-    return Promise.allSettled(keys.map((key) => this.cache.delete(key)))
+    return Promise.allSettled(keys.map((key) => this.deleteLocal(key)))
   }
 
   /**
@@ -296,7 +305,7 @@ class HttpCacheEngine {
   /** Removes an entry in the background; failures are ignored (a corrupt one is already gone). */
   drop (key) {
     try {
-      Promise.resolve(this.cache.delete(key)).catch(noop)
+      Promise.resolve(this.deleteLocal(key)).catch(noop)
     } catch {}
   }
 
@@ -307,7 +316,7 @@ class HttpCacheEngine {
     this.serialize(group, 'cleanups', (previous) => previous.then(async () => {
       try {
         const fields = this.#peek(key)
-        if (fields !== null && pastDeleteAt(fields.metadata, Date.now())) await this.cache.delete(key)
+        if (fields !== null && pastDeleteAt(fields.metadata, Date.now())) await this.deleteLocal(key)
       } finally {
         this.#expiring.delete(key)
       }
