@@ -294,9 +294,14 @@ class RemoteLink {
     }
   }
 
-  /** Waits for queued uploads (at most `timeout` ms); then releases locks nobody took. */
+  /**
+   * Waits for local fills and queued uploads (at most about `timeout` ms each: a caller that
+   * stopped reading a teed body must not hold `close()` forever); then releases locks nobody took.
+   */
   async close (timeout) {
-    await this.settled()
+    let timer
+    await Promise.race([this.settled(), new Promise((resolve) => { timer = setTimeout(resolve, timeout) })])
+    clearTimeout(timer)
     await this.tier.flush(timeout).catch(() => false)
     for (const key of [...this.#locks.keys()]) this.unlock(key)
   }

@@ -115,17 +115,31 @@ class RedisServer {
     this.url = `redis://127.0.0.1:${port}`
   }
 
+  /** Starts the server and waits for its PONG; rejects with its own output if it does not come. */
   async launch () {
-    this.#child = spawn(this.#bin, [
+    const child = spawn(this.#bin, [
       '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--protected-mode', 'no', '--dir', this.dir, ...this.#args,
-    ], { stdio: 'ignore' })
-    const deadline = Date.now() + 10_000
+    ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.#child = child
+    let output = ''
+    const keep = (chunk) => { output = (output + chunk).slice(-2000) }
+    child.stdout.on('data', keep)
+    child.stderr.on('data', keep)
+    // Generous: on a loaded machine (the whole suite, other builds) a start can take seconds.
+    const deadline = Date.now() + 30_000
     while (Date.now() < deadline) {
-      if (await command(this.port, 'PING') === '+PONG') return
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`redis-server exited (${child.exitCode ?? child.signalCode}) on port ${this.port}: ${output}`)
+      }
+      if (await command(this.port, 'PING') === '+PONG') {
+        child.stdout.removeListener('data', keep).resume()
+        child.stderr.removeListener('data', keep).resume()
+        return
+      }
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    throw new Error(`redis-server did not start on port ${this.port}`)
+    throw new Error(`redis-server did not answer on port ${this.port} within 30 s: ${output}`)
   }
 
   /** SIGKILL: no shutdown, no save. */
@@ -166,14 +180,20 @@ async function startRedis (args = []) {
   const bin = findBinary()
   if (bin === null) return { server: null, reason: 'no redis-server on PATH (run `bash scripts/redis-ci.sh`)' }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsc-redis-'))
-  const server = new RedisServer(bin, await freePort(), dir, args)
-  try {
-    await server.launch()
-  } catch (err) {
-    await server.stop()
-    throw err
+  // A free port can be taken by someone else before the server binds it: one more try.
+  for (let attempt = 0; ; attempt++) {
+    const server = new RedisServer(bin, await freePort(), dir, args)
+    try {
+      await server.launch()
+      return { server }
+    } catch (err) {
+      await server.kill()
+      if (attempt > 0 || !/exited/.test(err.message)) {
+        fs.rmSync(dir, { recursive: true, force: true })
+        throw err
+      }
+    }
   }
-  return { server }
 }
 
 module.exports = { startRedis, freePort }
