@@ -266,7 +266,7 @@ test('behind the interceptor, a corrupt shared copy is a miss: the origin answer
 })
 
 test('garbage metadata and a stalled Redis are misses, answered without waiting for Redis', async (t) => {
-  const redis = await redisFor(t, ['--enable-debug-command', 'yes'])
+  const redis = await redisFor(t)
   if (!redis) return
   const { cache, link } = wiredCache(t, redis.url, { lookupTimeout: 50, opTimeout: 200 })
   await redis.send('SET', 'hsc:k:garbage', '\x00\x01 not a record')
@@ -277,12 +277,13 @@ test('garbage metadata and a stalled Redis are misses, answered without waiting 
   t.true(await link.tier.flush(10_000))
   const other = wiredCache(t, redis.url, { lookupTimeout: 50, opTimeout: 200 })
   t.is(await other.cache.get('nothing here'), null) // connected, and a plain miss
+  // Every client's commands wait from the OK on: a PING sent now is answered when it ends.
+  t.is(await redis.send('CLIENT', 'PAUSE', '3000', 'ALL'), 'OK')
   let awake = false
-  const sleeping = redis.send('DEBUG', 'SLEEP', '1').then(() => { awake = true })
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  const resumed = redis.send('PING').then(() => { awake = true })
   t.is(await other.cache.get('stalled'), null, 'a lookup past lookupTimeout is a miss')
   t.false(awake, 'answered while Redis was still stalled')
-  await sleeping
+  await resumed
   t.true(other.cache.stats().remote.errors >= 1)
 })
 
