@@ -30,6 +30,77 @@ export interface StreamingCacheOptions {
    * default; `0` or `false` (or `maxSize: 0`) turns it off.
    */
   memory?: false | 0 | { maxSize?: number, maxEntrySize?: number }
+  /**
+   * A shared second tier on Redis or Valkey behind the local disk: lookups go RAM -> local
+   * disk -> Redis -> origin, local stores are written through in the background. See
+   * `RemoteOptions` and the README section "Sharing a cache across hosts". Off by default.
+   */
+  remote?: RemoteOptions
+}
+
+/**
+ * The shared second tier (`StreamingCacheOptions.remote`, `RemoteTier`). Durations are
+ * milliseconds, sizes bytes. Unknown names are rejected (`ERR_INVALID_ARG_VALUE`).
+ */
+export interface RemoteOptions {
+  /** `redis://[user:password@]host:port[/db]` of a Redis or Valkey server (required). */
+  url: string
+  /** Prepended to every key (`<prefix>:k:<key>`...), so several caches can share one server. Default `'hsc'`. */
+  prefix?: string
+  /** Bodies larger than this are neither uploaded nor read. Default 64 MiB. */
+  maxBodySize?: number
+  /** Bytes per chunk key, 64 KiB to 1 MiB. Default 512 KiB. */
+  chunkSize?: number
+  /** How long a lookup (on a local miss) may take before it counts as a miss. Default 5. */
+  lookupTimeout?: number
+  /** How long any other single operation (one chunk, one commit step, a lock) may take. Default 1000. */
+  opTimeout?: number
+  /** How long connecting may take. Default 250. */
+  connectTimeout?: number
+  /** Consecutive outages (timeouts, refused connections) that open the circuit breaker. Default 5. */
+  breakerThreshold?: number
+  /** How long an open breaker stops all traffic before one probe is let through. Default 2000. */
+  breakerCooldown?: number
+  /** Uploads waiting for a worker; more are dropped and counted (`stats().remote.dropped`). Default 64. */
+  queueCapacity?: number
+  /** Uploads running at once, 1 to 16. Default 2. */
+  uploadWorkers?: number
+  /** Added to an entry's HTTP freshness for its expiry in Redis, so a stale entry can still be revalidated. Default 600 000 (10 min). */
+  revalidationGrace?: number
+  /** Lifetime of a cross-host fetch lock whose holder never released it (crashed). Default 10 000. */
+  lockTtl?: number
+}
+
+/** `cache.stats().remote`: the shared tier's counters since the cache was opened. */
+export interface RemoteStats {
+  /** Local misses answered from the shared tier. */
+  hits: number
+  /** Local misses the shared tier could not answer (absent, incomplete, corrupt, failed, too slow). */
+  misses: number
+  /** Failed calls: timeouts, refused connections, garbage, bodies failing verification. */
+  errors: number
+  /** Entries uploaded (write-through), bodies already there included. */
+  uploads: number
+  /** Of `uploads`, those whose body was already in Redis (only the metadata went up). */
+  uploadsDeduplicated: number
+  /** Write-throughs turned away: queue full or breaker open. */
+  dropped: number
+  uploadsFailed: number
+  /** Bytes read from and written to the shared tier. */
+  bytes: number
+  bytesRead: number
+  bytesWritten: number
+  /** Bodies found partly evicted. */
+  evicted: number
+  /** Entries from the shared tier committed to the local disk, and those whose local write failed. */
+  fills: number
+  fillsFailed: number
+  breakerOpen: boolean
+  breakerOpened: number
+  locksAcquired: number
+  locksBusy: number
+  /** Uploads queued or running now. */
+  queued: number
 }
 
 /** Why entries left the cache, other than `delete`, `clear` or a replacing `put`. */
@@ -67,6 +138,8 @@ export interface CacheStats {
   maxEntries: number
   /** Bytes the live entries would take without deduplication, minus what they take. */
   dedupSavedBytes: number
+  /** The shared tier's counters, when the cache has one (`remote` option). */
+  remote?: RemoteStats
 }
 
 /**
@@ -295,6 +368,40 @@ export interface VerifyReport {
   bytesReclaimed: number
 }
 
+/** A body read from the shared tier: verified chunk by chunk and as a whole at its end. */
+export interface RemoteEntry {
+  key: string
+  integrity: string
+  size: number
+  storedAt: number
+  meta: unknown
+}
+
+/**
+ * The shared second tier on its own (the `remote` option wires one into a StreamingCache).
+ * Every call is a miss (null, false) rather than an error when the server is down or slow.
+ */
+export declare class RemoteTier {
+  constructor (options: RemoteOptions)
+  /** The entry and its body (verified as it streams), or null. */
+  get (key: string): Promise<{ entry: RemoteEntry, body: Readable } | null>
+  /** The entry without its body, or null. */
+  lookup (key: string): Promise<RemoteEntry | null>
+  /** Stores `body` and points `key` at it for `freshFor` ms plus the revalidation grace. Rejects if Redis failed. */
+  put (key: string, entry: { body: BodySource, meta?: unknown, freshFor?: number }): Promise<RemoteEntry>
+  /** Removes the metadata of `key`; resolves with whether it was there. */
+  remove (key: string): Promise<boolean>
+  /** Removes the metadata of every key under the prefix; resolves with the count. */
+  purge (): Promise<number>
+  /** Tries to become the host that fetches `key` from the origin. */
+  tryLock (key: string): Promise<{ state: 'acquired' | 'busy' | 'unavailable', release (): Promise<boolean> }>
+  /** Waits up to `maxWait` ms for the lock holder to store `key`. */
+  waitFor (key: string, maxWait: number): Promise<{ outcome: 'stored' | 'released' | 'timedOut' | 'unavailable', entry: RemoteEntry | null }>
+  /** Waits for background uploads (at most `timeout` ms, default 30 000); resolves with whether all finished. */
+  flush (timeout?: number): Promise<boolean>
+  stats (): Omit<RemoteStats, 'dropped' | 'bytes' | 'fills' | 'fillsFailed'>
+}
+
 export declare class StreamingCache {
   /** Opens (or creates) a cache in `dir`, rebuilding the index from what a previous process stored there. */
   constructor (dir: string, options?: StreamingCacheOptions)
@@ -313,7 +420,11 @@ export declare class StreamingCache {
   put (key: string, entry: PutEntry): Promise<PutInfo>
   /** A Writable for the body of `key`; see `CacheWriteStream`. */
   createWriteStream (key: string, entry: PolicySource): CacheWriteStream
-  /** The entry for `key`, with its body as a stream, or `null`. */
+  /**
+   * The entry for `key`, with its body as a stream, or `null`. With a `remote` tier, a local
+   * miss is looked up there; a hit streams to the caller and into the local disk at once.
+   * With `range`, the body streams only those bytes (local tiers only).
+   */
   get (key: string, options?: GetOptions): Promise<CacheHit | null>
   /** `get` without a promise: the lookup and file open are synchronous, the body still streams. */
   getSync (key: string, options?: GetOptions): CacheHit | null
@@ -325,13 +436,16 @@ export declare class StreamingCache {
   has (key: string): boolean
   /** Replaces stored fields (headers, policy, ...) without rewriting the body; `false` if `key` is not cached. */
   updateMetadata (key: string, fields: MetadataUpdate): Promise<boolean>
-  /** Removes `key`; resolves `true` if it was present. Content shared with other keys is kept. */
+  /**
+   * Removes `key`; resolves `true` if it was present (here, or in the `remote` tier, whose
+   * metadata for `key` goes too). Content shared with other keys is kept.
+   */
   delete (key: string): Promise<boolean>
   /** Number of live entries. */
   entryCount (): number
   /** Counters since open and sizes now; see `CacheStats`. */
   stats (): CacheStats
-  /** Removes every entry and all content. */
+  /** Removes every entry and all content (and, with a `remote` tier, the metadata of every key under its prefix). */
   clear (): Promise<void>
   /** Checks every entry's content hash; removes corrupt entries, unfinished temp files and unreferenced content. */
   verify (): Promise<VerifyReport>

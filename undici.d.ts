@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream'
 import type CacheInterceptor from 'undici/types/cache-interceptor'
-import type { StreamingCache } from './index'
+import type { RemoteOptions, StreamingCache } from './index'
 
 export type CacheKey = CacheInterceptor.CacheKey
 export type CacheValue = CacheInterceptor.CacheValue
@@ -20,6 +20,12 @@ export interface StreamingCacheStoreOptions {
    * Default 10 000.
    */
   coalesceTimeout?: number
+  /**
+   * A shared second tier on Redis/Valkey behind the store's disk (see `RemoteOptions` and the
+   * README section "Sharing a cache across hosts"): a miss here is looked up there, and what
+   * is stored is written through in the background. Off by default.
+   */
+  remote?: RemoteOptions
 }
 
 /**

@@ -7,8 +7,13 @@
 //    (StreamingCache), an L2 hit (RemoteTier: chunked, content-addressed, verified while it
 //    streams) and whole-body storage in Redis read by a JS client (iovalkey GET of one value,
 //    as undici-cache-redis stores bodies). Each system runs in its own process.
-// 2. Origin requests across 3 "hosts" (separate cache dirs) on a Zipf trace, with the shared
-//    tier and without it (Redis unreachable), through __test__/helpers/remote-host.js.
+// 2. Through cacheInterceptor (the wired `remote` option), requests/s of a local miss
+//    answered by Redis (an L2 hit, teed into the local disk) vs one answered by the origin
+//    (a node:http server on 127.0.0.1, no added latency: the cheapest origin there is) vs a
+//    local disk hit. Each run is a fresh process and cache directory; median (min-max) of runs.
+// 3. Origin requests across 3 "hosts" (separate cache dirs) on a Zipf trace, with the shared
+//    tier and without it (Redis unreachable), through cacheInterceptor in child processes
+//    (__test__/helpers/remote-wired-host.js).
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
@@ -90,11 +95,51 @@ async function child ({ system, size, url, hits, concurrency }) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Child: requests through cacheInterceptor, one way of answering them.
+
+async function wiredChild ({ mode, url, prefix, originUrl, paths, concurrency }) {
+  const { StreamingCache } = require(ROOT)
+  const { cacheInterceptor } = require(path.join(ROOT, 'undici'))
+  const { Agent, request } = require('undici')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsc-bench-wired-'))
+  const cache = new StreamingCache(dir, {
+    ...(mode === 'l2' || mode === 'populate' ? { remote: { url, prefix, lookupTimeout: 1000, opTimeout: 10_000 } } : {}),
+  })
+  const dispatcher = new Agent({ connections: 64 }).compose(cacheInterceptor({ cache }))
+  const fetchAll = async () => {
+    let next = 0
+    let bytes = 0
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < paths.length) {
+        const res = await request(originUrl + paths[next++], { dispatcher })
+        for await (const chunk of res.body) bytes += chunk.length
+      }
+    }))
+    return bytes
+  }
+  if (mode === 'local') await fetchAll() // warm: every path stored locally
+  const start = process.hrtime.bigint()
+  await fetchAll()
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const { kRemoteLink } = require(path.join(ROOT, 'lib', 'remote-link'))
+  const link = cache[kRemoteLink]
+  if (link) {
+    await link.settled()
+    await link.tier.flush(60_000)
+  }
+  const remote = cache.stats().remote
+  if (mode === 'l2' && remote.hits !== paths.length) throw new Error(`only ${remote.hits} of ${paths.length} were L2 hits`)
+  await cache.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  return { requestsPerSecond: paths.length / seconds }
+}
+
+// ---------------------------------------------------------------------------------------
 // Parent.
 
-function runChild (args) {
+function runChild (args, role = '--child') {
   return new Promise((resolve, reject) => {
-    const proc = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const proc = fork(__filename, [role, JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     proc.once('message', resolve)
     proc.once('exit', (code) => code !== 0 && reject(new Error(`child exited with ${code}`)))
   })
@@ -120,29 +165,72 @@ function zipfTrace (n, length, seed = 42) {
 
 async function originRequests (redisUrl, trace, size) {
   let requests = 0
-  const origin = http.createServer((req, res) => { requests++; res.end(crypto.randomBytes(size)) })
+  const bodies = new Map()
+  const origin = http.createServer((req, res) => {
+    requests++
+    if (!bodies.has(req.url)) bodies.set(req.url, crypto.randomBytes(size))
+    res.setHeader('cache-control', 'max-age=600')
+    res.end(bodies.get(req.url))
+  })
   await new Promise((resolve) => origin.listen(0, '127.0.0.1', resolve))
   const originUrl = `http://127.0.0.1:${origin.address().port}`
+  const extra = JSON.stringify({ prefix: `zipf${process.pid}${redisUrl.length}`, connectTimeout: 100, lookupTimeout: 1000 })
   const hosts = [0, 1, 2].map(() => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsc-bench-host-'))
-    const proc = fork(path.join(ROOT, '__test__', 'helpers', 'remote-host.js'), [dir, redisUrl, originUrl])
+    const proc = fork(path.join(ROOT, '__test__', 'helpers', 'remote-wired-host.js'), [dir, redisUrl, originUrl, extra])
     const waiting = new Map()
     let id = 0
     const ready = new Promise((resolve) => proc.on('message', (m) => {
       if (m.ready) return resolve()
       waiting.get(m.id)?.(m)
     }))
-    const fetch = (p) => new Promise((resolve) => { const i = id++; waiting.set(i, resolve); proc.send({ id: i, path: p }) })
-    return { proc, dir, ready, fetch }
+    const call = (op, fields) => new Promise((resolve) => { const i = id++; waiting.set(i, resolve); proc.send({ id: i, op, ...fields }) })
+    return { proc, dir, ready, call }
   })
   await Promise.all(hosts.map((h) => h.ready))
   // Requests round-robin over the hosts, three at a time (one per host).
   for (let i = 0; i < trace.length; i += 3) {
-    await Promise.all(hosts.map((h, j) => i + j < trace.length && h.fetch(`/obj/${trace[i + j]}`)))
+    await Promise.all(hosts.map((h, j) => i + j < trace.length && h.call('get', { path: `/obj/${trace[i + j]}` })))
   }
   for (const h of hosts) { h.proc.kill(); fs.rmSync(h.dir, { recursive: true, force: true }) }
   origin.close()
   return requests
+}
+
+/** Median (min-max) of `runs` values, formatted. */
+function medianRange (values, digits = 0) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)]
+  return { median, text: `${median.toFixed(digits)} (${sorted[0].toFixed(digits)}-${sorted[sorted.length - 1].toFixed(digits)})` }
+}
+
+/** Requests/s through cacheInterceptor: L2 hit vs origin fetch vs local disk hit. */
+async function wiredRows (redisUrl) {
+  const runs = QUICK ? 3 : 5
+  const rows = []
+  for (const size of [1 * KiB, 1 * MiB]) {
+    const n = size === KiB ? (QUICK ? 500 : 2000) : (QUICK ? 50 : 200)
+    const paths = Array.from({ length: n }, (_, i) => `/wired/${size}/${i}`)
+    const body = crypto.randomBytes(size)
+    const origin = http.createServer((req, res) => {
+      res.setHeader('cache-control', 'max-age=600')
+      res.end(body)
+    })
+    await new Promise((resolve) => origin.listen(0, '127.0.0.1', resolve))
+    const originUrl = `http://127.0.0.1:${origin.address().port}`
+    const prefix = `wired${process.pid}x${size}`
+    const base = { url: redisUrl, prefix, originUrl, paths, concurrency: 8 }
+    await runChild({ ...base, mode: 'populate' }, '--wired') // every path into Redis
+    const results = {}
+    for (const mode of ['l2', 'origin', 'local']) {
+      const values = []
+      for (let i = 0; i < runs; i++) values.push((await runChild({ ...base, mode }, '--wired')).requestsPerSecond)
+      results[mode] = medianRange(values)
+    }
+    origin.close()
+    rows.push({ size: size === KiB ? '1 KiB' : '1 MiB', results })
+  }
+  return { rows, runs }
 }
 
 async function main () {
@@ -169,6 +257,14 @@ async function main () {
       console.log(`| ${r.size} | ${label[r.system]} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.hitsPerSecond.toFixed(0)} (${(r.hitsPerSecond / disk.hitsPerSecond).toFixed(2)}x disk) | ${r.mbPerSecond.toFixed(1)} |`)
     }
 
+    const wired = await wiredRows(server.url)
+    console.log(`\nThrough cacheInterceptor, 8 concurrent requests, each run a fresh process and cache dir; requests/s, median (min-max) of ${wired.runs} runs:`)
+    console.log('| body | L2 hit (Redis -> caller + local disk) | origin fetch (127.0.0.1, no latency) | local disk hit | L2 / origin |')
+    console.log('|---|---:|---:|---:|---:|')
+    for (const { size, results } of wired.rows) {
+      console.log(`| ${size} | ${results.l2.text} | ${results.origin.text} | ${results.local.text} | ${(results.l2.median / results.origin.median).toFixed(2)}x |`)
+    }
+
     const trace = zipfTrace(100, QUICK ? 150 : 600)
     const withL2 = await originRequests(server.url, trace, 64 * KiB)
     const withoutL2 = await originRequests('redis://127.0.0.1:1', trace, 64 * KiB)
@@ -179,7 +275,9 @@ async function main () {
   }
 }
 
-if (process.argv[2] === '--child') {
+if (process.argv[2] === '--wired') {
+  wiredChild(JSON.parse(process.argv[3])).then((r) => { process.send(r); process.disconnect() }, (err) => { console.error(err); process.exit(1) })
+} else if (process.argv[2] === '--child') {
   child(JSON.parse(process.argv[3])).then((r) => { process.send(r); process.disconnect() }, (err) => { console.error(err); process.exit(1) })
 } else {
   main().catch((err) => { console.error(err); process.exitCode = 1 })

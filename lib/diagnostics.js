@@ -20,6 +20,10 @@ const channels = {
   delete: dc.channel(`${PREFIX}delete`),
   /** A body read found content not matching its hash: { cache, key, error }. */
   integrityFailure: dc.channel(`${PREFIX}integrity-failure`),
+  /** A local miss the shared tier (`remote` option) answered: { cache, key, size }. */
+  remoteHit: dc.channel(`${PREFIX}remote:hit`),
+  /** A local miss the shared tier did not answer (absent, bad, failed): { cache, key }. */
+  remoteMiss: dc.channel(`${PREFIX}remote:miss`),
 }
 
 const names = Object.fromEntries(Object.entries(channels).map(([event, channel]) => [event, channel.name]))
@@ -54,4 +58,12 @@ function publishDelete (cache, key, deleted) {
   if (channels.delete.hasSubscribers) channels.delete.publish({ cache, key, deleted })
 }
 
-module.exports = { channels, names, publishLookup, publishStore, publishStoreError, publishDelete }
+function publishRemoteLookup (cache, key, hit) {
+  if (hit === null) {
+    if (channels.remoteMiss.hasSubscribers) channels.remoteMiss.publish({ cache, key })
+  } else if (channels.remoteHit.hasSubscribers) {
+    channels.remoteHit.publish({ cache, key, size: hit.size })
+  }
+}
+
+module.exports = { channels, names, publishLookup, publishStore, publishStoreError, publishDelete, publishRemoteLookup }

@@ -5,11 +5,16 @@
 const { Readable } = require('node:stream')
 const { NativeRemoteTier } = require('./native')
 const { inMemoryBody, checkBody } = require('./body-source')
-const { callNative, fromNative, invalidArgType, outOfRange } = require('./errors')
+const { callNative, fromNative, invalidArgType, outOfRange, withCode } = require('./errors')
 const { validateKey, validateObject, validateOptionalObject, validateString } = require('./validate')
 
 const KiB = 1024
 const MiB = 1024 * KiB
+/** Internal hooks the cache uses (lib/remote-link.js); not part of the public API. */
+const kEnqueueLocal = Symbol('enqueueLocal')
+const kGetVerified = Symbol('getVerified')
+const kNativeLock = Symbol('nativeLock')
+
 /** Writes handed to Rust at once: fewer thread-pool round trips for small chunks. */
 const WRITE_BATCH = 256 * KiB
 
@@ -28,25 +33,34 @@ const NUMERIC_OPTIONS = {
   lockTtl: [1, 3_600_000],
 }
 
-function nativeOptions (options) {
-  validateObject(options, 'options')
-  validateString(options.url, 'options.url')
+/** The options as the native tier takes them, checked; `name` is how errors call them. */
+function nativeOptions (options, name = 'options') {
+  validateObject(options, name)
+  validateString(options.url, `${name}.url`)
   if (!/^rediss?:\/\//.test(options.url)) {
-    throw invalidArgType('options.url', 'a redis:// URL', options.url)
+    throw invalidArgType(`${name}.url`, 'a redis:// URL', options.url)
+  }
+  for (const option of Object.keys(options)) {
+    if (option !== 'url' && option !== 'prefix' && !Object.hasOwn(NUMERIC_OPTIONS, option)) {
+      throw withCode(TypeError, 'ERR_INVALID_ARG_VALUE', `${name}.${option} is not an option of the shared tier`)
+    }
   }
   const out = { url: options.url }
   if (options.prefix !== undefined) {
-    validateString(options.prefix, 'options.prefix')
+    validateString(options.prefix, `${name}.prefix`)
+    if (options.prefix === '' || /\s/.test(options.prefix)) {
+      throw outOfRange(`${name}.prefix`, 'a non-empty string without spaces', options.prefix)
+    }
     out.prefix = options.prefix
   }
-  for (const [name, [min, max]] of Object.entries(NUMERIC_OPTIONS)) {
-    const value = options[name]
+  for (const [option, [min, max]] of Object.entries(NUMERIC_OPTIONS)) {
+    const value = options[option]
     if (value === undefined) continue
-    if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number', value)
+    if (typeof value !== 'number') throw invalidArgType(`${name}.${option}`, 'of type number', value)
     if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw outOfRange(`options.${name}`, `an integer from ${min} to ${max}`, value)
+      throw outOfRange(`${name}.${option}`, `an integer from ${min} to ${max}`, value)
     }
-    out[name] = value
+    out[option] = value
   }
   return out
 }
@@ -195,6 +209,7 @@ class RemoteTier {
     const native = await this.#native.tryLock(key)
     return {
       state: native.state,
+      [kNativeLock]: native,
       release: async () => JSON.parse(await native.release().catch((err) => { throw fromNative(err) })),
     }
   }
@@ -214,10 +229,47 @@ class RemoteTier {
     return JSON.parse(await this.#native.flush(timeout))
   }
 
+  /**
+   * Like `get`, but a body that came whole with its metadata (one chunk: most bodies) is read
+   * and verified before this resolves, as `{ entry, whole }`: a bad one is a miss (null),
+   * never a response cut short. Larger bodies come as `{ entry, body }` (verified as they
+   * stream; every chunk was seen present when opened).
+   */
+  async [kGetVerified] (key) {
+    const native = await this.#native.get(key)
+    if (native === null) return null
+    const entry = JSON.parse(native.entry)
+    if (!native.ready || native.size > native.chunkSize) return { entry, body: new RemoteBodyReadable(native) }
+    try {
+      const whole = Buffer.allocUnsafe(native.size)
+      let filled = 0
+      while (filled < whole.length) {
+        const n = native.readSync(filled === 0 ? whole : whole.subarray(filled))
+        if (n === 0) return null
+        filled += n
+      }
+      // One more read: it returns 0 only once the whole body's checksum matched.
+      if (native.readSync(Buffer.allocUnsafe(1)) !== 0) return null
+      return { entry, whole }
+    } catch {
+      return null
+    } finally {
+      native.close()
+    }
+  }
+
+  /**
+   * Queues the upload of the local entry `key` of `nativeCache` under `remoteKey`; `lock`
+   * (from `tryLock`) is released once it finished. Never waits; false if not queued.
+   */
+  [kEnqueueLocal] (nativeCache, key, remoteKey, integrity, freshFor, lock) {
+    return this.#native.enqueueLocal(nativeCache, key, remoteKey, integrity ?? null, freshFor, lock?.[kNativeLock] ?? null)
+  }
+
   /** Counters: hits, misses, errors, evicted, bytesRead, bytesWritten, uploads, ... */
   stats () {
     return JSON.parse(this.#native.stats())
   }
 }
 
-module.exports = { RemoteTier }
+module.exports = { RemoteTier, nativeOptions, kEnqueueLocal, kGetVerified }

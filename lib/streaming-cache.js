@@ -13,6 +13,8 @@ const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
 const { memoryOptions, HotRecords } = require('./memory-tier')
 const { rangeOption, rangeWithin, rangeOfBuffer, rangeOfNative } = require('./range-read')
+const { RemoteLink, kRemoteLink, kDeleteLocal } = require('./remote-link')
+const { nativeOptions: remoteOptions } = require('./remote')
 
 /** The caching policy to store: given, or built from the request the response answered. */
 function policyOf (entry) {
@@ -39,6 +41,9 @@ function entryJson (entry) {
     throw wrapped
   }
 }
+
+/** How long (ms) `close()` waits for queued uploads to the shared tier. */
+const REMOTE_CLOSE_WAIT = 5000
 
 /** Policies built lately, so hits on the same entry do not rebuild theirs. */
 const POLICY_MEMO_SIZE = 256
@@ -138,6 +143,8 @@ class StreamingCache {
   #policies = new Map()
   /** The JS half of the RAM tier (null when it is off). */
   #hot = null
+  /** The shared second tier (lib/remote-link.js), or null. */
+  #remote = null
 
   constructor (dir, options) {
     validateString(dir, 'dir')
@@ -147,10 +154,12 @@ class StreamingCache {
     const maxBodySize = validateCount(options?.maxBodySize, 'options.maxBodySize')
     const maxSize = validateCount(options?.maxSize, 'options.maxSize', { min: 1 })
     const memory = memoryOptions(options?.memory)
+    if (options?.remote !== undefined) remoteOptions(options.remote, 'options.remote')
     this.#native = callNative(() => new NativeCache(dir, {
       maxEntries, maxBodySize, maxSize, memoryMaxSize: memory.maxSize, memoryMaxEntrySize: memory.maxEntrySize,
     }))
     if (memory.maxSize > 0) this.#hot = new HotRecords(memory.maxSize)
+    if (options?.remote !== undefined) this.#remote = new RemoteLink(this, this.#native, options.remote)
     Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
     retainTempDir(dir)
   }
@@ -185,6 +194,7 @@ class StreamingCache {
       try {
         const info = await this.#open().putBuffer(key, fields, whole)
         diagnostics.publishStore(this, key, info)
+        this.#remote?.stored(key, entry, info)
         return info
       } catch (err) {
         const error = fromNative(err)
@@ -197,6 +207,7 @@ class StreamingCache {
       await writeStream(entry.body, writer)
       const info = await writer.commit()
       diagnostics.publishStore(this, key, info)
+      this.#remote?.stored(key, entry, info)
       return info
     } catch (err) {
       writer.abort()
@@ -211,7 +222,10 @@ class StreamingCache {
     const fields = entryJson(entry)
     const stream = new CacheWriteStream(callNative(() => this.#open().beginPut(key, fields)))
     stream.committed.then(
-      (info) => diagnostics.publishStore(this, key, info),
+      (info) => {
+        diagnostics.publishStore(this, key, info)
+        this.#remote?.stored(key, entry, info)
+      },
       (error) => diagnostics.publishStoreError(this, key, error))
     return stream
   }
@@ -256,8 +270,19 @@ class StreamingCache {
     return { maxSize: native.memoryMaxSize, maxEntrySize: native.memoryMaxEntrySize, bytes, entries }
   }
 
+  /**
+   * Like `getSync`; with a `remote` tier, a local miss is looked up there too (see fill). A
+   * range is served from the local tiers only: the shared tier streams whole bodies.
+   */
   async get (key, options) {
-    return this.getSync(key, options)
+    const hit = this.getSync(key, options)
+    if (hit !== null || this.#remote === null || options?.range != null) return hit
+    return this.#remote.fill(key)
+  }
+
+  /** The shared tier's wiring, for the HTTP engine (lib/engine/remote-lookup.js). */
+  get [kRemoteLink] () {
+    return this.#remote
   }
 
   peek (key) {
@@ -308,7 +333,21 @@ class StreamingCache {
     }
   }
 
+  /** Removes `key` here and, with a `remote` tier, its metadata there (invalidation). */
   async delete (key) {
+    validateKey(key)
+    const [deleted, removed] = await Promise.all([
+      this[kDeleteLocal](key),
+      this.#remote?.remove(key) ?? false,
+    ])
+    return deleted || removed
+  }
+
+  /**
+   * `delete` of the local entry only: the HTTP engine's housekeeping (superseded, expired or
+   * unreadable entries) must not remove what another host shared meanwhile.
+   */
+  async [kDeleteLocal] (key) {
     validateKey(key)
     this.#hot?.forget(key)
     const deleted = await this.#await(() => this.#open().delete(key))
@@ -326,12 +365,14 @@ class StreamingCache {
    * in the directory, every process's; `maxSize`; bytes saved by dedup). A plain object.
    */
   stats () {
-    return this.#open().stats()
+    const stats = this.#open().stats()
+    if (this.#remote !== null) stats.remote = this.#remote.stats()
+    return stats
   }
 
   async clear () {
     this.#hot?.clear()
-    await this.#await(() => this.#open().clear())
+    await Promise.all([this.#await(() => this.#open().clear()), this.#remote?.purge()])
   }
 
   /**
@@ -355,6 +396,8 @@ class StreamingCache {
   async close () {
     if (this.#closed) return
     this.#closed = true
+    // Uploads already queued read the local files; they get a moment to finish.
+    await this.#remote?.close(REMOTE_CLOSE_WAIT)
     await this.#await(() => this.#native.close())
     // A withTempDir directory goes with the last cache of this process using it.
     await releaseTempDir(this.dir)

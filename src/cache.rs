@@ -9,6 +9,7 @@ use streaming_cache_core::{
 };
 
 use crate::body::{entry_json, NativeBody};
+use crate::convert::FromJsNumber;
 use crate::errors::{guard, guard_infallible};
 use crate::writer::{CommitTask, NativeWriter, PendingPut};
 
@@ -43,13 +44,13 @@ impl NativeCache {
     pub fn new(dir: String, options: NativeOptions) -> napi::Result<Self> {
         let mut opts = CacheOptions::default();
         if let Some(n) = options.max_entries {
-            opts = opts.with_max_entries(n as u64);
+            opts = opts.with_max_entries(u64::from_js(n));
         }
         if let Some(n) = options.max_body_size {
-            opts = opts.with_max_body_size(n as u64);
+            opts = opts.with_max_body_size(u64::from_js(n));
         }
         if let Some(n) = options.max_size {
-            opts = opts.with_max_size(n as u64);
+            opts = opts.with_max_size(u64::from_js(n));
         }
         opts = opts.with_memory(crate::hot::memory_options(
             options.memory_max_size,

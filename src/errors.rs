@@ -10,14 +10,40 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
 use napi::{Error, Status};
+use streaming_cache_core::remote::RemoteError;
 use streaming_cache_core::CacheError;
+
+/// An error of the core with a stable code (`ERR_...`) and a message: the cache's and the
+/// shared tier's, converted the same way.
+pub trait CodedError {
+    fn code(&self) -> &str;
+    fn message(&self) -> &str;
+}
+
+impl CodedError for CacheError {
+    fn code(&self) -> &str {
+        CacheError::code(self)
+    }
+    fn message(&self) -> &str {
+        CacheError::message(self)
+    }
+}
+
+impl CodedError for RemoteError {
+    fn code(&self) -> &str {
+        RemoteError::code(self)
+    }
+    fn message(&self) -> &str {
+        RemoteError::message(self)
+    }
+}
 
 thread_local! {
     /// How many `guard` calls are running on this thread (they may nest).
     static GUARDED: Cell<u32> = const { Cell::new(0) };
 }
 
-pub fn to_napi(err: CacheError) -> Error {
+pub fn to_napi<E: CodedError>(err: E) -> Error {
     Error::new(
         Status::GenericFailure,
         format!("{}: {}", err.code(), err.message()),
@@ -40,6 +66,11 @@ pub fn install_silent_panic_hook() {
 
 /// Runs `f`, turning core errors and panics into JS errors: a panic must never reach Node.
 pub fn guard<T>(f: impl FnOnce() -> Result<T, CacheError>) -> napi::Result<T> {
+    guard_coded(f)
+}
+
+/// `guard` for work that fails with any core error type (the shared tier's `RemoteError`).
+pub fn guard_coded<T, E: CodedError>(f: impl FnOnce() -> Result<T, E>) -> napi::Result<T> {
     GUARDED.with(|g| g.set(g.get() + 1));
     let outcome = catch_unwind(AssertUnwindSafe(f));
     GUARDED.with(|g| g.set(g.get() - 1));

@@ -3,6 +3,7 @@
 
 mod body;
 mod cache;
+mod convert;
 mod errors;
 mod floor;
 mod hot;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{AsyncTask, Buffer};
-use napi::{Env, Error, Status, Task};
+use napi::{Env, Task};
 use napi_derive::napi;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -15,24 +15,9 @@ use streaming_cache_core::remote::{
     RemoteWriter, WaitOutcome,
 };
 
-use crate::errors::guard;
-
-fn to_napi(err: RemoteError) -> Error {
-    Error::new(
-        Status::GenericFailure,
-        format!("{}: {}", err.code(), err.message()),
-    )
-}
-
-/// Like `guard`, for calls that fail with a `RemoteError`.
-fn remote_guard<T>(f: impl FnOnce() -> Result<T, RemoteError>) -> napi::Result<T> {
-    let mut outcome = None;
-    guard(|| {
-        outcome = Some(f());
-        Ok(())
-    })?;
-    outcome.expect("set above").map_err(to_napi)
-}
+use crate::cache::NativeCache;
+use crate::convert::{set_from, FromJsNumber};
+use crate::errors::{guard_coded, guard_infallible};
 
 /// Options as the JS shim checked them: durations in milliseconds, sizes in bytes.
 #[napi(object)]
@@ -50,10 +35,6 @@ pub struct NativeRemoteOptions {
     pub upload_workers: Option<f64>,
     pub revalidation_grace: Option<f64>,
     pub lock_ttl: Option<f64>,
-}
-
-fn millis(ms: f64) -> Duration {
-    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
 }
 
 fn entry_json(entry: &RemoteEntry) -> String {
@@ -80,34 +61,18 @@ impl NativeRemoteTier {
         if let Some(prefix) = options.prefix {
             opts.prefix = prefix;
         }
-        if let Some(n) = options.max_body_size {
-            opts.max_body_size = n as u64;
-        }
-        if let Some(n) = options.chunk_size {
-            opts.chunk_size = n as usize;
-        }
-        if let Some(n) = options.breaker_threshold {
-            opts.breaker_threshold = n as u32;
-        }
-        if let Some(n) = options.queue_capacity {
-            opts.queue_capacity = n as usize;
-        }
-        if let Some(n) = options.upload_workers {
-            opts.upload_workers = n as usize;
-        }
-        for (slot, value) in [
-            (&mut opts.lookup_timeout, options.lookup_timeout),
-            (&mut opts.op_timeout, options.op_timeout),
-            (&mut opts.connect_timeout, options.connect_timeout),
-            (&mut opts.breaker_cooldown, options.breaker_cooldown),
-            (&mut opts.revalidation_grace, options.revalidation_grace),
-            (&mut opts.lock_ttl, options.lock_ttl),
-        ] {
-            if let Some(ms) = value {
-                *slot = millis(ms);
-            }
-        }
-        let tier = remote_guard(|| RemoteTier::connect(opts))?;
+        set_from(&mut opts.max_body_size, options.max_body_size);
+        set_from(&mut opts.chunk_size, options.chunk_size);
+        set_from(&mut opts.breaker_threshold, options.breaker_threshold);
+        set_from(&mut opts.queue_capacity, options.queue_capacity);
+        set_from(&mut opts.upload_workers, options.upload_workers);
+        set_from(&mut opts.lookup_timeout, options.lookup_timeout);
+        set_from(&mut opts.op_timeout, options.op_timeout);
+        set_from(&mut opts.connect_timeout, options.connect_timeout);
+        set_from(&mut opts.breaker_cooldown, options.breaker_cooldown);
+        set_from(&mut opts.revalidation_grace, options.revalidation_grace);
+        set_from(&mut opts.lock_ttl, options.lock_ttl);
+        let tier = guard_coded(|| RemoteTier::connect(opts))?;
         Ok(NativeRemoteTier { tier })
     }
 
@@ -154,7 +119,7 @@ impl NativeRemoteTier {
     pub fn wait_for(&self, key: String, max_wait: f64) -> AsyncTask<TierTask> {
         AsyncTask::new(TierTask {
             tier: self.tier.clone(),
-            op: TierOp::WaitFor(key, millis(max_wait)),
+            op: TierOp::WaitFor(key, Duration::from_js(max_wait)),
         })
     }
 
@@ -163,7 +128,7 @@ impl NativeRemoteTier {
     pub fn flush(&self, timeout: f64) -> AsyncTask<TierTask> {
         AsyncTask::new(TierTask {
             tier: self.tier.clone(),
-            op: TierOp::Flush(millis(timeout)),
+            op: TierOp::Flush(Duration::from_js(timeout)),
         })
     }
 
@@ -173,6 +138,33 @@ impl NativeRemoteTier {
             tier: self.tier.clone(),
             key,
             attempt: None,
+        })
+    }
+
+    /// Queues the write-through of the local entry `key` of `cache` (if it still holds
+    /// `integrity`) under `remote_key`, fresh for `fresh_for` ms; `lock`, a fetch lock this
+    /// process holds, is released once the upload finished. Never waits for Redis: false when
+    /// there was nothing to upload, or the queue was full or the breaker open (counted).
+    #[napi]
+    pub fn enqueue_local(
+        &self,
+        cache: &NativeCache,
+        key: String,
+        remote_key: String,
+        integrity: Option<String>,
+        fresh_for: f64,
+        lock: Option<&NativeRemoteLock>,
+    ) -> napi::Result<bool> {
+        guard_infallible(|| {
+            let held = lock.and_then(|l| l.lock.lock().take());
+            self.tier.enqueue_local(
+                &cache.cache,
+                &key,
+                remote_key,
+                integrity.as_deref(),
+                Duration::from_js(fresh_for),
+                held,
+            )
         })
     }
 
@@ -211,7 +203,7 @@ impl Task for GetTask {
 
     fn compute(&mut self) -> napi::Result<bool> {
         let (tier, key) = (&self.tier, &self.key);
-        let found = remote_guard(|| Ok(tier.get(key)))?;
+        let found = guard_infallible(|| tier.get(key))?;
         self.found = found;
         Ok(self.found.is_some())
     }
@@ -244,8 +236,8 @@ impl Task for TierTask {
 
     fn compute(&mut self) -> napi::Result<String> {
         let (tier, op) = (&self.tier, &self.op);
-        remote_guard(|| {
-            Ok(match op {
+        guard_coded(|| {
+            Ok::<_, RemoteError>(match op {
                 TierOp::Lookup(key) => tier
                     .lookup(key)
                     .map_or_else(|| "null".into(), |e| entry_json(&e)),
@@ -285,7 +277,7 @@ impl Task for LockTask {
 
     fn compute(&mut self) -> napi::Result<()> {
         let (tier, key) = (&self.tier, &self.key);
-        let attempt = remote_guard(|| Ok(tier.try_lock(key)))?;
+        let attempt = guard_infallible(|| tier.try_lock(key))?;
         self.attempt = Some(attempt);
         Ok(())
     }
@@ -336,7 +328,7 @@ impl Task for ReleaseTask {
 
     fn compute(&mut self) -> napi::Result<String> {
         let lock = &self.lock;
-        remote_guard(|| match lock.lock().take() {
+        guard_coded(|| match lock.lock().take() {
             Some(held) => held.release().map(|released| released.to_string()),
             None => Ok("false".into()),
         })
@@ -393,7 +385,7 @@ impl NativeRemoteBody {
     #[napi]
     pub fn read_sync(&self, mut buffer: Buffer) -> napi::Result<u32> {
         let reader = &self.reader;
-        remote_guard(|| {
+        guard_coded(|| {
             let mut reader = reader.lock();
             if !reader.is_ready() {
                 return Err(RemoteError::new(
@@ -422,7 +414,7 @@ impl Task for RemoteReadTask {
 
     fn compute(&mut self) -> napi::Result<u32> {
         let (reader, buffer) = (&self.reader, &mut self.buffer);
-        remote_guard(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
+        guard_coded(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
     }
 
     fn resolve(&mut self, _env: Env, output: u32) -> napi::Result<u32> {
@@ -453,7 +445,7 @@ impl NativeRemoteWriter {
             writer: self.writer.clone(),
             key,
             meta,
-            fresh_for: millis(fresh_for),
+            fresh_for: Duration::from_js(fresh_for),
         })
     }
 
@@ -474,7 +466,7 @@ impl Task for RemoteWriteTask {
 
     fn compute(&mut self) -> napi::Result<()> {
         let (writer, chunks) = (&self.writer, &self.chunks);
-        remote_guard(|| {
+        guard_coded(|| {
             let mut slot = writer.lock();
             let Some(w) = slot.as_mut() else {
                 return Err(closed());
@@ -507,7 +499,7 @@ impl Task for RemoteCommitTask {
 
     fn compute(&mut self) -> napi::Result<String> {
         let (writer, key, meta, fresh_for) = (&self.writer, &self.key, &self.meta, self.fresh_for);
-        remote_guard(|| {
+        guard_coded(|| {
             let w = writer.lock().take().ok_or_else(closed)?;
             let meta: Value = serde_json::from_str(meta).map_err(|e| {
                 RemoteError::new(

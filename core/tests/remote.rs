@@ -308,26 +308,18 @@ fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
     let chunks = server.keys("hsc:c:*");
     assert_eq!(chunks.len(), 4);
 
-    // A middle chunk evicted: reading stops with Evicted before the end; the manifest is
-    // dropped so the body is stored again by the next upload instead of deduplicated.
+    // A middle chunk evicted: a miss when opened (every chunk is checked first), not a
+    // response cut off halfway; the manifest is dropped so the body is stored again by the
+    // next upload instead of deduplicated.
     let _: () = redis::cmd("DEL")
         .arg(chunks.iter().find(|k| k.ends_with(":2")).unwrap())
         .query(&mut server.conn())
         .unwrap();
-    let mut reader = tier
-        .get("k1")
-        .expect("opens: manifest and chunk 0 are there");
-    let mut got = 0usize;
-    let err = loop {
-        match reader.next_chunk() {
-            Ok(Some(chunk)) => got += chunk.len(),
-            Ok(None) => panic!("a torn body read as complete"),
-            Err(err) => break err,
-        }
-    };
-    assert_eq!(err.kind(), RemoteErrorKind::Evicted);
-    assert!(got < a.len());
-    assert!(reader.next_chunk().is_err(), "stays failed");
+    assert!(
+        tier.get("k1").is_none(),
+        "a body with a chunk gone is a miss"
+    );
+    assert!(tier.stats().evicted >= 1);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !server.keys("hsc:m:*").is_empty() {
         assert!(Instant::now() < deadline, "the broken manifest is removed");
@@ -405,6 +397,33 @@ fn partly_evicted_or_damaged_bodies_are_misses_never_torn_bodies() {
     assert!(stats.errors > errors_before);
     assert!(stats.evicted >= 2);
     assert!(!stats.breaker_open, "bad values are not outages");
+
+    // A chunk evicted after the body was opened (beyond the read-ahead): reading stops
+    // with Evicted before the end, never a torn body read as complete.
+    let long = body(5, 10 * 65536);
+    put(&tier, "k5", &long);
+    let mut reader = tier.get("k5").expect("every chunk is there when opened");
+    let doomed = server
+        .keys("hsc:c:*")
+        .into_iter()
+        .filter(|k| k.ends_with(":8"))
+        .collect::<Vec<_>>();
+    assert_eq!(doomed.len(), 1);
+    let _: () = redis::cmd("DEL")
+        .arg(&doomed[0])
+        .query(&mut server.conn())
+        .unwrap();
+    let mut got = 0usize;
+    let err = loop {
+        match reader.next_chunk() {
+            Ok(Some(chunk)) => got += chunk.len(),
+            Ok(None) => panic!("a torn body read as complete"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(err.kind(), RemoteErrorKind::Evicted);
+    assert_eq!(got, 8 * 65536);
+    assert!(reader.next_chunk().is_err(), "stays failed");
 }
 
 #[test]
@@ -475,6 +494,52 @@ fn write_behind_copies_local_entries_and_skips_bodies_already_there() {
     assert!(tier.flush(Duration::from_secs(10)));
     assert!(tier.lookup("GET /lie").is_none());
     assert_eq!(tier.stats().uploads_failed, 1);
+}
+
+#[test]
+fn enqueue_local_uploads_what_the_local_cache_holds_and_skips_a_replaced_entry() {
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
+    let tier = RemoteTier::connect(options(&server)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = StreamingCache::open(dir.path(), CacheOptions::default()).unwrap();
+    let meta = EntryMeta::from_value(json!({ "status": 203 })).unwrap();
+    let bytes = body(6, 150_000);
+    let entry = local.put_bytes("local key", meta.clone(), &bytes).unwrap();
+    assert!(tier.enqueue_local(
+        &local,
+        "local key",
+        "GET /shared".into(),
+        Some(&entry.integrity_string()),
+        Duration::from_secs(30),
+        None,
+    ));
+    assert!(tier.flush(Duration::from_secs(30)));
+    assert_eq!(read_all(&tier, "GET /shared").unwrap(), bytes);
+    assert_eq!(tier.lookup("GET /shared").unwrap().meta["status"], 203);
+
+    // Replaced before its upload was queued: the old body is not sent (the replacement has
+    // an upload of its own); a key not held at all is nothing to upload.
+    local.put_bytes("local key", meta, b"newer").unwrap();
+    assert!(!tier.enqueue_local(
+        &local,
+        "local key",
+        "GET /stale".into(),
+        Some(&entry.integrity_string()),
+        Duration::from_secs(30),
+        None,
+    ));
+    assert!(!tier.enqueue_local(
+        &local,
+        "never stored",
+        "GET /none".into(),
+        None,
+        Duration::from_secs(30),
+        None,
+    ));
+    assert!(tier.lookup("GET /stale").is_none());
+    assert_eq!(tier.stats().uploads, 1);
 }
 
 #[test]

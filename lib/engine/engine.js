@@ -7,6 +7,8 @@
 // interceptor, undici for the store).
 const { storedFields, pastDeleteAt } = require('./record')
 const { variantKey, varyMatches } = require('./keys')
+const { lookupRemote } = require('./remote-lookup')
+const { kRemoteKey, kRemoteLink, kDeleteLocal } = require('../remote-link')
 
 const noop = () => {}
 
@@ -102,6 +104,36 @@ class HttpCacheEngine {
 
   constructor (cache) {
     this.cache = cache
+  }
+
+  /** The cache's shared second tier (lib/remote-link.js), or null. */
+  get remote () {
+    return this.cache[kRemoteLink] ?? null
+  }
+
+  /**
+   * After `lookup` missed: the entry from the shared tier (a Found, its body open), or null.
+   * See lib/engine/remote-lookup.js; `coalesce` and `maxWait` (ms) take part in cross-host
+   * coalescing. Never rejects.
+   * @returns {Promise<Found | null>}
+   */
+  lookupRemote (baseKey, { method, headers, judge, coalesce = false, maxWait = 0 }) {
+    if (this.remote === null) return Promise.resolve(null)
+    return lookupRemote(this, Found, baseKey, { method, headers, judge, coalesce, maxWait }).catch(() => null)
+  }
+
+  /**
+   * Deletes the local entry `key` and nothing in the shared tier: for entries superseded,
+   * expired or unreadable here (invalidation uses `cache.delete`, which removes both).
+   */
+  deleteLocal (key) {
+    const local = this.cache[kDeleteLocal]
+    return typeof local === 'function' ? local.call(this.cache, key) : this.cache.delete(key)
+  }
+
+  /** The fetch of `baseKey` this host led is over: its cross-host lock goes unless an upload took it. */
+  releaseFetch (baseKey) {
+    this.remote?.unlock(baseKey)
   }
 
   // ---- lookup ----------------------------------------------------------------------------
@@ -218,7 +250,8 @@ class HttpCacheEngine {
    */
   createWriter (baseKey, entry) {
     const key = variantKey(baseKey, entry.metadata.vary)
-    const ws = this.cache.createWriteStream(key, entry)
+    // Shared tier: every variant goes up under its base key (what a miss looks up there).
+    const ws = this.cache.createWriteStream(key, { ...entry, [kRemoteKey]: baseKey })
     return { key, ws }
   }
 
@@ -236,7 +269,7 @@ class HttpCacheEngine {
       if (fields === null) continue
       if (written?.metadata.vary == null || varyMatches(fields.metadata.vary, requestHeaders)) keys.push(key)
     }
-    return Promise.allSettled(keys.map((key) => this.cache.delete(key)))
+    return Promise.allSettled(keys.map((key) => this.deleteLocal(key)))
   }
 
   /**
@@ -263,13 +296,16 @@ class HttpCacheEngine {
 
   /** Deletes everything stored under each base key. */
   invalidate (baseKeys) {
-    return Promise.allSettled(baseKeys.map((baseKey) => this.deleteAll(baseKey)))
+    // The shared tier's copies go too (this host may hold none of them locally).
+    const remote = this.remote
+    return Promise.allSettled(baseKeys.flatMap((baseKey) =>
+      remote === null ? [this.deleteAll(baseKey)] : [this.deleteAll(baseKey), remote.remove(baseKey)]))
   }
 
   /** Removes an entry in the background; failures are ignored (a corrupt one is already gone). */
   drop (key) {
     try {
-      Promise.resolve(this.cache.delete(key)).catch(noop)
+      Promise.resolve(this.deleteLocal(key)).catch(noop)
     } catch {}
   }
 
@@ -280,7 +316,7 @@ class HttpCacheEngine {
     this.serialize(group, 'cleanups', (previous) => previous.then(async () => {
       try {
         const fields = this.#peek(key)
-        if (fields !== null && pastDeleteAt(fields.metadata, Date.now())) await this.cache.delete(key)
+        if (fields !== null && pastDeleteAt(fields.metadata, Date.now())) await this.deleteLocal(key)
       } finally {
         this.#expiring.delete(key)
       }

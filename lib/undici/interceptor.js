@@ -16,7 +16,7 @@ const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders
 const { InvalidateHandler } = require('./invalidate')
 const { PostResponseHandler } = require('./post-response')
 const { serveEntry, gatewayTimeout } = require('./serve-cached')
-const { findEntry } = require('./lookup')
+const { findEntry, judgeFor } = require('./lookup')
 const { taggedVariants, askWithVariantTags } = require('./variant-tags')
 const { languageVariant } = require('./language-variant')
 const { requestUrl, varyMatches } = require('../engine/keys')
@@ -117,6 +117,7 @@ function handle (ctx, dispatch, r, downstream) {
     // (published as `coalesced`, then as what they get once it landed).
     const flight = coalesces(ctx, r) && !r.onlyIfCached ? ctx.engine.flightFor(r.baseKey) : undefined
     if (flight !== undefined) return waitFor(ctx, dispatch, r, downstream, flight)
+    if (asksRemote(ctx, r)) return lookupRemote(ctx, dispatch, r, downstream, miss, toOrigin)
     publish('miss', r, { onlyIfCached: r.onlyIfCached })
     if (r.onlyIfCached) {
       discardRequestBody(r.opts)
@@ -207,6 +208,68 @@ function withoutRangeFields (headers) {
   const out = {}
   for (const name of Object.keys(headers)) if (!dropped(name)) out[name] = headers[name]
   return out
+}
+
+/** Whether a local miss for `r` asks the cache's shared second tier (`remote` option) first. */
+function asksRemote (ctx, r) {
+  return !r.remoteAsked && r.method === 'GET' && r.mode !== 'no-cache' && ctx.engine.remote !== null
+}
+
+/**
+ * A local miss asks the shared tier (lib/engine/remote-lookup.js); the caller may abort
+ * meanwhile. A hit there is answered like a local one (its body lands in the local cache as
+ * it is served); a miss goes to the origin, leading the local flight (and, across hosts, the
+ * fetch lock it took) when it coalesces.
+ */
+function lookupRemote (ctx, dispatch, r, downstream, miss, toOrigin) {
+  const { engine } = ctx
+  const leads = coalesces(ctx, r) && !r.onlyIfCached
+  const flight = leads ? engine.takeOff(r.baseKey) : undefined
+  // The cross-host lock this host may take goes once the flight landed (stored and handed
+  // to the upload by then, or not stored at all).
+  flight?.landed.then(() => setImmediate(() => engine.releaseFetch(r.baseKey)))
+  let waiting = true
+  downstream.attach({
+    pause () {},
+    resume () {},
+    abort (reason) {
+      if (!waiting) return
+      waiting = false
+      flight?.land()
+      downstream.error(reason)
+    },
+  }, {})
+  const now = Date.now()
+  engine.lookupRemote(r.baseKey, {
+    method: r.method, headers: r.headers, judge: judgeFor(r.req, now), coalesce: leads, maxWait: ctx.coalesceTimeout,
+  }).then((found) => {
+    if (!waiting) {
+      found?.release()
+      return
+    }
+    waiting = false
+    downstream.detach()
+    const next = { ...r, remoteAsked: true }
+    if (found === null) {
+      publish('miss', next, { onlyIfCached: r.onlyIfCached, remote: 'MISS' })
+      if (r.onlyIfCached) {
+        discardRequestBody(r.opts)
+        gatewayTimeout(ctx, downstream)
+        return
+      }
+      if (flight === undefined) return miss()
+      return toOrigin({ store: true, lookup: 'MISS', flight })
+    }
+    flight?.land()
+    try {
+      answerWith(ctx, dispatch, next, downstream, found, Date.now(), miss)
+    } catch (err) {
+      downstream.error(err)
+    } finally {
+      found.release()
+    }
+  })
+  return true
 }
 
 /** Whether a miss for `r` joins or leads a coalesced flight. */

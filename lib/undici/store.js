@@ -123,6 +123,8 @@ class StreamingCacheStore {
     const cache = new StreamingCache(dir, {
       ...(maxEntries !== undefined && { maxEntries }),
       ...(maxEntrySize !== undefined && { maxBodySize: maxEntrySize }),
+      // The shared second tier (README "Sharing a cache across hosts"); checked by the cache.
+      ...(options?.remote !== undefined && { remote: options.remote }),
     })
     this.#engine = new HttpCacheEngine(cache)
     this.#maxEntrySize = cache.maxBodySize
@@ -262,7 +264,7 @@ class StreamingCacheStore {
     const engine = this.#engine
     const now = Date.now()
     const method = key.method.toUpperCase()
-    const found = engine.lookup(baseKeyOf(method, url), {
+    const query = {
       method,
       headers: key.headers ?? {},
       open: true,
@@ -271,20 +273,35 @@ class StreamingCacheStore {
         engine.dropExpired(url, fields.key)
         return null
       },
-    })
-    if (found === null) return undefined
-    try {
-      const result = cacheValueOf(found.fields)
-      if (answersRange(key) && found.fields.status === 200) {
-        const ranged = rangeValue(engine, key.headers, found, result)
-        if (ranged === null) return undefined
-        if (ranged !== undefined) return ranged
-      }
-      result.body = found.takeBody()
-      return result
-    } finally {
-      found.release()
     }
+    const found = engine.lookup(baseKeyOf(method, url), query)
+    if (found === null) {
+      // The cache's shared second tier, if it has one (lib/engine/remote-lookup.js).
+      if (engine.remote === null || method !== 'GET') return undefined
+      return engine.lookupRemote(baseKeyOf(method, url), query)
+        .then((remote) => remote === null ? undefined : resultOf(remote))
+    }
+    return resultOf(found, answersRange(key) ? { engine, headers: key.headers } : null)
+  }
+}
+
+/**
+ * The undici GetResult of an engine Found, its body taken: for a Range lookup (`ranged`) the
+ * 206/416 value engine/range.js makes of a stored complete 200, where it applies. (A hit from
+ * the shared tier is passed whole: a server may ignore Range.)
+ */
+function resultOf (found, ranged = null) {
+  try {
+    const result = cacheValueOf(found.fields)
+    if (ranged !== null && found.fields.status === 200) {
+      const value = rangeValue(ranged.engine, ranged.headers, found, result)
+      if (value === null) return undefined
+      if (value !== undefined) return value
+    }
+    result.body = found.takeBody()
+    return result
+  } finally {
+    found.release()
   }
 }
 

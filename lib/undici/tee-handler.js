@@ -253,7 +253,7 @@ class TeeHandler {
     const cleanup = [engine.supersede(this.#r.baseKey, writer.key, this.#r.headers)]
     const replaced = this.#options.replaceKey
     if (replaced !== undefined && replaced !== writer.key) {
-      cleanup.push(Promise.resolve().then(() => engine.cache.delete(replaced)))
+      cleanup.push(Promise.resolve().then(() => engine.deleteLocal(replaced)))
     }
     await Promise.allSettled(cleanup)
   }

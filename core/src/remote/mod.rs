@@ -19,6 +19,7 @@ mod breaker;
 mod client;
 mod error;
 mod layout;
+mod local;
 mod lock;
 mod options;
 mod queue;
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 
 pub use error::{RemoteError, RemoteErrorKind, RemoteResult};
 pub use layout::RemoteEntry;
+pub use local::local_upload;
 pub use lock::{LockAttempt, RemoteLock, WaitOutcome};
 pub use options::{RemoteOptions, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 pub use queue::{BodySource, OpenSource, ReadSource, UploadJob};
@@ -137,6 +139,23 @@ impl RemoteTier {
             return false;
         }
         self.queue.offer(&self.client, job)
+    }
+
+    /// Queues the upload of the local entry `key` of `cache` under `remote_key` (see
+    /// `local_upload`); false if there was nothing to upload or the job was dropped.
+    pub fn enqueue_local(
+        &self,
+        cache: &crate::StreamingCache,
+        key: &str,
+        remote_key: String,
+        integrity: Option<&str>,
+        fresh_for: Duration,
+        release_after: Option<RemoteLock>,
+    ) -> bool {
+        match local_upload(cache, key, remote_key, integrity, fresh_for, release_after) {
+            Some(job) => self.enqueue(job),
+            None => false,
+        }
     }
 
     /// Waits until every queued upload finished, or `timeout`; true if none is left.

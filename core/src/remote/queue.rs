@@ -123,10 +123,8 @@ async fn run(client: &Arc<Client>, job: UploadJob) -> RemoteResult<()> {
         }
         // Stored already (another key, another host): only the metadata goes up.
         if client.complete_body(integrity).await?.is_some() {
-            client.keep_body(integrity, *size, ttl).await?;
-            client.link(&key, integrity, *size, meta, ttl).await?;
+            client.adopt(&key, integrity, *size, meta, ttl).await?;
             client.count(|c| &c.uploads, 1);
-            client.count(|c| &c.uploads_deduplicated, 1);
             return Ok(());
         }
     }

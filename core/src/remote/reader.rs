@@ -67,6 +67,30 @@ impl RemoteBodyReader {
             (_, None) => return Err(client.evicted(&entry, "chunk 0 is gone")),
             (_, Some(bytes)) => Some(bytes),
         };
+        if manifest.chunks > 1 {
+            // Redis evicts keys one by one: a body with any chunk gone is a miss now, before
+            // the caller was sent a byte, rather than a response cut off halfway.
+            let exists =
+                redis::Cmd::exists(client.chunk_keys(&entry.integrity, 1..manifest.chunks));
+            let present: u64 = client
+                .query(
+                    "checking a body's chunks",
+                    Lane::Control,
+                    client.options.op_timeout,
+                    &exists,
+                )
+                .await?;
+            if present != manifest.chunks - 1 {
+                return Err(client.evicted(
+                    &entry,
+                    &format!(
+                        "{} of {} chunks are gone",
+                        manifest.chunks - 1 - present,
+                        manifest.chunks
+                    ),
+                ));
+            }
+        }
         let checker = IntegrityChecker::new(manifest.verify_with());
         let mut reader = RemoteBodyReader {
             client,

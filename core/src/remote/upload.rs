@@ -180,22 +180,19 @@ impl Upload {
         let client = self.client.clone();
         let ttl = client.options.expiry_for(fresh_for);
         let size = self.written;
-        let result = match client.complete_body(&address).await {
+        let stored = match client.complete_body(&address).await {
             Ok(Some(_)) => {
-                client.count(|c| &c.uploads_deduplicated, 1);
+                // Already there (another key, another host): only the metadata goes up.
                 self.discard_temporary();
-                client.keep_body(&address, size, ttl).await
+                client.adopt(key, &address, size, meta, ttl).await
             }
-            Ok(None) => self.promote(&address, check.as_ref(), size, ttl).await,
+            Ok(None) => match self.promote(&address, check.as_ref(), size, ttl).await {
+                Ok(()) => client.link(key, &address, size, meta, ttl).await,
+                Err(err) => Err(err),
+            },
             Err(err) => Err(err),
         };
-        if let Err(err) = result {
-            return Err(self.fail(err));
-        }
-        let entry = client
-            .link(key, &address, size, meta, ttl)
-            .await
-            .map_err(|err| self.fail(err))?;
+        let entry = stored.map_err(|err| self.fail(err))?;
         client.count(|c| &c.uploads, 1);
         self.sent_chunks = 0; // nothing temporary left to clean up
         Ok(entry)
@@ -282,17 +279,11 @@ impl Upload {
             .map(|i| client.layout.upload_chunk(&self.id, i))
             .collect();
         runtime().spawn(async move {
-            for batch in keys.chunks(BATCH) {
-                let cmd = redis::Cmd::del(batch);
-                let _: RemoteResult<i64> = client
-                    .query(
-                        "discarding an upload",
-                        Lane::Control,
-                        client.options.op_timeout,
-                        &cmd,
-                    )
-                    .await;
-            }
+            let _ = client
+                .each_key("discarding an upload", &keys, |pipe, key| {
+                    pipe.cmd("DEL").arg(key).ignore();
+                })
+                .await;
         });
     }
 }
@@ -323,9 +314,7 @@ impl Client {
             return Ok(None);
         };
         let mut present = 0u64;
-        let keys: Vec<Vec<u8>> = (0..manifest.chunks)
-            .map(|i| self.layout.chunk(address, i))
-            .collect();
+        let keys = self.chunk_keys(address, 0..manifest.chunks);
         for batch in keys.chunks(BATCH) {
             let cmd = redis::Cmd::exists(batch);
             let n: u64 = self
@@ -349,25 +338,57 @@ impl Client {
         ttl: Duration,
     ) -> RemoteResult<()> {
         let mut keys = vec![self.layout.manifest(address)];
-        keys.extend(
-            (0..chunk_count(size, self.options.chunk_size)).map(|i| self.layout.chunk(address, i)),
-        );
+        keys.extend(self.chunk_keys(address, 0..chunk_count(size, self.options.chunk_size)));
+        self.each_key("keeping a body", &keys, |pipe, key| {
+            pipe.cmd("PEXPIRE")
+                .arg(key)
+                .arg(millis(ttl))
+                .arg("GT")
+                .ignore();
+        })
+        .await
+    }
+
+    /// Points `key` at a body already stored whole (by another key or host): its expiry is
+    /// extended and only the metadata is written. Counted as deduplicated.
+    pub(crate) async fn adopt(
+        &self,
+        key: &str,
+        address: &Integrity,
+        size: u64,
+        meta: Value,
+        ttl: Duration,
+    ) -> RemoteResult<RemoteEntry> {
+        self.keep_body(address, size, ttl).await?;
+        let entry = self.link(key, address, size, meta, ttl).await?;
+        self.count(|c| &c.uploads_deduplicated, 1);
+        Ok(entry)
+    }
+
+    /// The keys of chunks `indexes` of the body at `address`.
+    pub(crate) fn chunk_keys(
+        &self,
+        address: &Integrity,
+        indexes: std::ops::Range<u64>,
+    ) -> Vec<Vec<u8>> {
+        indexes.map(|i| self.layout.chunk(address, i)).collect()
+    }
+
+    /// Runs the commands `add` puts in a pipeline for each of `keys`, `BATCH` keys per round
+    /// trip, so a large body never makes one huge request.
+    pub(crate) async fn each_key(
+        &self,
+        what: &'static str,
+        keys: &[Vec<u8>],
+        add: impl Fn(&mut redis::Pipeline, &[u8]),
+    ) -> RemoteResult<()> {
         for batch in keys.chunks(BATCH) {
             let mut pipe = redis::pipe();
             for key in batch {
-                pipe.cmd("PEXPIRE")
-                    .arg(key)
-                    .arg(millis(ttl))
-                    .arg("GT")
-                    .ignore();
+                add(&mut pipe, key);
             }
             let () = self
-                .pipeline(
-                    "keeping a body",
-                    Lane::Control,
-                    self.options.op_timeout,
-                    &pipe,
-                )
+                .pipeline(what, Lane::Control, self.options.op_timeout, &pipe)
                 .await?;
         }
         Ok(())
