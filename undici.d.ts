@@ -20,6 +20,8 @@ export interface StreamingCacheStoreOptions {
    * Default 10 000.
    */
   coalesceTimeout?: number
+  /** The RAM tier for hot bodies, as StreamingCache's `memory` option (on by default; `0` or `false` turns it off). */
+  memory?: false | 0 | { maxSize?: number, maxEntrySize?: number }
 }
 
 /**

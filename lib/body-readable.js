@@ -11,7 +11,7 @@
 //   owns what is pushed). 64 KiB stays under glibc's mmap threshold (128 KiB), so the memory
 //   is reused from the heap instead of being mapped and faulted in afresh for every read.
 const { Readable } = require('node:stream')
-const { fromNative } = require('./errors')
+const { fromNative, withCode } = require('./errors')
 
 const CHUNK_SIZE = 64 * 1024
 // Whole reads up to this size go on the JS thread: one read of a page-cached file costs a
@@ -31,6 +31,23 @@ const kReadChunk = Symbol('streaming-cache.readChunk')
 
 const NO_NATIVE = {
   close () {},
+}
+
+/** A body shorter than its recorded size: damaged content, as a failed hash check is. */
+function endedEarly () {
+  return withCode(Error, 'ERR_CACHE_INTEGRITY', 'the cached body ended early')
+}
+
+/**
+ * `call()` (a native body read) as a promise: whether it throws at once or rejects, the error
+ * is the `Error` with a `code` the shim makes of native errors, never the binding's raw one.
+ */
+function nativeRead (call) {
+  try {
+    return Promise.resolve(call()).catch((err) => { throw fromNative(err) })
+  } catch (err) {
+    return Promise.reject(fromNative(err))
+  }
 }
 
 class CacheBodyReadable extends Readable {
@@ -82,11 +99,11 @@ class CacheBodyReadable extends Readable {
         this.#pushWhole()
         return
       }
-      this.#native.readWhole().then((buffer) => {
+      nativeRead(() => this.#native.readWhole()).then((buffer) => {
         if (this.destroyed) return
         this.#tookWhole(buffer)
         this.#pushWhole()
-      }, (err) => this.destroy(fromNative(err)))
+      }, (err) => this.destroy(err))
       return
     }
     if (this.#pending.length > 0) {
@@ -105,8 +122,12 @@ class CacheBodyReadable extends Readable {
     for (let left = remaining; left > 0 && batch.length < CHUNKS_PER_READ; left -= CHUNK_SIZE) {
       batch.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))
     }
-    this.#native.readBatch(batch).then((n) => {
+    nativeRead(() => this.#native.readBatch(batch)).then((n) => {
       if (this.destroyed) return
+      if (n === 0) {
+        this.destroy(endedEarly())
+        return
+      }
       this.#position += n
       for (let i = 0; n > 0; i++) {
         const chunk = batch[i]
@@ -114,7 +135,7 @@ class CacheBodyReadable extends Readable {
         n -= chunk.length
       }
       this.#pushPending()
-    }, (err) => this.destroy(fromNative(err)))
+    }, (err) => this.destroy(err))
   }
 
   #tookWhole (buffer) {
@@ -194,7 +215,9 @@ class CacheBodyReadable extends Readable {
   async #wholeBody () {
     if (this.#whole !== null) return this.#whole
     try {
-      const buffer = this.#size <= SYNC_READ_MAX ? this.#native.readWholeSync() : await this.#native.readWhole()
+      const buffer = this.#size <= SYNC_READ_MAX
+        ? this.#native.readWholeSync()
+        : await nativeRead(() => this.#native.readWhole())
       this.#tookWhole(buffer)
       return buffer
     } catch (err) {
@@ -205,7 +228,9 @@ class CacheBodyReadable extends Readable {
   }
 
   #claim () {
-    if (this.destroyed || (this.#started && !this.#direct)) throw new Error('the body is already being read')
+    if (this.destroyed || (this.#started && !this.#direct)) {
+      throw withCode(Error, 'ERR_INVALID_STATE', 'the body is already being read')
+    }
     this.#started = true
     this.#direct = true
   }
@@ -213,12 +238,11 @@ class CacheBodyReadable extends Readable {
   async #readInto (buffer) {
     let n
     try {
-      n = await this.#native.read(buffer)
-      if (n === 0) throw new Error('the cached body ended early')
+      n = await nativeRead(() => this.#native.read(buffer))
+      if (n === 0) throw endedEarly()
     } catch (err) {
-      const error = fromNative(err)
       this.destroy()
-      throw error
+      throw err
     }
     this.#position += n
     return n
@@ -230,4 +254,4 @@ class CacheBodyReadable extends Readable {
   }
 }
 
-module.exports = { CacheBodyReadable, CHUNK_SIZE, WHOLE_READ_MAX, kReadAll, kReadChunk }
+module.exports = { CacheBodyReadable, CHUNK_SIZE, WHOLE_READ_MAX, kReadAll, kReadChunk, endedEarly }

@@ -9,7 +9,11 @@
 // end, the response fails with the `ERR_CACHE_INTEGRITY` error (the caller sees a body error,
 // as with a dropped connection, never a silently wrong body) and the entry is dropped, so the
 // next request goes to the origin.
-const { replay, chunksSource, bodySource, rangeSource, readWhole } = require('../engine/replay')
+//
+// Bodies the cache reads whole (up to 1 MiB, the RAM tier's entry limit) take one read into one
+// buffer, then go out as views of it; a body the RAM tier holds (verified when it was admitted)
+// goes out at once, without a read or a stream.
+const { replay, chunksSource, wholeSource, streamSource, rangeSource, readWhole } = require('../engine/replay')
 const { servedHeaders, withStatusHeaders } = require('../engine/headers')
 
 const HIT = ['HIT', 'HIT']
@@ -51,6 +55,10 @@ function serveEntry (ctx, r, downstream, found, headers, unavailable, range = nu
     unavailable()
     return
   }
+  if (opened.whole !== null) {
+    replay(downstream, status, finalHeaders, served(wholeSource(opened.whole)))
+    return
+  }
   const { body, size } = opened
   if (size <= ctx.verifyBeforeServing) {
     readWhole(body).then(
@@ -62,7 +70,7 @@ function serveEntry (ctx, r, downstream, found, headers, unavailable, range = nu
       })
     return
   }
-  replay(downstream, status, finalHeaders, served(bodySource(body, size)), () => engine.drop(found.key))
+  replay(downstream, status, finalHeaders, served(streamSource(body, size)), () => engine.drop(found.key))
 }
 
 /**

@@ -109,7 +109,9 @@ class StreamingCacheStore {
   #writing = new Map()
 
   /**
-   * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number, coalesceTimeout?: number }} [options]
+   * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number, coalesceTimeout?: number,
+   *   memory?: false | 0 | { maxSize?: number, maxEntrySize?: number } }} [options]  `memory`: the RAM
+   *   tier, as StreamingCache's option of that name
    */
   constructor (options) {
     validateOptionalObject(options, 'options')
@@ -122,6 +124,8 @@ class StreamingCacheStore {
     const cache = new StreamingCache(dir, {
       ...(maxEntries !== undefined && { maxEntries }),
       ...(maxEntrySize !== undefined && { maxBodySize: maxEntrySize }),
+      // Checked by StreamingCache (TypeError / RangeError named options.memory...).
+      ...(options?.memory !== undefined && { memory: options.memory }),
     })
     this.#engine = new HttpCacheEngine(cache)
     this.#maxEntrySize = cache.maxBodySize
