@@ -7,7 +7,7 @@ const test = require('ava')
 const fs = require('node:fs')
 const { Agent, fetch, interceptors } = require('undici')
 const { StreamingCache, KiB, MiB, CHUNK, seededBytes, readAll, tempDir, contentFileFor } = require('./helpers/util')
-const { startOrigin, cachingAgent, bytes } = require('./helpers/interceptor-origin')
+const { startOrigin, cachingAgent, bytes, sleep } = require('./helpers/interceptor-origin')
 const { StreamingCacheStore } = require('../undici')
 const { HttpCacheEngine } = require('../lib/engine/engine')
 const { interceptorMeta } = require('../lib/engine/record')
@@ -49,8 +49,9 @@ for (const [what, cacheOptions] of [['from RAM', undefined], ['read whole from d
     })
     const { cache, agent } = await cachingAgent(t, {}, cacheOptions)
     await (await fetch(origin.url('/b'), { dispatcher: agent })).arrayBuffer()
-    // A hit reads the body whole from disk and offers it to the tier (once the miss's write
-    // has settled: its commit may land after the response ended).
+    // The miss's commit may land after its response ended.
+    for (let i = 0; i < 200 && cache.peek(`GET ${origin.url('/b')}`) === null; i++) await sleep(10)
+    // A hit reads the body whole from disk and offers it to the tier.
     for (let i = 0; i < 20 && cache.memoryUsage().entries === 0; i++) {
       const hit = await fetch(origin.url('/b'), { dispatcher: agent }).catch((err) => { throw err.cause ?? err })
       t.deepEqual(Buffer.from(await hit.arrayBuffer()), body)
@@ -78,6 +79,7 @@ test('cacheInterceptor: a hot body replaced in the cache is not served again', a
   const { cache, agent } = await cachingAgent(t)
   const get = async () => (await (await fetch(origin.url('/v'), { dispatcher: agent })).text())
   t.is(await get(), 'version 1')
+  for (let i = 0; i < 200 && cache.peek(`GET ${origin.url('/v')}`) === null; i++) await sleep(10)
   t.is(await get(), 'version 1')
   t.is(await get(), 'version 1')
   t.is(cache.memoryUsage().entries, 1)

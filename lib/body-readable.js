@@ -21,7 +21,8 @@ const SYNC_READ_MAX = CHUNK_SIZE
 // default entry limit is the same).
 const WHOLE_READ_MAX = 1024 * 1024
 // Larger bodies: this many 64 KiB chunks per trip to the thread pool (one trip per chunk
-// costs more than the read itself on a page-cached file).
+// costs more than the read itself on a page-cached file), the next trip started as soon as
+// one lands (see #readAhead).
 const CHUNKS_PER_READ = 4
 // Internal, for readers that bypass the stream (the undici interceptor): `body[kReadAll]()`
 // reads the whole body into one Buffer, `body[kReadChunk](max)` the next chunk of any size.
@@ -60,6 +61,10 @@ class CacheBodyReadable extends Readable {
   #onWhole
   /** Chunks read but not pushed yet: one push per _read keeps them apart. */
   #pending = []
+  /** A batch read is on the thread pool. */
+  #inflight = false
+  /** _read asked for a chunk while none was pending: push when the batch lands. */
+  #waiting = false
   #started = false
   /** Read through kReadAll / kReadChunk rather than the stream. */
   #direct = false
@@ -109,20 +114,41 @@ class CacheBodyReadable extends Readable {
     if (this.#pending.length > 0) {
       // Not synchronously: a push inside _read joins what read() returns, and read() then
       // concatenates it with what was buffered (a copy, and a chunk over 64 KiB).
-      queueMicrotask(() => { if (!this.destroyed) this.#pushPending() })
+      queueMicrotask(this.#pushPendingSoon)
       return
     }
-    const remaining = this.#size - this.#position
-    if (remaining === 0) {
+    if (this.#position === this.#size && !this.#inflight) {
       this.#native.close()
       this.push(null)
       return
     }
+    this.#waiting = true
+    if (!this.#inflight) this.#readBatch()
+  }
+
+  #pushPendingSoon = () => {
+    if (this.destroyed) return
+    this.#pushPending()
+    this.#readAhead()
+  }
+
+  /**
+   * The next batch, while the consumer takes the last one, so the trip to the thread pool
+   * overlaps with its work; at most one batch in flight and one waiting (512 KiB in all).
+   */
+  #readAhead () {
+    if (!this.#inflight && this.#position < this.#size && this.#pending.length <= CHUNKS_PER_READ) this.#readBatch()
+  }
+
+  /** Reads up to CHUNKS_PER_READ chunks in one trip to the thread pool, into #pending. */
+  #readBatch () {
     const batch = []
-    for (let left = remaining; left > 0 && batch.length < CHUNKS_PER_READ; left -= CHUNK_SIZE) {
+    for (let left = this.#size - this.#position; left > 0 && batch.length < CHUNKS_PER_READ; left -= CHUNK_SIZE) {
       batch.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))
     }
+    this.#inflight = true
     nativeRead(() => this.#native.readBatch(batch)).then((n) => {
+      this.#inflight = false
       if (this.destroyed) return
       if (n === 0) {
         this.destroy(endedEarly())
@@ -134,8 +160,15 @@ class CacheBodyReadable extends Readable {
         this.#pending.push(n >= chunk.length ? chunk : chunk.subarray(0, n))
         n -= chunk.length
       }
-      this.#pushPending()
-    }, (err) => this.destroy(err))
+      this.#readAhead()
+      if (this.#waiting) {
+        this.#waiting = false
+        this.#pushPending()
+      }
+    }, (err) => {
+      this.#inflight = false
+      this.destroy(err)
+    })
   }
 
   #tookWhole (buffer) {
