@@ -66,7 +66,7 @@ for (const [what, cacheOptions] of [['from RAM', undefined], ['read whole from d
       t.true(res.chunks.every((c) => c.length <= CHUNK))
       t.deepEqual(Buffer.concat(res.chunks), body)
     }
-    t.is(origin.hits(), 1)
+    t.is(origin.hits(), 1, JSON.stringify(origin.requests))
   })
 }
 

@@ -25,10 +25,12 @@ const WHOLE_READ_MAX = 1024 * 1024
 // one lands (see #readAhead).
 const CHUNKS_PER_READ = 4
 // Internal, for readers that bypass the stream (the undici interceptor): `body[kReadAll]()`
-// reads the whole body into one Buffer, `body[kReadChunk](max)` the next chunk of any size.
+// reads the whole body into one Buffer, `body[kReadChunks]()` into Buffers of at most 64 KiB
+// (or one whole one), `body[kReadChunk](max)` the next chunk of any size.
 // Either only on a body nobody has read from through the stream, one call at a time.
 const kReadAll = Symbol('streaming-cache.readAll')
 const kReadChunk = Symbol('streaming-cache.readChunk')
+const kReadChunks = Symbol('streaming-cache.readChunks')
 
 const NO_NATIVE = {
   close () {},
@@ -82,9 +84,15 @@ class CacheBodyReadable extends Readable {
     this.#onWhole = onWhole
   }
 
-  /** Reads whole bodies on the first read, and bigger ones chunk by chunk. */
+  /**
+   * Reads whole bodies on the first read (known already, one chunk, or offered to the RAM
+   * tier), and others chunk by chunk: a body the tier will not keep is read into 64 KiB
+   * Buffers, not one Buffer of its size (over 128 KiB, glibc maps and unmaps each one, and
+   * every page faults in afresh).
+   */
   get #readsWhole () {
-    return this.#whole !== null || this.#size <= WHOLE_READ_MAX
+    return this.#whole !== null || this.#size <= SYNC_READ_MAX ||
+      (this.#onWhole !== null && this.#size <= WHOLE_READ_MAX)
   }
 
   _read () {
@@ -220,6 +228,39 @@ class CacheBodyReadable extends Readable {
   }
 
   /**
+   * Resolves with the whole body as Buffers of at most CHUNK_SIZE bytes each, or as one Buffer
+   * when the body is read whole (see #readsWhole): read in one trip to the thread pool, its
+   * hash checked. Rejects as `kReadAll` does.
+   */
+  async [kReadChunks] () {
+    this.#claim()
+    if (this.#readsWhole) {
+      const whole = await this.#wholeBody()
+      this.#position = whole.length
+      return [whole]
+    }
+    const chunks = []
+    for (let left = this.#size; left > 0; left -= CHUNK_SIZE) chunks.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))
+    let n = 0
+    try {
+      while (n < this.#size) {
+        // A short read stops a batch early: the rest from where it stopped.
+        const at = Math.floor(n / CHUNK_SIZE)
+        const rest = n === 0 ? chunks : [chunks[at].subarray(n % CHUNK_SIZE), ...chunks.slice(at + 1)]
+        const more = await nativeRead(() => this.#native.readBatch(rest))
+        if (more === 0) throw endedEarly()
+        n += more
+      }
+    } catch (err) {
+      this.destroy()
+      throw err
+    }
+    this.#position = n
+    this.#native.close()
+    return chunks
+  }
+
+  /**
    * Resolves with the next bytes (at most `max`) in a fresh Buffer (a view of the shared one
    * for whole bodies), or null at the end; the last chunk resolves only once the whole body
    * checked out. Rejects as `kReadAll` does.
@@ -287,4 +328,4 @@ class CacheBodyReadable extends Readable {
   }
 }
 
-module.exports = { CacheBodyReadable, CHUNK_SIZE, WHOLE_READ_MAX, kReadAll, kReadChunk, endedEarly }
+module.exports = { CacheBodyReadable, CHUNK_SIZE, WHOLE_READ_MAX, kReadAll, kReadChunk, kReadChunks, endedEarly }

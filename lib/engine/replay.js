@@ -6,7 +6,7 @@
 // gives the next chunk (null at the end), synchronously or not; `close` lets go of what the
 // source holds. Sources: chunks already in memory, a cache body read straight from the cache
 // in large reads, and any other Readable.
-const { kReadAll, kReadChunk, WHOLE_READ_MAX, endedEarly } = require('../body-readable')
+const { kReadAll, kReadChunk, kReadChunks, WHOLE_READ_MAX, endedEarly } = require('../body-readable')
 
 // Each read from disk is a round trip to a libuv thread, so large bodies are read in large
 // chunks; they are handed to the caller in slices of at most 64 KiB, as the cache's own body
@@ -63,8 +63,9 @@ function wholeSource (whole) {
 }
 
 /**
- * @returns {BodySource} over a cache body nobody has read from that the cache reads whole (up
- * to WHOLE_READ_MAX): one read into one Buffer, its hash checked, then views of it. The first
+ * @returns {BodySource} over a cache body nobody has read from, up to WHOLE_READ_MAX: read in
+ * one trip to the thread pool (into one Buffer for the RAM tier, else 64 KiB ones), its hash
+ * checked, then handed out 64 KiB at a time. The first
  * `read` waits for that read; the response may have started meanwhile, so a corrupt body fails
  * it (as a streamed one does) rather than being dropped silently.
  */
@@ -74,8 +75,8 @@ function readWholeSource (body) {
   return {
     read: () => {
       if (source !== null) return source.read()
-      return body[kReadAll]().then((whole) => {
-        source = wholeSource(whole)
+      return body[kReadChunks]().then((chunks) => {
+        source = chunks.length === 1 ? wholeSource(chunks[0]) : chunksSource(chunks)
         if (closed) source.close()
         return source.read()
       })
@@ -128,7 +129,7 @@ function bodySource (body, size) {
  * it is a cache body the cache reads whole anyway (up to WHOLE_READ_MAX), else in chunks.
  */
 function streamSource (body, size) {
-  if (size <= WHOLE_READ_MAX && typeof body[kReadAll] === 'function') return readWholeSource(body)
+  if (size <= WHOLE_READ_MAX && typeof body[kReadChunks] === 'function') return readWholeSource(body)
   return bodySource(body, size)
 }
 
