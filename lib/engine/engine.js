@@ -56,6 +56,8 @@ class Found {
 
   /** Closes the body unless it was taken. Safe to call more than once. */
   release () {
+    // A body from RAM holds nothing to close: no stream is made for it.
+    this.#whole = null
     const body = this.takeBody()
     if (body !== null) body.destroy()
   }
