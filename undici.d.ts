@@ -26,6 +26,8 @@ export interface StreamingCacheStoreOptions {
    * is stored is written through in the background. Off by default.
    */
   remote?: RemoteOptions
+  /** The RAM tier for hot bodies, as StreamingCache's `memory` option (on by default; `0` or `false` turns it off). */
+  memory?: false | 0 | { maxSize?: number, maxEntrySize?: number }
 }
 
 /**

@@ -11,7 +11,7 @@
 //   owns what is pushed). 64 KiB stays under glibc's mmap threshold (128 KiB), so the memory
 //   is reused from the heap instead of being mapped and faulted in afresh for every read.
 const { Readable } = require('node:stream')
-const { fromNative } = require('./errors')
+const { fromNative, withCode } = require('./errors')
 
 const CHUNK_SIZE = 64 * 1024
 // Whole reads up to this size go on the JS thread: one read of a page-cached file costs a
@@ -21,16 +21,36 @@ const SYNC_READ_MAX = CHUNK_SIZE
 // default entry limit is the same).
 const WHOLE_READ_MAX = 1024 * 1024
 // Larger bodies: this many 64 KiB chunks per trip to the thread pool (one trip per chunk
-// costs more than the read itself on a page-cached file).
+// costs more than the read itself on a page-cached file), the next trip started as soon as
+// one lands (see #readAhead).
 const CHUNKS_PER_READ = 4
 // Internal, for readers that bypass the stream (the undici interceptor): `body[kReadAll]()`
-// reads the whole body into one Buffer, `body[kReadChunk](max)` the next chunk of any size.
+// reads the whole body into one Buffer, `body[kReadChunks]()` into Buffers of at most 64 KiB
+// (or one whole one), `body[kReadChunk](max)` the next chunk of any size.
 // Either only on a body nobody has read from through the stream, one call at a time.
 const kReadAll = Symbol('streaming-cache.readAll')
 const kReadChunk = Symbol('streaming-cache.readChunk')
+const kReadChunks = Symbol('streaming-cache.readChunks')
 
 const NO_NATIVE = {
   close () {},
+}
+
+/** A body shorter than its recorded size: damaged content, as a failed hash check is. */
+function endedEarly () {
+  return withCode(Error, 'ERR_CACHE_INTEGRITY', 'the cached body ended early')
+}
+
+/**
+ * `call()` (a native body read) as a promise: whether it throws at once or rejects, the error
+ * is the `Error` with a `code` the shim makes of native errors, never the binding's raw one.
+ */
+function nativeRead (call) {
+  try {
+    return Promise.resolve(call()).catch((err) => { throw fromNative(err) })
+  } catch (err) {
+    return Promise.reject(fromNative(err))
+  }
 }
 
 class CacheBodyReadable extends Readable {
@@ -43,6 +63,10 @@ class CacheBodyReadable extends Readable {
   #onWhole
   /** Chunks read but not pushed yet: one push per _read keeps them apart. */
   #pending = []
+  /** A batch read is on the thread pool. */
+  #inflight = false
+  /** _read asked for a chunk while none was pending: push when the batch lands. */
+  #waiting = false
   #started = false
   /** Read through kReadAll / kReadChunk rather than the stream. */
   #direct = false
@@ -63,9 +87,15 @@ class CacheBodyReadable extends Readable {
     this.#syncMax = syncMax
   }
 
-  /** Reads whole bodies on the first read, and bigger ones chunk by chunk. */
+  /**
+   * Reads whole bodies on the first read (known already, one chunk, or offered to the RAM
+   * tier), and others chunk by chunk: a body the tier will not keep is read into 64 KiB
+   * Buffers, not one Buffer of its size (over 128 KiB, glibc maps and unmaps each one, and
+   * every page faults in afresh).
+   */
   get #readsWhole () {
-    return this.#whole !== null || this.#size <= WHOLE_READ_MAX
+    return this.#whole !== null || this.#size <= SYNC_READ_MAX ||
+      (this.#onWhole !== null && this.#size <= WHOLE_READ_MAX)
   }
 
   _read () {
@@ -85,39 +115,71 @@ class CacheBodyReadable extends Readable {
         this.#pushWhole()
         return
       }
-      this.#native.readWhole().then((buffer) => {
+      nativeRead(() => this.#native.readWhole()).then((buffer) => {
         if (this.destroyed) return
         this.#tookWhole(buffer)
         this.#pushWhole()
-      }, (err) => this.destroy(fromNative(err)))
+      }, (err) => this.destroy(err))
       return
     }
     if (this.#pending.length > 0) {
       // Not synchronously: a push inside _read joins what read() returns, and read() then
       // concatenates it with what was buffered (a copy, and a chunk over 64 KiB).
-      queueMicrotask(() => { if (!this.destroyed) this.#pushPending() })
+      queueMicrotask(this.#pushPendingSoon)
       return
     }
-    const remaining = this.#size - this.#position
-    if (remaining === 0) {
+    if (this.#position === this.#size && !this.#inflight) {
       this.#native.close()
       this.push(null)
       return
     }
+    this.#waiting = true
+    if (!this.#inflight) this.#readBatch()
+  }
+
+  #pushPendingSoon = () => {
+    if (this.destroyed) return
+    this.#pushPending()
+    this.#readAhead()
+  }
+
+  /**
+   * The next batch, while the consumer takes the last one, so the trip to the thread pool
+   * overlaps with its work; at most one batch in flight and one waiting (512 KiB in all).
+   */
+  #readAhead () {
+    if (!this.#inflight && this.#position < this.#size && this.#pending.length <= CHUNKS_PER_READ) this.#readBatch()
+  }
+
+  /** Reads up to CHUNKS_PER_READ chunks in one trip to the thread pool, into #pending. */
+  #readBatch () {
     const batch = []
-    for (let left = remaining; left > 0 && batch.length < CHUNKS_PER_READ; left -= CHUNK_SIZE) {
+    for (let left = this.#size - this.#position; left > 0 && batch.length < CHUNKS_PER_READ; left -= CHUNK_SIZE) {
       batch.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))
     }
-    this.#native.readBatch(batch).then((n) => {
+    this.#inflight = true
+    nativeRead(() => this.#native.readBatch(batch)).then((n) => {
+      this.#inflight = false
       if (this.destroyed) return
+      if (n === 0) {
+        this.destroy(endedEarly())
+        return
+      }
       this.#position += n
       for (let i = 0; n > 0; i++) {
         const chunk = batch[i]
         this.#pending.push(n >= chunk.length ? chunk : chunk.subarray(0, n))
         n -= chunk.length
       }
-      this.#pushPending()
-    }, (err) => this.destroy(fromNative(err)))
+      this.#readAhead()
+      if (this.#waiting) {
+        this.#waiting = false
+        this.#pushPending()
+      }
+    }, (err) => {
+      this.#inflight = false
+      this.destroy(err)
+    })
   }
 
   #tookWhole (buffer) {
@@ -169,6 +231,39 @@ class CacheBodyReadable extends Readable {
   }
 
   /**
+   * Resolves with the whole body as Buffers of at most CHUNK_SIZE bytes each, or as one Buffer
+   * when the body is read whole (see #readsWhole): read in one trip to the thread pool, its
+   * hash checked. Rejects as `kReadAll` does.
+   */
+  async [kReadChunks] () {
+    this.#claim()
+    if (this.#readsWhole) {
+      const whole = await this.#wholeBody()
+      this.#position = whole.length
+      return [whole]
+    }
+    const chunks = []
+    for (let left = this.#size; left > 0; left -= CHUNK_SIZE) chunks.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))
+    let n = 0
+    try {
+      while (n < this.#size) {
+        // A short read stops a batch early: the rest from where it stopped.
+        const at = Math.floor(n / CHUNK_SIZE)
+        const rest = n === 0 ? chunks : [chunks[at].subarray(n % CHUNK_SIZE), ...chunks.slice(at + 1)]
+        const more = await nativeRead(() => this.#native.readBatch(rest))
+        if (more === 0) throw endedEarly()
+        n += more
+      }
+    } catch (err) {
+      this.destroy()
+      throw err
+    }
+    this.#position = n
+    this.#native.close()
+    return chunks
+  }
+
+  /**
    * Resolves with the next bytes (at most `max`) in a fresh Buffer (a view of the shared one
    * for whole bodies), or null at the end; the last chunk resolves only once the whole body
    * checked out. Rejects as `kReadAll` does.
@@ -197,7 +292,9 @@ class CacheBodyReadable extends Readable {
   async #wholeBody () {
     if (this.#whole !== null) return this.#whole
     try {
-      const buffer = this.#size <= this.#syncMax ? this.#native.readWholeSync() : await this.#native.readWhole()
+      const buffer = this.#size <= this.#syncMax
+        ? this.#native.readWholeSync()
+        : await nativeRead(() => this.#native.readWhole())
       this.#tookWhole(buffer)
       return buffer
     } catch (err) {
@@ -208,7 +305,9 @@ class CacheBodyReadable extends Readable {
   }
 
   #claim () {
-    if (this.destroyed || (this.#started && !this.#direct)) throw new Error('the body is already being read')
+    if (this.destroyed || (this.#started && !this.#direct)) {
+      throw withCode(Error, 'ERR_INVALID_STATE', 'the body is already being read')
+    }
     this.#started = true
     this.#direct = true
   }
@@ -216,12 +315,11 @@ class CacheBodyReadable extends Readable {
   async #readInto (buffer) {
     let n
     try {
-      n = await this.#native.read(buffer)
-      if (n === 0) throw new Error('the cached body ended early')
+      n = await nativeRead(() => this.#native.read(buffer))
+      if (n === 0) throw endedEarly()
     } catch (err) {
-      const error = fromNative(err)
       this.destroy()
-      throw error
+      throw err
     }
     this.#position += n
     return n
@@ -233,4 +331,4 @@ class CacheBodyReadable extends Readable {
   }
 }
 
-module.exports = { CacheBodyReadable, CHUNK_SIZE, WHOLE_READ_MAX, kReadAll, kReadChunk }
+module.exports = { CacheBodyReadable, CHUNK_SIZE, WHOLE_READ_MAX, kReadAll, kReadChunk, kReadChunks, endedEarly }

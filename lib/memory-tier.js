@@ -11,6 +11,16 @@
 // that a record still holds: at most twice the budget in the worst case.
 const { validateCount } = require('./validate')
 const { invalidArgType, outOfRange } = require('./errors')
+const { CacheBodyReadable } = require('./body-readable')
+const { CachePolicy } = require('./cache-policy')
+
+/**
+ * Internal, for the HTTP engine: `cache[kSoleHotHit](key, variantPrefix)` is `{ fields, whole }`
+ * when the RAM tier holds a current body for `key` and no live key starts with
+ * `variantPrefix`, else null. `fields` are shared by every such hit (read them, do not change
+ * them), `whole` is the verified body (read it, do not write to it).
+ */
+const kSoleHotHit = Symbol('streaming-cache.soleHotHit')
 
 const DEFAULT_MAX_SIZE = 64 * 1024 * 1024
 const DEFAULT_MAX_ENTRY_SIZE = 1024 * 1024
@@ -69,7 +79,7 @@ class HotRecords {
     this.forget(key)
     const cost = buffer.length + ENTRY_OVERHEAD
     if (cost > this.#maxBytes) return undefined
-    const record = { generation, fields, buffer, policy: undefined, cost }
+    const record = { generation, fields, buffer, policy: undefined, cost, shared: undefined }
     while (this.#bytes + cost > this.#maxBytes) {
       const [oldest, old] = this.#records.entries().next().value
       this.#records.delete(oldest)
@@ -86,4 +96,39 @@ class HotRecords {
   }
 }
 
-module.exports = { memoryOptions, HotRecords, DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRY_SIZE }
+/** The record's CachePolicy (built once, on first use), or null when it has none. */
+function recordPolicy (record) {
+  if (record.fields.policy == null) return null
+  return (record.policy ??= CachePolicy.fromJSON(record.fields.policy))
+}
+
+/**
+ * The stored fields of a hot record as a lookup returns them (without `body`), built once per
+ * record and shared by its hits: read-only. `policy` is built on first use.
+ */
+function sharedFields (record) {
+  if (record.shared !== undefined) return record.shared
+  const f = record.fields
+  const shared = {
+    key: f.key,
+    status: f.status,
+    headers: f.headers,
+    url: f.url,
+    metadata: f.metadata,
+    size: f.size,
+    integrity: f.integrity,
+    storedAt: f.storedAt,
+  }
+  Object.defineProperty(shared, 'policy', { enumerable: true, get: () => recordPolicy(record) })
+  record.shared = shared
+  return shared
+}
+
+/** A body stream over a whole hot body (chunks of at most 64 KiB, views of it). */
+function hotBody (whole) {
+  return new CacheBodyReadable(null, whole.length, whole)
+}
+
+module.exports = {
+  memoryOptions, HotRecords, DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRY_SIZE, kSoleHotHit, sharedFields, recordPolicy, hotBody,
+}

@@ -11,7 +11,7 @@ const { makeTempDir, retainTempDir, releaseTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
-const { memoryOptions, HotRecords } = require('./memory-tier')
+const { memoryOptions, HotRecords, kSoleHotHit, sharedFields, recordPolicy } = require('./memory-tier')
 const { rangeOption, rangeWithin, rangeOfBuffer, rangeOfNative } = require('./range-read')
 const { RemoteLink, kRemoteLink, kDeleteLocal } = require('./remote-link')
 const { nativeOptions: remoteOptions } = require('./remote')
@@ -127,10 +127,7 @@ function toHotHit (record, range = null) {
     if (record.policy !== undefined) {
       hit.policy = record.policy
     } else {
-      Object.defineProperty(hit, 'policy', {
-        enumerable: true,
-        get: () => (record.policy ??= CachePolicy.fromJSON(f.policy)),
-      })
+      Object.defineProperty(hit, 'policy', { enumerable: true, get: () => recordPolicy(record) })
     }
   }
   return hit
@@ -230,6 +227,28 @@ class StreamingCache {
     return stream
   }
 
+  /** The hot record of `key` under `generation` (the native tier's current one), if any. */
+  #hotRecord (cache, hot, key, generation) {
+    const record = hot.get(key, generation)
+    if (record !== undefined) return record
+    const fresh = cache.hotHit(key)
+    return fresh === null ? undefined : hot.remember(key, fresh.generation, JSON.parse(fresh.entry), fresh.body)
+  }
+
+  /** See `kSoleHotHit` (lib/memory-tier.js). */
+  [kSoleHotHit] (key, variantPrefix) {
+    const hot = this.#hot
+    if (hot === null || this.#closed) return null
+    const cache = this.#native
+    const generation = cache.soleHotGeneration(key, variantPrefix)
+    if (generation === 0) return null
+    const record = this.#hotRecord(cache, hot, key, generation)
+    if (record === undefined) return null
+    // A body from RAM was verified when it was admitted: a hit, never an integrity failure.
+    if (diagnostics.channels.hit.hasSubscribers) diagnostics.channels.hit.publish({ cache: this, key, size: record.buffer.length })
+    return { fields: sharedFields(record), whole: record.buffer }
+  }
+
   /**
    * The entry for `key` with its body open, or null. With `options.range` ([start, end],
    * inclusive), the body streams only those bytes (see range-read.js for the bounds).
@@ -243,11 +262,7 @@ class StreamingCache {
       // One native call: the generation of a current hot body, or 0.
       const generation = cache.hotGeneration(key)
       if (generation !== 0) {
-        let record = hot.get(key, generation)
-        if (record === undefined) {
-          const fresh = cache.hotHit(key)
-          if (fresh !== null) record = hot.remember(key, fresh.generation, JSON.parse(fresh.entry), fresh.body)
-        }
+        const record = this.#hotRecord(cache, hot, key, generation)
         if (record !== undefined) {
           const hit = toHotHit(record, range)
           diagnostics.publishLookup(this, key, hit)

@@ -36,6 +36,19 @@ impl NativeCache {
             .map_or(0.0, |hot| hot.generation() as f64)
     }
 
+    /// For lookups of a key that may have variants (keys starting with `variant_prefix`):
+    /// `key`'s hot generation as `hot_generation` gives it when no live key starts with
+    /// `variant_prefix`, else 0 (without counting the lookup: the caller goes on to choose
+    /// among the variants, and that lookup counts). One call for the common case of a URL
+    /// without variants whose body is hot.
+    #[napi]
+    pub fn sole_hot_generation(&self, key: String, variant_prefix: String) -> f64 {
+        if self.cache.has_keys_with_prefix(&variant_prefix) {
+            return 0.0;
+        }
+        self.hot_generation(key)
+    }
+
     /// `key`'s hot body as `{ generation, entry, body }` (`entry`: the fields as JSON, `body`:
     /// the whole body in one Buffer), or null when the tier holds no current one.
     #[napi(ts_return_type = "{ generation: number, entry: string, body: Buffer } | null")]

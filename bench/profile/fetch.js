@@ -1,11 +1,12 @@
 'use strict'
 // Profile target: undici fetch of a cached response (origin in-process, hit only once).
-//   node --cpu-prof bench/profile/fetch.js [interceptor|store|memory] [KiB=1024] [reqs=2000]
+//   node --cpu-prof bench/profile/fetch.js [interceptor|interceptor-off|store|store-off|memory] [KiB=1024] [reqs=2000]
 const http = require('node:http')
 const { Agent, fetch, interceptors, cacheStores } = require('undici')
 const { bodyBuffer, KiB } = require('../lib/data')
 const { tempDir, removeDir } = require('../lib/io')
 const { makeStore, makeInterceptor } = require('../lib/undici-ours')
+const { StreamingCache } = require('../..')
 
 const [which = 'interceptor', kib = '1024', reqs = '2000'] = process.argv.slice(2)
 const body = bodyBuffer(Number(kib) * KiB)
@@ -20,6 +21,8 @@ async function main () {
   const url = `http://127.0.0.1:${server.address().port}/x`
   const interceptor = {
     interceptor: () => makeInterceptor(dir).interceptor,
+    'interceptor-off': () => require('../lib/undici-ours').load().module.cacheInterceptor({ cache: new StreamingCache(dir, { memory: 0 }) }),
+    'store-off': () => interceptors.cache({ store: makeStore(dir, { memory: 0 }).store }),
     store: () => interceptors.cache({ store: makeStore(dir).store }),
     memory: () => interceptors.cache({ store: new cacheStores.MemoryCacheStore() }),
   }[which]()

@@ -188,11 +188,23 @@ impl StreamingCache {
     /// A key missing from memory is looked up in the disk index, so entries other processes
     /// stored (or this one evicted but not yet cleaned) are found.
     pub fn open_body(&self, key: &str) -> Result<Option<(Arc<StoredEntry>, BodyReader)>> {
-        match self.open_body_once(key)? {
+        match self.open_entry(self.shared.lookup_or_adopt(key))? {
             // The body this process knew went away: another process may have replaced the
-            // key (its old body is removed at once). Its entry was just dropped here, so one
-            // more lookup finds the replacement on disk, if there is one.
-            Opened::Vanished => Ok(self.open_body_once(key)?.into_found()),
+            // key (its old body is removed at once). Its entry was just dropped here, so the
+            // disk index is asked straight away for the replacement, if there is one: not the
+            // in-memory index again, whose TinyLFU sketch already counted this request once.
+            // Nor is the replacement offered to the RAM tier by this read: the request was
+            // counted for the body that vanished, so the replacement earns its place from its
+            // next hit on.
+            Opened::Vanished => {
+                let found = self
+                    .open_entry(self.shared.adopt_from_disk(key))?
+                    .into_found();
+                if let Some((entry, _)) = &found {
+                    self.shared.hot.decline_first_offer(entry);
+                }
+                Ok(found)
+            }
             opened => Ok(opened.into_found()),
         }
     }
@@ -214,9 +226,11 @@ impl StreamingCache {
         Ok(Some((entry, reader)))
     }
 
-    fn open_body_once(&self, key: &str) -> Result<Opened> {
+    /// Opens the body of `entry` (what a lookup found, or None for a miss), counting the hit
+    /// or miss.
+    fn open_entry(&self, entry: Option<Arc<StoredEntry>>) -> Result<Opened> {
         let counters = &self.shared.counters;
-        let Some(entry) = self.shared.lookup_or_adopt(key) else {
+        let Some(entry) = entry else {
             counters.miss();
             return Ok(Opened::Miss);
         };
@@ -570,6 +584,15 @@ impl StreamingCache {
             .collect()
     }
 
+    /// Whether any live key starts with `prefix` (`keys_with_prefix` without the list).
+    pub fn has_keys_with_prefix(&self, prefix: &str) -> bool {
+        let ledger = self.shared.ledger.lock();
+        let found = ledger
+            .keys_with_prefix(prefix)
+            .any(|key| self.shared.index.contains_key(key));
+        found
+    }
+
     /// Counters since open, with the sizes they relate to.
     pub fn stats(&self) -> Stats {
         let shared = &self.shared;
@@ -769,6 +792,12 @@ impl Shared {
         if let Some(entry) = self.index.get(key) {
             return Some(entry);
         }
+        self.adopt_from_disk(key)
+    }
+
+    /// `key`'s entry in the disk index, made live here; None if it has none (or is being
+    /// deleted by this process).
+    fn adopt_from_disk(&self, key: &str) -> Option<Arc<StoredEntry>> {
         if self.deleting.lock().contains_key(key) {
             return None;
         }

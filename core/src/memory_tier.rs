@@ -21,12 +21,14 @@
 //!
 //! The cache still invalidates the tier on every change, so memory is freed early.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use memmap2::MmapMut;
+use parking_lot::Mutex;
 
 use crate::error::{CacheError, Result};
 use crate::index::StoredEntry;
@@ -38,6 +40,8 @@ pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_ENTRY_SIZE: u64 = 1024 * 1024;
 /// What an entry costs beyond its body (key, bookkeeping), so tiny bodies are not free.
 const ENTRY_OVERHEAD: u64 = 256;
+/// Entries whose first offer is declined, at most (see `decline_first_offer`).
+const MAX_DECLINED: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryTierOptions {
@@ -151,6 +155,8 @@ pub struct MemoryTier {
     /// Shared by every process on the directory; `None` if it could not be mapped (then every
     /// hit checks the bucket).
     changes: Option<ChangeCounter>,
+    /// key -> the entry whose next offer is declined (see `decline_first_offer`).
+    declined: Mutex<HashMap<String, Weak<StoredEntry>>>,
 }
 
 /// A counter every process using the directory bumps after changing the disk index: one
@@ -211,6 +217,7 @@ impl MemoryTier {
             options,
             generations: AtomicU64::new(0),
             changes: ChangeCounter::open(dir),
+            declined: Mutex::new(HashMap::new()),
         }
     }
 
@@ -268,6 +275,37 @@ impl MemoryTier {
         }
     }
 
+    /// The next offer of `entry`'s body is turned away: it was found by a request that
+    /// already counted for its key (a retry after the body it first found had vanished), so it
+    /// is admitted from its next hit on, not on first sight. Bounded: past MAX_DECLINED
+    /// pending declines the oldest are forgotten (those bodies are admitted on first sight).
+    pub fn decline_first_offer(&self, entry: &Arc<StoredEntry>) {
+        if self.bodies.is_none() || !self.fits(entry.size) {
+            return;
+        }
+        let mut declined = self.declined.lock();
+        if declined.len() >= MAX_DECLINED {
+            declined.retain(|_, entry| entry.strong_count() > 0);
+            if declined.len() >= MAX_DECLINED {
+                declined.clear();
+            }
+        }
+        declined.insert(entry.key.clone(), Arc::downgrade(entry));
+    }
+
+    /// Whether this offer of `entry` is the one `decline_first_offer` asked to turn away.
+    fn declines(&self, entry: &Arc<StoredEntry>) -> bool {
+        let mut declined = self.declined.lock();
+        if declined.is_empty() {
+            return false;
+        }
+        match declined.remove(&entry.key) {
+            Some(weak) if Weak::ptr_eq(&weak, &Arc::downgrade(entry)) => true,
+            // Another entry of the key (replaced since): its decline is moot.
+            _ => false,
+        }
+    }
+
     /// Offers `body`, just read from disk and verified, for `entry`. `still_current` is asked
     /// after the bucket was stamped: it must confirm that both this process's index and the
     /// disk index still name `entry` (else an older body could be stamped as current).
@@ -281,7 +319,7 @@ impl MemoryTier {
         still_current: impl FnOnce() -> bool,
     ) -> Option<Arc<HotBody>> {
         let bodies = self.bodies.as_ref()?;
-        if body.len() as u64 != entry.size || !self.fits(entry.size) {
+        if body.len() as u64 != entry.size || !self.fits(entry.size) || self.declines(entry) {
             return None;
         }
         let bucket = bucket_path(dir, &entry.key);

@@ -9,6 +9,7 @@ const { storedFields, pastDeleteAt } = require('./record')
 const { variantKey, varyMatches } = require('./keys')
 const { lookupRemote } = require('./remote-lookup')
 const { kRemoteKey, kRemoteLink, kDeleteLocal } = require('../remote-link')
+const { kSoleHotHit, hotBody } = require('../memory-tier')
 
 const noop = () => {}
 
@@ -24,28 +25,41 @@ class Found {
   /** @type {import('./record').StoredFields} */ fields
   /** @type {V} */ verdict
   #body
+  /** The whole body from the RAM tier (verified), when the lookup found it there. */
+  #whole
 
-  constructor (key, fields, verdict, body) {
+  constructor (key, fields, verdict, body, whole = null) {
     this.key = key
     this.fields = fields
     this.verdict = verdict
     this.#body = body ?? null
+    this.#whole = whole
   }
 
   /** Whether the lookup opened the body (and nobody took it yet). */
   get opened () {
-    return this.#body !== null
+    return this.#body !== null || this.#whole !== null
   }
 
   /** The opened body, once; null if it was not opened or already taken. */
   takeBody () {
-    const body = this.#body
+    const body = this.#body ?? (this.#whole === null ? null : hotBody(this.#whole))
     this.#body = null
+    this.#whole = null
     return body
+  }
+
+  /** The whole body from the RAM tier, once, without a stream over it; else null. */
+  takeWhole () {
+    const whole = this.#whole
+    this.#whole = null
+    return whole
   }
 
   /** Closes the body unless it was taken. Safe to call more than once. */
   release () {
+    // A body from RAM holds nothing to close: no stream is made for it.
+    this.#whole = null
     const body = this.takeBody()
     if (body !== null) body.destroy()
   }
@@ -162,6 +176,10 @@ class HttpCacheEngine {
    * @returns {Found<V> | null}
    */
   lookup (baseKey, { method, headers, judge, better = newer, open = false }) {
+    if (open) {
+      const hot = this.#soleHot(baseKey, method, headers, judge)
+      if (hot !== undefined) return hot
+    }
     const variants = this.keysOf(baseKey)
     // One entry (the common case): opened at once and judged on what was opened.
     if (variants.length === 0 && open) return this.#openJudged(baseKey, method, headers, judge, null)
@@ -189,6 +207,32 @@ class HttpCacheEngine {
       if (opened !== null) return opened
     }
     return null
+  }
+
+  /**
+   * The common case in one call: `key` has no variants and its body is in the RAM tier. Its
+   * Found (or null when its entry does not answer the request), or undefined to look it up
+   * the usual way.
+   */
+  #soleHot (key, method, headers, judge) {
+    let hit
+    try {
+      hit = this.cache[kSoleHotHit]?.(key, key + '\n') ?? null
+    } catch {
+      return undefined
+    }
+    if (hit === null) return undefined
+    const fields = storedFields(hit.fields)
+    let verdict = null
+    if (fields !== null && selects(fields, method, headers)) {
+      try {
+        verdict = judge(fields)
+      } catch {
+        verdict = null
+      }
+    }
+    if (verdict === null || verdict === undefined) return null
+    return new Found(key, fields, verdict, null, hit.whole)
   }
 
   /** `key` opened, if its entry answers the request (and has `integrity`, when given). */
@@ -224,8 +268,14 @@ class HttpCacheEngine {
    * null when it is gone or was replaced meanwhile.
    */
   openBody (found) {
+    const whole = found.takeWhole()
+    if (whole !== null) {
+      // The stream over it only if someone asks for one.
+      let body = null
+      return { whole, size: whole.length, get body () { return (body ??= hotBody(whole)) } }
+    }
     const opened = found.takeBody()
-    if (opened !== null) return { body: opened, size: found.fields.size }
+    if (opened !== null) return { body: opened, size: found.fields.size, whole: null }
     let hit
     try {
       hit = this.cache.getSync(found.key)
@@ -237,7 +287,7 @@ class HttpCacheEngine {
       hit.body.destroy()
       return null
     }
-    return { body: hit.body, size: hit.size }
+    return { body: hit.body, size: hit.size, whole: null }
   }
 
   // ---- storing ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 // gives the next chunk (null at the end), synchronously or not; `close` lets go of what the
 // source holds. Sources: chunks already in memory, a cache body read straight from the cache
 // in large reads, and any other Readable.
-const { kReadAll, kReadChunk } = require('../body-readable')
+const { kReadAll, kReadChunk, kReadChunks, WHOLE_READ_MAX, endedEarly } = require('../body-readable')
 
 // Each read from disk is a round trip to a libuv thread, so large bodies are read in large
 // chunks; they are handed to the caller in slices of at most 64 KiB, as the cache's own body
@@ -46,6 +46,50 @@ function chunksSource (chunks) {
 }
 
 /**
+ * @returns {BodySource} over one Buffer holding a whole body, verified (from the RAM tier, or
+ * read whole), as views of at most SLICE bytes made one per read: no copy, no array of them.
+ */
+function wholeSource (whole) {
+  let at = 0
+  return {
+    read: () => {
+      if (at === whole.length) return null
+      const from = at
+      at = Math.min(from + SLICE, whole.length)
+      return from === 0 && at === whole.length ? whole : whole.subarray(from, at)
+    },
+    close: () => { at = whole.length },
+  }
+}
+
+/**
+ * @returns {BodySource} over a cache body nobody has read from, up to WHOLE_READ_MAX: read in
+ * one trip to the thread pool (into one Buffer for the RAM tier, else 64 KiB ones), its hash
+ * checked, then handed out 64 KiB at a time. The first
+ * `read` waits for that read; the response may have started meanwhile, so a corrupt body fails
+ * it (as a streamed one does) rather than being dropped silently.
+ */
+function readWholeSource (body) {
+  let source = null
+  let closed = false
+  return {
+    read: () => {
+      if (source !== null) return source.read()
+      return body[kReadChunks]().then((chunks) => {
+        source = chunks.length === 1 ? wholeSource(chunks[0]) : chunksSource(chunks)
+        if (closed) source.close()
+        return source.read()
+      })
+    },
+    close: () => {
+      closed = true
+      source?.close()
+      if (!body.destroyed) body.destroy()
+    },
+  }
+}
+
+/**
  * @returns {BodySource} over a body stream nobody has read from, `size` bytes: a cache body
  * is read straight from the cache in reads of STREAM_CHUNK (its integrity checked when the
  * last one is read); any other Readable through its async iterator.
@@ -60,7 +104,7 @@ function bodySource (body, size) {
       read: async () => {
         if (received === size) return null
         const chunk = await body[kReadChunk](readSize())
-        if (chunk === null) throw new Error('the cached body ended early')
+        if (chunk === null) throw endedEarly()
         received += chunk.length
         return chunk
       },
@@ -78,6 +122,15 @@ function bodySource (body, size) {
     read: () => iterator.next().then(({ done, value }) => done ? null : value),
     close,
   }
+}
+
+/**
+ * @returns {BodySource} for a body stream nobody has read from, `size` bytes: read whole when
+ * it is a cache body the cache reads whole anyway (up to WHOLE_READ_MAX), else in chunks.
+ */
+function streamSource (body, size) {
+  if (size <= WHOLE_READ_MAX && typeof body[kReadChunks] === 'function') return readWholeSource(body)
+  return bodySource(body, size)
 }
 
 /**
@@ -148,7 +201,8 @@ function replay (downstream, status, headers, source, onError) {
     reading = false
     if (over) return
     if (chunk === null) ended = true
-    else if (chunk.length > 0) for (const slice of slices(chunk)) queue.push(slice)
+    else if (chunk.length > SLICE) for (const slice of slices(chunk)) queue.push(slice)
+    else if (chunk.length > 0) queue.push(chunk)
   }
   const fill = () => {
     if (reading || ended || over) return
@@ -205,11 +259,22 @@ function replay (downstream, status, headers, source, onError) {
       pumping = false
     }
   }
+  // A resume runs the loop on the next microtask, not inside the call: consumers resume from
+  // their stream's `_read` (undici's fetch and request bodies do), and chunks pushed inside
+  // `_read` are concatenated by `read()` with what it already buffered, a copy of each.
+  let scheduled = false
+  const pumpSoon = () => {
+    scheduled = false
+    pump()
+  }
   downstream.attach({
     pause: () => { paused = true },
     resume: () => {
       paused = false
-      pump()
+      // Resumed from inside a handler call: the running loop goes on by itself.
+      if (pumping || scheduled || over) return
+      scheduled = true
+      queueMicrotask(pumpSoon)
     },
     abort: (reason) => {
       if (!over) stop()
@@ -234,4 +299,4 @@ function replay (downstream, status, headers, source, onError) {
   pump()
 }
 
-module.exports = { replay, chunksSource, bodySource, rangeSource, readWhole }
+module.exports = { replay, chunksSource, wholeSource, streamSource, bodySource, rangeSource, readWhole }

@@ -9,7 +9,11 @@
 // end, the response fails with the `ERR_CACHE_INTEGRITY` error (the caller sees a body error,
 // as with a dropped connection, never a silently wrong body) and the entry is dropped, so the
 // next request goes to the origin.
-const { replay, chunksSource, bodySource, readWhole } = require('../engine/replay')
+//
+// Bodies the cache reads whole (up to 1 MiB, the RAM tier's entry limit) take one read into one
+// buffer, then go out as views of it; a body the RAM tier holds (verified when it was admitted)
+// goes out at once, without a read or a stream.
+const { replay, chunksSource, wholeSource, streamSource, bodySource, readWhole } = require('../engine/replay')
 const { servedHeaders, withStatusHeaders } = require('../engine/headers')
 const { planRange, partialHeaders, unsatisfiableHeaders, openRange } = require('../engine/range')
 
@@ -50,6 +54,11 @@ function serveEntry (ctx, r, downstream, found, headers, unavailable) {
     unavailable()
     return
   }
+  if (opened.whole !== null) {
+    // From the RAM tier (verified when admitted): no read, no stream.
+    replay(downstream, status, finalHeaders, wholeSource(opened.whole))
+    return
+  }
   serveBody(ctx, downstream, found, status, finalHeaders, opened.body, opened.size, unavailable)
 }
 
@@ -87,7 +96,9 @@ function serveBody (ctx, downstream, found, status, headers, body, size, unavail
       })
     return
   }
-  replay(downstream, status, headers, bodySource(body, size), () => engine.drop(found.key))
+  // A whole body up to 1 MiB is read in one trip (streamSource); a part streams as it is read.
+  const source = status === 206 ? bodySource(body, size) : streamSource(body, size)
+  replay(downstream, status, headers, source, () => engine.drop(found.key))
 }
 
 /** `only-if-cached` with nothing usable: 504, the origin is not contacted. */

@@ -110,7 +110,9 @@ class StreamingCacheStore {
   #writing = new Map()
 
   /**
-   * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number, coalesceTimeout?: number }} [options]
+   * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number, coalesceTimeout?: number,
+   *   memory?: false | 0 | { maxSize?: number, maxEntrySize?: number } }} [options]  `memory`: the RAM
+   *   tier, as StreamingCache's option of that name
    */
   constructor (options) {
     validateOptionalObject(options, 'options')
@@ -125,6 +127,8 @@ class StreamingCacheStore {
       ...(maxEntrySize !== undefined && { maxBodySize: maxEntrySize }),
       // The shared second tier (README "Sharing a cache across hosts"); checked by the cache.
       ...(options?.remote !== undefined && { remote: options.remote }),
+      // Checked by StreamingCache (TypeError / RangeError named options.memory...).
+      ...(options?.memory !== undefined && { memory: options.memory }),
     })
     this.#engine = new HttpCacheEngine(cache)
     this.#maxEntrySize = cache.maxBodySize
