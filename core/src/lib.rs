@@ -20,6 +20,7 @@ pub mod policy;
 mod presence;
 pub mod remote;
 mod runtime;
+mod sketch;
 pub mod stats;
 mod usage;
 
