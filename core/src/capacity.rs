@@ -388,7 +388,7 @@ mod tests {
     }
 
     fn put(index: &Index, key: &str, body: &str, size: u64) {
-        let slot = Slot::lean(format!("sha256-{body}"), size, 0, 0);
+        let slot = Slot::lean(format!("sha256-{body}").into(), size, 0, 0);
         index.insert(key.into(), Arc::new(slot));
     }
 
@@ -452,7 +452,7 @@ mod tests {
     fn oldest_stored_go_first_for_the_shared_budget() {
         let (index, _) = index(100, 1 << 30);
         for (key, at) in [("new", 30), ("old", 10), ("mid", 20)] {
-            let slot = Slot::lean(format!("sha256-{key}"), 10, at, 0);
+            let slot = Slot::lean(format!("sha256-{key}").into(), 10, at, 0);
             index.insert(key.into(), Arc::new(slot));
         }
         let victims: Vec<String> = index.evict_oldest(15).into_iter().map(|(k, _)| k).collect();

@@ -13,7 +13,8 @@ use parking_lot::Mutex;
 use super::disk::{self, StoredEntry};
 
 pub(crate) struct Slot {
-    integrity: Box<str>,
+    /// Shared with the ledger's maps.
+    integrity: Arc<str>,
     pub size: u64,
     /// Milliseconds since the Unix epoch, as on disk: with the integrity and the size it tells
     /// the disk line this slot was made from apart from any later one.
@@ -35,22 +36,18 @@ pub(crate) enum Materialized {
 }
 
 impl Slot {
-    /// A slot for `entry`, sharing it while the caller holds it.
-    pub fn for_entry(entry: &Arc<StoredEntry>) -> Slot {
+    /// A slot for `entry` (whose content address is `integrity`), sharing it while the
+    /// caller holds it.
+    pub fn for_entry(entry: &Arc<StoredEntry>, integrity: Arc<str>) -> Slot {
         Slot {
             full: Mutex::new(Arc::downgrade(entry)),
-            ..Slot::lean(
-                entry.integrity_string(),
-                entry.size,
-                entry.stored_at,
-                entry.seq,
-            )
+            ..Slot::lean(integrity, entry.size, entry.stored_at, entry.seq)
         }
     }
 
-    pub fn lean(integrity: String, size: u64, stored_at: u64, seq: u64) -> Slot {
+    pub fn lean(integrity: Arc<str>, size: u64, stored_at: u64, seq: u64) -> Slot {
         Slot {
-            integrity: integrity.into_boxed_str(),
+            integrity,
             size,
             stored_at,
             seq,

@@ -25,6 +25,7 @@
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::files;
 
@@ -35,8 +36,8 @@ const MAGIC: &[u8; 16] = b"hsc-index-snap1\n";
 /// One live key as the in-memory index needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    pub key: String,
-    pub integrity: String,
+    pub key: Arc<str>,
+    pub integrity: Arc<str>,
     pub size: u64,
     pub stored_at: u64,
 }
@@ -160,7 +161,7 @@ fn encode(records: &[Record], skipped: usize) -> Vec<u8> {
     out.extend_from_slice(&(records.len() as u64).to_le_bytes());
     out.extend_from_slice(&(skipped as u64).to_le_bytes());
     for record in records {
-        for text in [&record.key, &record.integrity] {
+        for text in [&*record.key, &*record.integrity] {
             out.extend_from_slice(&(text.len() as u32).to_le_bytes());
             out.extend_from_slice(text.as_bytes());
         }
@@ -207,12 +208,13 @@ fn take_u64(input: &mut &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(*head))
 }
 
-fn take_text(input: &mut &[u8]) -> Option<String> {
+/// Straight into the shared string the index keeps (one allocation, nothing to free).
+fn take_text(input: &mut &[u8]) -> Option<Arc<str>> {
     let (head, rest) = input.split_first_chunk::<4>()?;
     let len = u32::from_le_bytes(*head) as usize;
     let (text, rest) = rest.split_at_checked(len)?;
     *input = rest;
-    String::from_utf8(text.to_vec()).ok()
+    std::str::from_utf8(text).ok().map(Arc::from)
 }
 
 #[cfg(test)]
