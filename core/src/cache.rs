@@ -18,7 +18,7 @@ use crate::error::{CacheError, Result};
 use crate::eviction::{Cleaner, CleanupQueue};
 use crate::files;
 use crate::garbage::{self, content_path};
-use crate::index::slot::{Materialized, Slot};
+use crate::index::slot::{Materialized, Recent, Slot};
 use crate::index::snapshot::{self, Record};
 use crate::index::{disk, Ledger, StoredEntry};
 use crate::memory_tier::{HotBody, MemoryTier};
@@ -52,6 +52,8 @@ struct Shared {
     deleting: Mutex<HashMap<String, usize>>,
     /// Orders commits and deletes in this process (see `StoredEntry::seq`).
     clock: AtomicU64,
+    /// Full entries recently read back from their buckets (see `index::slot`).
+    recent: Recent,
     /// The directory's byte budget, shared with other processes.
     usage: Usage,
     counters: Arc<Counters>,
@@ -158,6 +160,7 @@ impl StreamingCache {
             active_writers: Arc::new(AtomicUsize::new(0)),
             deleting: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
+            recent: Recent::new(RECENT_ENTRIES),
             usage,
             counters,
             hot,
@@ -799,7 +802,7 @@ impl Shared {
     /// unless something holds it. If the bucket holds another line now (another process
     /// replaced or deleted the key), this process follows the disk.
     fn materialize(&self, key: &str, slot: &Slot) -> Option<Arc<StoredEntry>> {
-        match slot.materialize(&self.dir, key) {
+        match slot.materialize(&self.dir, key, &self.recent) {
             Materialized::Found(entry) => Some(entry),
             // A failed read is a miss, not a reason to drop anything.
             Materialized::Unreadable => None,
@@ -816,7 +819,7 @@ impl Shared {
         match on_disk {
             // This process committed it meanwhile (under the lock we now hold).
             Some(entry) if slot.as_ref().is_some_and(|s| s.describes(&entry)) => {
-                match slot?.materialize(&self.dir, key) {
+                match slot?.materialize(&self.dir, key, &self.recent) {
                     Materialized::Found(entry) => Some(entry),
                     _ => None,
                 }
@@ -1084,6 +1087,9 @@ impl Cleaner for Shared {
         }
     }
 }
+
+/// How many full entries read back from buckets stay held (about 1-2 KiB each).
+const RECENT_ENTRIES: usize = 1024;
 
 /// Below this many keys the buckets are read even when a snapshot is there: it costs little
 /// (about 10 ms per thousand keys) and re-checks every bucket, so lines damaged by hand or by

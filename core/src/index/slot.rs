@@ -5,6 +5,7 @@
 //! needs them; the full entry is then shared with whoever holds it (a reader, the RAM tier),
 //! so the same entry keeps one identity for as long as anything uses it.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Weak};
 
@@ -73,7 +74,7 @@ impl Slot {
 
     /// The full entry: the one held, or read back from `key`'s bucket. Under the slot's lock,
     /// so concurrent lookups share one copy (the RAM tier checks entries by identity).
-    pub fn materialize(&self, dir: &Path, key: &str) -> Materialized {
+    pub fn materialize(&self, dir: &Path, key: &str, recent: &Recent) -> Materialized {
         let mut full = self.full.lock();
         if let Some(entry) = full.upgrade() {
             return Materialized::Found(entry);
@@ -89,9 +90,34 @@ impl Slot {
                     ..entry
                 });
                 *full = Arc::downgrade(&entry);
+                recent.keep(&entry);
                 Materialized::Found(entry)
             }
             _ => Materialized::Changed,
         }
+    }
+}
+
+/// The last entries read back from their buckets, held so the keys asked for often keep their
+/// full entry in memory (a hit then reads no bucket) while the rest of the index stays lean.
+pub(crate) struct Recent {
+    held: Mutex<VecDeque<Arc<StoredEntry>>>,
+    capacity: usize,
+}
+
+impl Recent {
+    pub fn new(capacity: usize) -> Recent {
+        Recent {
+            held: Mutex::new(VecDeque::with_capacity(capacity)),
+            capacity,
+        }
+    }
+
+    fn keep(&self, entry: &Arc<StoredEntry>) {
+        let mut held = self.held.lock();
+        if held.len() >= self.capacity {
+            held.pop_front();
+        }
+        held.push_back(entry.clone());
     }
 }
