@@ -872,6 +872,8 @@ impl Shared {
                 };
                 records.push(record);
             }
+            // In the order the next open restores them (its sort then finds one run).
+            records.sort_by_key(|r| std::cmp::Reverse(r.stored_at));
             Some(records)
         });
     }
@@ -905,6 +907,7 @@ impl Shared {
         records.sort_by_key(|r| std::cmp::Reverse(r.stored_at));
         self.index.reserve(records.len());
         let mut ledger = self.ledger.lock();
+        ledger.reserve(records.len());
         for record in records {
             let slot = Slot::lean(record.integrity.clone(), record.size, record.stored_at, 0);
             if let Some(released) = ledger.bind(record.key.clone(), record.integrity) {

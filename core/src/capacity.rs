@@ -96,6 +96,7 @@ impl Index {
         let mut state = self.state.lock();
         state.positions.reserve(additional);
         state.nodes.reserve(additional);
+        state.bodies.reserve(additional);
         let keys = state.positions.len() + additional;
         state.sketch.ensure_capacity(keys);
     }

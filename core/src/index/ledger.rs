@@ -95,6 +95,11 @@ impl Ledger {
             .take_while(move |k| k.starts_with(prefix))
     }
 
+    /// Makes room for `additional` more bodies (a bulk load).
+    pub fn reserve(&mut self, additional: usize) {
+        self.refs.reserve(additional);
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }
