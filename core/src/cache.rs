@@ -1,6 +1,6 @@
 //! `StreamingCache`: ties the content layer, the disk index, the ledger and the moka policy
 //! together. Every change to what a key points at happens under the ledger lock, so the disk
-//! index, the reference counts and moka move together; moka lookups never take the lock.
+//! index, the reference counts and the in-memory index move together; lookups never take it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
