@@ -1,4 +1,4 @@
-//! `StreamingCache`: ties the content layer, the disk index, the ledger and the moka policy
+//! `StreamingCache`: ties the content layer, the disk index, the ledger and the TinyLFU index
 //! together. Every change to what a key points at happens under the ledger lock, so the disk
 //! index, the reference counts and the in-memory index move together; lookups never take it.
 
