@@ -5,8 +5,8 @@
 // body by its size) against lru-cache bounded by bytes (maxSize + sizeCalculation). While ours
 // replays the trace, a separate process samples the bytes of content and temp files on disk.
 //
-// Standalone: `node bench/scenarios/byte-hit-ratio.js [--quick]` prints its table rows.
-// In bench/run.js: add 'byte-hit-ratio' to SCENARIOS (same module shape as hit-ratio.js).
+// Run by bench/run.js (`npm run bench -- --only byte-ratio`); this file is also the disk
+// sampler's child process (`--sample <dir>`).
 const fs = require('node:fs')
 const path = require('node:path')
 const crypto = require('node:crypto')
@@ -179,35 +179,11 @@ module.exports = {
       targets: (m) => [
         { label: 'hit ratio under maxSize: ours - lru-cache (points)', value: m(hitGroup, OURS), base: m(hitGroup, LRU), difference: true, min: 5 },
         { label: 'byte-hit ratio under maxSize: ours - lru-cache (points)', value: m(byteGroup, OURS), base: m(byteGroup, LRU), difference: true, min: 5 },
-        ...disk.map((d) => ({ label: 'disk peak / (maxSize + largest put)', value: d.peak, base: d.bound, max: 1 })),
+        ...disk.map((d) => ({ label: 'disk peak / (maxSize + largest put)', value: d.peak / d.bound, atMost: 1 })),
       ],
       teardown: () => removeDir(root),
     }
   },
 }
 
-async function main () {
-  const quick = process.argv.includes('--quick')
-  const state = await module.exports.setup({ quick })
-  const rows = []
-  try {
-    for (const c of state.cases) rows.push({ ...c, value: await c.run() })
-  } finally {
-    await state.teardown()
-  }
-  const m = (group, system) => rows.find((r) => r.group === group && r.system === system).value
-  console.log(`# ${module.exports.title}${quick ? ' (quick)' : ''}`)
-  console.log('| group | system | value |\n|---|---|---|')
-  for (const r of rows) console.log(`| ${r.group} | ${r.system} | ${r.value.toFixed(1)} % |`)
-  for (const note of state.notes) console.log(`- ${note}`)
-  for (const t of state.targets(m)) {
-    const v = t.difference ? t.value - t.base : t.value / t.base
-    const ok = t.min !== undefined ? v >= t.min : v <= t.max
-    console.log(`- ${t.label}: ${t.difference ? (v >= 0 ? '+' : '') + v.toFixed(1) : v.toFixed(2)} (${t.min !== undefined ? '>= ' + t.min : '<= ' + t.max}) ${ok ? 'yes' : 'NO'}`)
-  }
-}
-
-if (require.main === module) {
-  if (process.argv[2] === '--sample') sampleForever(process.argv[3])
-  else main().catch((err) => { console.error(err); process.exit(1) })
-}
+if (require.main === module && process.argv[2] === '--sample') sampleForever(process.argv[3])

@@ -6,8 +6,9 @@
 // hold them anyway after the fill, and the fill is 20x faster. Entries are small bodies with six typical response headers and a URL; the
 // 10k "with policy" row also stores the HTTP caching policy (as the undici integrations do).
 //
-// Standalone: `node bench/scenarios/open-size.js [--quick]` prints its table rows.
-// In bench/run.js: add 'open-size' to SCENARIOS (same module shape as the others).
+// Run by bench/run.js (`npm run bench -- --only open-size`); this file is also the child
+// process that fills (`--fill <dir> <count> plain|policy`) or opens (`--open <dir> <system>
+// <count>`) a directory.
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
@@ -116,27 +117,9 @@ module.exports = {
   },
 }
 
-async function main () {
-  const quick = process.argv.includes('--quick')
-  const state = await module.exports.setup({ quick })
-  const rows = []
-  try {
-    for (const c of state.cases) rows.push({ ...c, value: await c.run() })
-  } finally {
-    await state.teardown()
-  }
-  const m = (group, system) => rows.find((r) => r.group === group && r.system === system).value
-  console.log(`# ${module.exports.title}${quick ? ' (quick)' : ''}`)
-  console.log('| group | system | value |\n|---|---|---|')
-  for (const r of rows) console.log(`| ${r.group} | ${r.system} | ${r.group.startsWith('open') ? r.value.toFixed(3) : Math.round(r.value)} |`)
-  for (const note of state.notes) console.log(`- ${note}`)
-  for (const t of state.targets(m)) console.log(`- ${t.label}: ${t.value.toFixed(t.unit === 's' ? 3 : 0)} (<= ${t.max}) ${t.value <= t.max ? 'yes' : 'NO'}`)
-}
-
 if (require.main === module) {
   const [mode, dir, a, b] = process.argv.slice(2)
   const reply = (p) => p.then((r) => process.stdout.write(JSON.stringify(r) + '\n'), (err) => { process.stderr.write(`${err.stack}\n`); process.exit(1) })
   if (mode === '--fill') reply(fill(dir, Number(a), b === 'policy'))
   else if (mode === '--open') reply(open(dir, a, Number(b)))
-  else main().catch((err) => { console.error(err); process.exit(1) })
 }

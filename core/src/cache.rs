@@ -1,6 +1,6 @@
-//! `StreamingCache`: ties the content layer, the disk index, the ledger and the moka policy
+//! `StreamingCache`: ties the content layer, the disk index, the ledger and the TinyLFU index
 //! together. Every change to what a key points at happens under the ledger lock, so the disk
-//! index, the reference counts and moka move together; moka lookups never take the lock.
+//! index, the reference counts and the in-memory index move together; lookups never take it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ use crate::error::{CacheError, Result};
 use crate::eviction::{Cleaner, CleanupQueue};
 use crate::files;
 use crate::garbage::{self, content_path};
+use crate::index::slot::{Materialized, Recent, Slot};
+use crate::index::snapshot::{self, Record};
 use crate::index::{disk, Ledger, StoredEntry};
 use crate::memory_tier::{HotBody, MemoryTier};
 use crate::options::{validate_key, CacheOptions};
@@ -41,12 +43,17 @@ struct Shared {
     skipped_on_load: usize,
     /// `None` once closed.
     presence: Mutex<Option<Presence>>,
+    /// This process's join number, while it may write the index snapshot on close (it was
+    /// alone with the directory when it opened).
+    joined_alone: Option<snapshot::Joined>,
     /// Body writers alive in this process: their temp files are not garbage.
     active_writers: Arc<AtomicUsize>,
     /// Keys with a delete under way: their disk entry must not be adopted back meanwhile.
     deleting: Mutex<HashMap<String, usize>>,
     /// Orders commits and deletes in this process (see `StoredEntry::seq`).
     clock: AtomicU64,
+    /// Full entries recently read back from their buckets (see `index::slot`).
+    recent: Recent,
     /// The directory's byte budget, shared with other processes.
     usage: Usage,
     counters: Arc<Counters>,
@@ -129,16 +136,17 @@ impl StreamingCache {
         );
 
         let presence = Presence::join(&dir)?;
+        let joined = snapshot::join(&dir).map_err(|e| CacheError::io(&e, "joining the index"))?;
         let usage = Usage::open(&dir)?;
         let owners = presence.scan();
-        let (entries, skipped_on_load) = disk::load_all(&dir)?;
-        if !owners.others_alive && owners.dead_found && sweep_after_crash(&dir, &entries) {
+        let (records, skipped_on_load) = load_index(&dir, owners.dead_found)?;
+        if !owners.others_alive && owners.dead_found && sweep_after_crash(&dir, &records) {
             presence.mark_clean();
         }
         if !owners.others_alive {
             // Alone: the budget is re-anchored on what the index holds (no content walk),
             // which also undoes any drift a crash or an uncounted removal left.
-            usage.recount(entries.iter().map(|e| (e.integrity_string(), e.size)))?;
+            usage.recount(records.iter().map(|r| (&*r.integrity, r.size)))?;
         }
         let shared = Arc::new(Shared {
             dir,
@@ -148,16 +156,18 @@ impl StreamingCache {
             cleanup,
             skipped_on_load,
             presence: Mutex::new(Some(presence)),
+            joined_alone: (!owners.others_alive).then_some(joined),
             active_writers: Arc::new(AtomicUsize::new(0)),
             deleting: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
+            recent: Recent::new(RECENT_ENTRIES),
             usage,
             counters,
             hot,
         });
         let weak: Weak<dyn Cleaner> = Arc::downgrade(&shared) as Weak<dyn Cleaner>;
         receiver.spawn(weak);
-        shared.restore(entries);
+        shared.restore(records);
         Ok(StreamingCache { shared })
     }
 
@@ -175,8 +185,11 @@ impl StreamingCache {
     }
 
     /// The entry for `key`, from memory only.
+    /// The response fields are read back from the key's index bucket unless something holds
+    /// the entry already; a key another process replaced or deleted meanwhile is followed.
     pub fn lookup(&self, key: &str) -> Option<Arc<StoredEntry>> {
-        self.shared.index.get(key)
+        let slot = self.shared.index.get(key)?;
+        self.shared.materialize(key, &slot)
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -277,7 +290,9 @@ impl StreamingCache {
     /// The body of `key` from the RAM tier, if it holds the one this process's index names and
     /// no process changed the key on disk since (see `memory_tier`). Memory only.
     pub fn hot_body(&self, key: &str) -> Option<Arc<HotBody>> {
-        self.shared.hot.get(key, || self.shared.index.get(key))
+        self.shared.hot.get(key, || {
+            self.shared.index.get(key).and_then(|slot| slot.held())
+        })
     }
 
     /// Whether a body of `size` bytes may go to the RAM tier (it is on and the body fits).
@@ -293,6 +308,7 @@ impl StreamingCache {
             shared
                 .index
                 .get(&entry.key)
+                .and_then(|slot| slot.held())
                 .is_some_and(|current| Arc::ptr_eq(&current, entry))
                 && disk::find(&shared.dir, &entry.key)
                     .ok()
@@ -566,6 +582,7 @@ impl StreamingCache {
     pub fn close(&self) {
         self.run_pending_tasks();
         self.shared.enforce_budget(true);
+        self.shared.write_snapshot();
         self.shared.presence.lock().take();
     }
 
@@ -646,10 +663,11 @@ fn check_content(dir: &Path, entry: &StoredEntry, buffer: &mut [u8]) -> Checked 
 /// The open-time sweep, run only after an unclean shutdown (a dead process's owner file was
 /// found) and only while alone with the directory: temp files and unreferenced content are
 /// then a crashed writer's leftovers. An error anywhere stops it; nothing is judged unseen.
-fn sweep_after_crash(dir: &Path, entries: &[StoredEntry]) -> bool {
-    let referenced = entries
+fn sweep_after_crash(dir: &Path, records: &[Record]) -> bool {
+    let referenced = records
         .iter()
-        .map(|e| content_path(dir, &e.integrity))
+        .filter_map(|r| crate::index::bucket::parse_integrity(&r.integrity))
+        .map(|integrity| content_path(dir, &integrity))
         .collect();
     garbage::collect(dir, &referenced, Duration::ZERO, Some(Duration::ZERO), None).is_ok()
         && garbage::prune_empty_dirs(dir).is_ok()
@@ -789,8 +807,8 @@ impl Shared {
     }
 
     fn lookup_or_adopt(&self, key: &str) -> Option<Arc<StoredEntry>> {
-        if let Some(entry) = self.index.get(key) {
-            return Some(entry);
+        if let Some(slot) = self.index.get(key) {
+            return self.materialize(key, &slot);
         }
         self.adopt_from_disk(key)
     }
@@ -804,7 +822,8 @@ impl Shared {
         disk::find(&self.dir, key).ok().flatten()?;
         let mut ledger = self.ledger.lock();
         if let Some(raced) = self.index.get(key) {
-            return Some(raced);
+            drop(ledger);
+            return self.materialize(key, &raced);
         }
         // Read again under the lock: a delete or replace may have landed since the look
         // above, and adopting that stale line would bring a deleted key back to life.
@@ -814,12 +833,95 @@ impl Shared {
 
     /// Makes `entry` (read from disk) live here: ledger and moka.
     fn adopt(&self, ledger: &mut Ledger, entry: StoredEntry) -> Arc<StoredEntry> {
-        if let Some(released) = ledger.bind(entry.key.clone(), entry.integrity_string()) {
+        let key: Arc<str> = entry.key.as_str().into();
+        let integrity: Arc<str> = entry.integrity_string().into();
+        if let Some(released) = ledger.bind(key.clone(), integrity.clone()) {
             self.release_content(&released);
         }
         let entry = Arc::new(entry);
-        self.index.insert(entry.key.clone(), entry.clone());
+        let slot = Slot::for_entry(&entry, integrity);
+        self.index.insert(key, Arc::new(slot));
         entry
+    }
+
+    /// The full entry for `slot`, which `key` held in the index: read back from its bucket
+    /// unless something holds it. If the bucket holds another line now (another process
+    /// replaced or deleted the key), this process follows the disk.
+    fn materialize(&self, key: &str, slot: &Slot) -> Option<Arc<StoredEntry>> {
+        match slot.materialize(&self.dir, key, &self.recent) {
+            Materialized::Found(entry) => Some(entry),
+            // A failed read is a miss, not a reason to drop anything.
+            Materialized::Unreadable => None,
+            Materialized::Changed => self.follow_disk(key),
+        }
+    }
+
+    /// Settles, under the lock, a key whose disk entry is not the one this process's index
+    /// named: adopts the newer entry or forgets the deleted one (as `refresh` does).
+    fn follow_disk(&self, key: &str) -> Option<Arc<StoredEntry>> {
+        let mut ledger = self.ledger.lock();
+        let on_disk = disk::find(&self.dir, key).ok()?;
+        let slot = self.index.get(key);
+        match on_disk {
+            // This process committed it meanwhile (under the lock we now hold).
+            Some(entry) if slot.as_ref().is_some_and(|s| s.describes(&entry)) => {
+                match slot?.materialize(&self.dir, key, &self.recent) {
+                    Materialized::Found(entry) => Some(entry),
+                    _ => None,
+                }
+            }
+            Some(_) if slot.is_none() && self.deleting.lock().contains_key(key) => None,
+            Some(entry) => Some(self.adopt(&mut ledger, entry)),
+            None => {
+                if let Some((integrity, true)) = ledger.unbind(key) {
+                    self.release_content(&integrity);
+                }
+                self.index.remove(key);
+                self.hot.invalidate(key);
+                None
+            }
+        }
+    }
+
+    /// Writes the index snapshot if this process was alone with the directory since it
+    /// opened (see `index::snapshot`): its ledger is then the whole index.
+    fn write_snapshot(&self) {
+        let Some(joined) = self.joined_alone else {
+            return;
+        };
+        let _ = snapshot::write_if_alone(&self.dir, joined, self.skipped_on_load, || {
+            self.index.run_pending_tasks();
+            let ledger = self.ledger.lock();
+            let mut records = Vec::with_capacity(ledger.len());
+            for (key, integrity) in ledger.keys() {
+                let record = match self.index.get_quietly(key) {
+                    Some(slot) if slot.integrity() == integrity => Record {
+                        key: key.into(),
+                        integrity: integrity.into(),
+                        size: slot.size,
+                        stored_at: slot.stored_at,
+                    },
+                    // Bound here but out of memory (evicted, another run's entry kept on
+                    // disk): its fields are on disk. Anything unexpected: no snapshot.
+                    _ => {
+                        let entry = disk::find(&self.dir, key).ok()??;
+                        if entry.integrity_string() != integrity {
+                            return None;
+                        }
+                        Record {
+                            key: entry.key.into(),
+                            integrity: integrity.into(),
+                            size: entry.size,
+                            stored_at: entry.stored_at,
+                        }
+                    }
+                };
+                records.push(record);
+            }
+            // In the order the next open restores them (its sort then finds one run).
+            records.sort_by_key(|r| std::cmp::Reverse(r.stored_at));
+            Some(records)
+        });
     }
 
     /// Tombstones `key` on disk if it still points at `integrity`, and forgets it here.
@@ -845,13 +947,19 @@ impl Shared {
         }
     }
 
-    fn restore(&self, mut entries: Vec<StoredEntry>) {
+    fn restore(&self, mut records: Vec<Record>) {
         // Newest first: with no frequency history, TinyLFU keeps earlier admissions on ties,
         // so the most recently stored entries are the ones that survive an over-full load.
-        entries.sort_by_key(|e| std::cmp::Reverse(e.stored_at));
+        records.sort_by_key(|r| std::cmp::Reverse(r.stored_at));
+        self.index.reserve(records.len());
         let mut ledger = self.ledger.lock();
-        for entry in entries {
-            self.adopt(&mut ledger, entry);
+        ledger.reserve(records.len());
+        for record in records {
+            let slot = Slot::lean(record.integrity.clone(), record.size, record.stored_at, 0);
+            if let Some(released) = ledger.bind(record.key.clone(), record.integrity) {
+                self.release_content(&released);
+            }
+            self.index.insert(record.key, Arc::new(slot));
         }
         drop(ledger);
         self.index.run_pending_tasks();
@@ -881,7 +989,7 @@ impl Shared {
             let indexed = disk::insert(&self.dir, &entry);
             Ok((entry, indexed))
         })?;
-        let integrity = entry.integrity_string();
+        let integrity: Arc<str> = entry.integrity_string().into();
         self.hot.note_disk_change();
         if let Err(err) = indexed {
             if ledger.references(&integrity) == 0 {
@@ -890,11 +998,13 @@ impl Shared {
             return Err(err);
         }
         self.counters.stored(size, deduplicated);
-        if let Some(released) = ledger.bind_own(key.to_owned(), integrity) {
+        let key: Arc<str> = key.into();
+        if let Some(released) = ledger.bind_own(key.clone(), integrity.clone()) {
             self.release_content(&released);
         }
         let entry = Arc::new(entry);
-        self.index.insert(key.to_owned(), entry.clone());
+        self.index
+            .insert(key, Arc::new(Slot::for_entry(&entry, integrity)));
         Ok(entry)
     }
 
@@ -929,15 +1039,18 @@ impl Shared {
         // still owns it for capacity purposes.
         let own = ledger.is_own(key)
             && ledger.integrity_of(key) == Some(entry.integrity_string().as_str());
+        let (key, integrity): (Arc<str>, Arc<str>) = (key.into(), entry.integrity_string().into());
         let released = if own {
-            ledger.bind_own(key.to_owned(), entry.integrity_string())
+            ledger.bind_own(key.clone(), integrity.clone())
         } else {
-            ledger.bind(key.to_owned(), entry.integrity_string())
+            ledger.bind(key.clone(), integrity.clone())
         };
         if let Some(released) = released {
             self.release_content(&released);
         }
-        self.index.insert(key.to_owned(), Arc::new(entry));
+        let entry = Arc::new(entry);
+        self.index
+            .insert(key, Arc::new(Slot::for_entry(&entry, integrity)));
         Ok(true)
     }
 
@@ -1022,6 +1135,39 @@ impl Cleaner for Shared {
             let _ = self.unbind(&mut ledger, &key);
         }
     }
+}
+
+/// How many full entries read back from buckets stay held (about 1-2 KiB each).
+const RECENT_ENTRIES: usize = 1024;
+
+/// Below this many keys the buckets are read even when a snapshot is there: it costs little
+/// (about 10 ms per thousand keys) and re-checks every bucket, so lines damaged by hand or by
+/// another tool since the last close are found and counted (`skipped_on_load`) at open.
+const SNAPSHOT_FROM_KEYS: usize = 2048;
+
+/// The live index at open: from the snapshot a clean close left (for a large index), else from
+/// every bucket (after a crash always: the sweep that follows needs the buckets' truth).
+fn load_index(dir: &Path, after_crash: bool) -> Result<(Vec<Record>, usize)> {
+    let from_snapshot = if after_crash {
+        snapshot::discard(dir).map(|()| None)
+    } else {
+        snapshot::take(dir)
+    }
+    .map_err(|e| CacheError::io(&e, "reading the index snapshot"))?;
+    if let Some(loaded) = from_snapshot.filter(|l| l.records.len() >= SNAPSHOT_FROM_KEYS) {
+        return Ok((loaded.records, loaded.skipped));
+    }
+    let (entries, skipped) = disk::load_all(dir)?;
+    let records = entries
+        .into_iter()
+        .map(|e| Record {
+            integrity: e.integrity_string().into(),
+            key: e.key.into(),
+            size: e.size,
+            stored_at: e.stored_at,
+        })
+        .collect();
+    Ok((records, skipped))
 }
 
 fn now_millis() -> u64 {

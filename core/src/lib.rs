@@ -1,6 +1,6 @@
 //! streaming-cache core: a disk-backed HTTP response cache that streams bodies in bounded
 //! chunks both ways. Content is stored once per hash (cacache), the index of keys is bounded
-//! by a TinyLFU policy (moka), and evictions are cleaned from disk in the background.
+//! by a TinyLFU policy (`capacity`), and evictions are cleaned from disk in the background.
 //! Nothing here knows about Node: the napi binding is a separate crate.
 
 pub mod cache;
@@ -20,6 +20,7 @@ pub mod policy;
 mod presence;
 pub mod remote;
 mod runtime;
+mod sketch;
 pub mod stats;
 mod usage;
 

@@ -79,16 +79,15 @@ impl Usage {
     /// Rewrites the record from what the index holds (call only when no other process has the
     /// directory open): `bodies` is every (integrity, size) an index entry points at, with
     /// repeats for keys sharing a body.
-    pub fn recount(&self, bodies: impl IntoIterator<Item = (String, u64)>) -> Result<u64> {
+    pub fn recount<'a>(&self, bodies: impl IntoIterator<Item = (&'a str, u64)>) -> Result<u64> {
         let mut seen = HashSet::new();
         let mut shared = HashSet::new();
         let mut total = 0u64;
         for (integrity, size) in bodies {
-            if seen.contains(&integrity) {
-                shared.insert(integrity);
-            } else {
+            if seen.insert(integrity) {
                 total += size;
-                seen.insert(integrity);
+            } else {
+                shared.insert(integrity.to_owned());
             }
         }
         self.locked(|bytes, usage| {
@@ -324,11 +323,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let usage = Usage::open(dir.path()).unwrap();
         let total = usage
-            .recount([
-                ("sha256-a".to_owned(), 10),
-                ("sha256-b".to_owned(), 7),
-                ("sha256-a".to_owned(), 10),
-            ])
+            .recount([("sha256-a", 10), ("sha256-b", 7), ("sha256-a", 10)])
             .unwrap();
         assert_eq!(total, 17);
         assert_eq!(Usage::open(dir.path()).unwrap().bytes(), 17);

@@ -6,15 +6,18 @@
 //! the two never disagree about what is referenced.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
+/// Keys and content addresses are shared strings: one allocation each, whatever holds them
+/// (these maps, the in-memory index), which matters at a hundred thousand keys.
 #[derive(Debug, Default)]
 pub struct Ledger {
     /// Ordered, so every key sharing a prefix (the variants of one URL) is one range away.
-    keys: BTreeMap<String, String>,
-    refs: HashMap<String, usize>,
+    keys: BTreeMap<Arc<str>, Arc<str>>,
+    refs: HashMap<Arc<str>, usize>,
     /// Keys whose current entry this process stored. Count capacity evicts only these from
     /// disk: entries other processes (or earlier runs) stored are theirs to keep.
-    own: HashSet<String>,
+    own: HashSet<Arc<str>>,
 }
 
 impl Ledger {
@@ -24,18 +27,23 @@ impl Ledger {
 
     /// Points `key` at `integrity`. Returns content that no key references any more (the
     /// content `key` pointed at before, unless another key still shares it or it is the same).
-    pub fn bind(&mut self, key: String, integrity: String) -> Option<String> {
+    pub fn bind(&mut self, key: Arc<str>, integrity: Arc<str>) -> Option<Arc<str>> {
         // The same body bound again (a metadata update, a re-adoption) keeps its owner.
         if self.keys.get(&key) != Some(&integrity) {
             self.own.remove(&key);
         }
+        // Keys sharing a body share its address string too.
+        let integrity = match self.refs.get_key_value(&integrity) {
+            Some((shared, _)) => shared.clone(),
+            None => integrity,
+        };
         *self.refs.entry(integrity.clone()).or_insert(0) += 1;
         let previous = self.keys.insert(key, integrity)?;
         self.release(previous)
     }
 
     /// `bind` for an entry this process stored.
-    pub fn bind_own(&mut self, key: String, integrity: String) -> Option<String> {
+    pub fn bind_own(&mut self, key: Arc<str>, integrity: Arc<str>) -> Option<Arc<str>> {
         let released = self.bind(key.clone(), integrity);
         self.own.insert(key);
         released
@@ -46,14 +54,14 @@ impl Ledger {
     }
 
     /// Forgets `key`. Returns the content it pointed at and whether that is now unreferenced.
-    pub fn unbind(&mut self, key: &str) -> Option<(String, bool)> {
+    pub fn unbind(&mut self, key: &str) -> Option<(Arc<str>, bool)> {
         self.own.remove(key);
         let integrity = self.keys.remove(key)?;
         let unreferenced = self.release(integrity.clone()).is_some();
         Some((integrity, unreferenced))
     }
 
-    fn release(&mut self, integrity: String) -> Option<String> {
+    fn release(&mut self, integrity: Arc<str>) -> Option<Arc<str>> {
         let count = self.refs.get_mut(&integrity)?;
         *count -= 1;
         if *count == 0 {
@@ -65,7 +73,7 @@ impl Ledger {
     }
 
     pub fn integrity_of(&self, key: &str) -> Option<&str> {
-        self.keys.get(key).map(String::as_str)
+        self.keys.get(key).map(|i| &**i)
     }
 
     pub fn references(&self, integrity: &str) -> usize {
@@ -73,7 +81,7 @@ impl Ledger {
     }
 
     pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.keys.iter().map(|(k, i)| (k.as_str(), i.as_str()))
+        self.keys.iter().map(|(k, i)| (&**k, &**i))
     }
 
     /// Keys starting with `prefix`, in order.
@@ -83,8 +91,13 @@ impl Ledger {
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| &**k)
             .take_while(move |k| k.starts_with(prefix))
+    }
+
+    /// Makes room for `additional` more bodies (a bulk load).
+    pub fn reserve(&mut self, additional: usize) {
+        self.refs.reserve(additional);
     }
 
     pub fn len(&self) -> usize {

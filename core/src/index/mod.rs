@@ -5,6 +5,8 @@
 pub mod bucket;
 pub mod disk;
 pub mod ledger;
+pub(crate) mod slot;
+pub mod snapshot;
 
 pub use disk::StoredEntry;
 pub use ledger::Ledger;
