@@ -18,6 +18,7 @@ const { interceptorMeta, deleteAtFor } = require('../engine/record')
 const { publish } = require('./diagnostics')
 const { Spool } = require('../engine/spool')
 const { withoutHopByHop, storedResponseHeaders, hasValidator, withStatusHeaders } = require('../engine/headers')
+const { contentRangeOf } = require('./partial')
 
 function settleWithin (promise, ms) {
   let timer
@@ -36,7 +37,7 @@ class TeeHandler {
   #settled = false
   #downPaused = false
   #cachePaused = false
-  #writer = null // { ws, key, bytes }
+  #writer = null // { ws, key, bytes, expected? }
   #spool = null // coalesced requests read the body from here as it arrives
   #stallTimer = null
   #pending = []
@@ -46,6 +47,7 @@ class TeeHandler {
    * @param options.lookup     the `x-cache-lookup` value ('HIT' when an entry was found)
    * @param options.replaceKey an entry this response supersedes (deleted if it is not stored)
    * @param options.flight     the engine Flight this miss lands when stored or known not to be
+   * @param options.partial    store only a 206 of one range (r.baseKey is then partial.js's key)
    */
   constructor (ctx, r, downstream, options) {
     this.#ctx = ctx
@@ -139,6 +141,10 @@ class TeeHandler {
     const ctx = this.#ctx
     const r = this.#r
     if (!this.#options.store) return
+    // A part (partial.js): one satisfied range of a known length, judged as its 200 would be.
+    const part = this.#options.partial ? (status === 206 ? contentRangeOf(headers) : null) : undefined
+    if (part === null) return
+    const judgedStatus = part === undefined ? status : 200
     const names = varyNames(headers.vary)
     if (names === null) return this.#supersede() // Vary: * is never served from a cache
     const now = Date.now()
@@ -148,16 +154,16 @@ class TeeHandler {
     let policy
     let storedPolicy
     try {
-      policy = new CachePolicy(r.req, { status, headers: stored }, { shared: ctx.shared, responseTime: now })
+      policy = new CachePolicy(r.req, { status: judgedStatus, headers: stored }, { shared: ctx.shared, responseTime: now })
       const storable = r.mode === 'ignore-rules'
-        ? status >= 200 && status < 300 && status !== 206
+        ? judgedStatus >= 200 && judgedStatus < 300 && judgedStatus !== 206
         // Storable, and of some use: fresh for a while, able to be revalidated, or to be
         // served while it is (stale-while-revalidate).
         : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(stored) || policy.canStaleWhileRevalidate(now))
       if (!storable) return this.#supersede()
       if (r.method !== 'HEAD' && Number(headers['content-length']) > ctx.maxBodySize) return this.#supersede()
       // What is kept on disk: the request reduced to what matching needs.
-      storedPolicy = new CachePolicy(policyRequest(r.req, names), { status, headers: stored },
+      storedPolicy = new CachePolicy(policyRequest(r.req, names), { status: judgedStatus, headers: stored },
         { shared: ctx.shared, responseTime: now })
     } catch {
       return this.#supersede()
@@ -174,7 +180,7 @@ class TeeHandler {
     let writer
     try {
       const { key, ws } = ctx.engine.createWriter(r.baseKey, { status, headers: stored, url: r.url, metadata, policy: storedPolicy })
-      writer = { ws, key, bytes: 0 }
+      writer = { ws, key, bytes: 0, expected: part === undefined ? undefined : part.last - part.first + 1 }
     } catch {
       return this.#supersede()
     }
@@ -238,6 +244,12 @@ class TeeHandler {
 
   async #commitAndSupersede (writer) {
     const { engine, cacheWriteTimeout } = this.#ctx
+    // A part holds at most the bytes its Content-Range names (fewer: the bytes it holds from
+    // its first one are what partial.js serves; more: the origin's answer is not believed).
+    if (writer.expected !== undefined && (writer.bytes > writer.expected || writer.bytes === 0)) {
+      writer.ws.destroy()
+      return
+    }
     writer.ws.end()
     let info
     try {
