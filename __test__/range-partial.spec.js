@@ -171,3 +171,62 @@ test('a POST to the URL invalidates its part', async (t) => {
   t.deepEqual(cache.keys(), [])
   t.is((await get(agent, url, { range: 'bytes=0-9' })).headers['x-from'], 'origin')
 })
+
+// ---- combining parts (RFC 9111 3.4) ------------------------------------------------------
+
+test('parts with the same strong ETag that touch or overlap are combined, new before or after the stored one', async (t) => {
+  const origin = await rangeOrigin(t)
+  const { cache, agent } = await cachingAgent(t)
+  const url = origin.url('/file')
+  await get(agent, url, { range: `bytes=${B}-${2 * B - 1}` })
+  await storedCount(cache)
+  // After it, touching: the stored bytes first, then the new ones.
+  await get(agent, url, { range: `bytes=${2 * B}-${2 * B + 99}` })
+  // Before it, overlapping: the new bytes, then the stored ones after them.
+  await get(agent, url, { range: `bytes=1000-${B + 9}` })
+  t.is(origin.hits(), 3)
+  const across = await get(agent, url, { range: `bytes=1000-${2 * B + 99}` })
+  t.is(across.headers['x-cache'], 'HIT')
+  t.is(across.headers['content-range'], `bytes 1000-${2 * B + 99}/${SIZE}`)
+  t.true(across.body.equals(BODY.subarray(1000, 2 * B + 100)))
+  t.is(origin.hits(), 3)
+  t.is(cache.keys().length, 1, 'one part')
+  t.is((await get(agent, url)).headers['x-from'], 'origin', 'still not complete')
+})
+
+test('parts combined into every byte become the complete response, and the part goes', async (t) => {
+  const origin = await rangeOrigin(t)
+  const { cache, agent } = await cachingAgent(t)
+  const url = origin.url('/file')
+  await get(agent, url, { range: `bytes=0-${B - 1}` })
+  await storedCount(cache)
+  await get(agent, url, { range: `bytes=${B}-` })
+  t.is(origin.hits(), 2)
+  for (let i = 0; i < 500 && cache.keys().some((key) => key.endsWith('\tpartial')); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.deepEqual(cache.keys(), [`GET ${url}`])
+  const whole = await get(agent, url)
+  t.is(whole.status, 200)
+  t.is(whole.headers['x-cache'], 'HIT')
+  t.is(whole.headers['content-length'], String(SIZE))
+  t.is(whole.headers['content-range'], undefined)
+  t.true(whole.body.equals(BODY))
+  t.is((await get(agent, url, { range: 'bytes=-10' })).headers['x-cache'], 'HIT')
+  t.is(origin.hits(), 2)
+})
+
+test('a part with another ETag, a weak one, or a gap replaces the stored part instead', async (t) => {
+  for (const [name, etags, second] of [
+    ['other ETag', ['"v1"', '"v2"'], 'bytes=100-199'],
+    ['weak ETag', ['W/"v1"', 'W/"v1"'], 'bytes=100-199'],
+    ['gap', ['"v1"', '"v1"'], 'bytes=101-199'],
+  ]) {
+    const origin = await rangeOrigin(t, { etag: (n) => etags[Math.min(n, 2) - 1] })
+    const { cache, agent } = await cachingAgent(t)
+    const url = origin.url('/file')
+    await get(agent, url, { range: 'bytes=0-99' })
+    await storedCount(cache)
+    await get(agent, url, { range: second })
+    t.is((await get(agent, url, { range: 'bytes=150-160' })).headers['x-cache'], 'HIT', name)
+    t.is((await get(agent, url, { range: 'bytes=0-9' })).headers['x-from'], 'origin', `${name}: the old part went`)
+  }
+})

@@ -16,7 +16,7 @@ const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders
 const { InvalidateHandler } = require('./invalidate')
 const { PostResponseHandler } = require('./post-response')
 const { serveEntry, serveBody, gatewayTimeout } = require('./serve-cached')
-const { partialKey, coveredRange, servePart } = require('./partial')
+const { partialKey, coveredRange, servePart, storedPart } = require('./partial')
 const { findEntry, judgeFor } = require('./lookup')
 const { taggedVariants, askWithVariantTags } = require('./variant-tags')
 const { languageVariant } = require('./language-variant')
@@ -160,9 +160,9 @@ function handle (ctx, dispatch, r, downstream) {
  */
 function answerRange (ctx, dispatch, r, downstream, toOrigin) {
   const partial = { ...r, baseKey: partialKey(r.baseKey) }
-  const passThrough = (lookup) => {
+  const passThrough = (lookup, previous) => {
     publish('bypass', r, { reason: 'range request' })
-    return dispatchPartial(ctx, dispatch, partial, downstream, lookup)
+    return dispatchPartial(ctx, dispatch, partial, downstream, { lookup, previous, fullBaseKey: r.baseKey })
   }
   if (r.mode === 'reload') return passThrough('MISS')
   const whole = { ...withoutRange(r), range: { range: r.headers.range, 'if-range': r.headers['if-range'] } }
@@ -170,13 +170,14 @@ function answerRange (ctx, dispatch, r, downstream, toOrigin) {
   const found = findEntry(ctx, whole, now)
   if (found === null || found.fields.status !== 200) {
     found?.release()
-    if (found === null && answerFromPart(ctx, { ...whole, baseKey: partial.baseKey }, downstream, now, () => passThrough('HIT'))) return true
+    const fromPart = found === null ? answerFromPart(ctx, { ...whole, baseKey: partial.baseKey }, downstream, now, () => passThrough('HIT')) : {}
+    if (fromPart.served) return true
     if (found === null && r.onlyIfCached) {
       discardRequestBody(r.opts)
       gatewayTimeout(ctx, downstream)
       return true
     }
-    return passThrough(found === null ? 'MISS' : 'HIT')
+    return passThrough(found === null ? 'MISS' : 'HIT', fromPart.previous)
   }
   try {
     return answerWith(ctx, dispatch, whole, downstream, found, now, () => toOrigin({ store: false, lookup: 'HIT' }))
@@ -185,10 +186,13 @@ function answerRange (ctx, dispatch, r, downstream, toOrigin) {
   }
 }
 
-/** A Range request to the origin whose 206 is stored as the part (`r.baseKey` is the part's). */
-function dispatchPartial (ctx, dispatch, r, downstream, lookup) {
+/**
+ * A Range request to the origin whose 206 is stored as the part (`r.baseKey` is the part's),
+ * combined with the `previous` part where they fit (combine-parts.js).
+ */
+function dispatchPartial (ctx, dispatch, r, downstream, { lookup, previous, fullBaseKey }) {
   try {
-    return dispatch(r.opts, new TeeHandler(ctx, r, downstream, { store: true, partial: true, lookup }))
+    return dispatch(r.opts, new TeeHandler(ctx, r, downstream, { store: true, partial: true, lookup, previous, fullBaseKey }))
   } catch (err) {
     downstream.error(err)
     return true
@@ -198,21 +202,23 @@ function dispatchPartial (ctx, dispatch, r, downstream, lookup) {
 /**
  * Serves the Range request `whole` (its base key the part's, its Range in `whole.range`) from
  * the stored part when one holds every byte asked and may be served as it is (fresh, or stale
- * where the mode allows); false when none does (nothing is sent then).
+ * where the mode allows): `{ served: true }`. Else nothing is sent, and `previous` describes the
+ * stored part a new one may combine with.
+ * @returns {{ served?: boolean, previous?: import('./combine-parts').StoredPart }}
  */
 function answerFromPart (ctx, whole, downstream, now, unavailable) {
   const found = findEntry(ctx, whole, now)
-  if (found === null) return false
+  if (found === null) return {}
   try {
     const covered = coveredRange(whole.range, found)
     const { result } = found.verdict
     const expired = ctx.maxTtl !== undefined && now - found.fields.metadata.receivedAt >= ctx.maxTtl
     const serve = whole.mode === 'default' ? result.fresh && !expired : whole.mode !== 'no-cache' && !expired
-    if (covered === null || !serve) return false
+    if (covered === null || !serve) return { previous: storedPart(found) }
     publish(result.fresh ? 'hit' : 'stale', whole, result.fresh ? { partial: true } : { partial: true, reason: whole.mode })
     if (whole.onlyIfCached) discardRequestBody(whole.opts)
     servePart(ctx, downstream, found, result.fresh ? freshHeaders(found) : staleHeaders(found, now), covered, serveBody, unavailable)
-    return true
+    return { served: true }
   } finally {
     found.release()
   }

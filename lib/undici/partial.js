@@ -11,13 +11,15 @@
 //   body and Content-Range disagree) holds bytes a..a+size-1 and only those are served from
 //   it (3.3: an incomplete response serves only ranges wholly within it). Multipart 206s
 //   are not stored.
-// - A newer part replaces the stored one (whatever its validator). Parts are not combined
-//   (3.4 allows it, needing a strong validator shared by all parts: not built yet).
+// - A newer part replaces the stored one, unless both have the same strong ETag and complete
+//   length and their ranges overlap or touch: then they are combined (3.4, combine-parts.js),
+//   into the complete 200 once every byte is held.
 // - Freshness is judged as for the full response (the policy is built as if for a 200 with the
 //   same headers); a part that may not be served as it is (stale) is not revalidated: the
 //   request goes to the origin and the new 206 replaces it.
 const { planRange, ifRangeHolds, openRange } = require('../engine/range')
 const { servedHeaders } = require('../engine/headers')
+const { strongEtag } = require('./combine-parts')
 
 const HIT = ['HIT', 'HIT']
 const CONTENT_RANGE = /^\s*bytes\s+(\d+)-(\d+)\/(\d+)\s*$/i
@@ -81,4 +83,23 @@ function servePart (ctx, downstream, found, headers, covered, serveBody, unavail
   serveBody(ctx, downstream, found, 206, out, body, length, unavailable)
 }
 
-module.exports = { partialKey, contentRangeOf, coveredRange, servePart }
+/**
+ * The stored part `found` as combine-parts.js needs it, or undefined when it cannot combine
+ * (no strong ETag, no usable Content-Range).
+ * @returns {import('./combine-parts').StoredPart | undefined}
+ */
+function storedPart (found) {
+  const part = found.fields.status === 206 ? contentRangeOf(found.fields.headers) : null
+  const etag = strongEtag(found.fields.headers)
+  if (part === null || etag === undefined || found.fields.integrity === undefined) return undefined
+  return {
+    key: found.key,
+    integrity: found.fields.integrity,
+    etag,
+    first: part.first,
+    held: Math.min(part.last, part.first + found.fields.size - 1),
+    length: part.length,
+  }
+}
+
+module.exports = { partialKey, contentRangeOf, coveredRange, servePart, storedPart }
