@@ -21,6 +21,9 @@ const { withoutHopByHop, storedResponseHeaders, hasValidator, withStatusHeaders 
 const { contentRangeOf } = require('./partial')
 const { planCombine, copyStored } = require('./combine-parts')
 
+// Bytes of a new part queued while stored bytes before it are copied (#combine).
+const QUEUE_LIMIT = 1024 * 1024
+
 function settleWithin (promise, ms) {
   let timer
   const timeout = new Promise((resolve, reject) => {
@@ -38,7 +41,7 @@ class TeeHandler {
   #settled = false
   #downPaused = false
   #cachePaused = false
-  #writer = null // { ws, key, baseKey, bytes, expected?, queue?, prefixing?, suffix?, replacesPart? }
+  #writer = null // { ws, key, baseKey, bytes, expected?, queue?, queued?, prefixing?, suffix?, replacesPart? }
   #spool = null // coalesced requests read the body from here as it arrives
   #stallTimer = null
   #pending = []
@@ -104,7 +107,15 @@ class TeeHandler {
     if (writer !== null) {
       writer.bytes += chunk.length
       if (writer.queue !== undefined) {
-        writer.queue.push(chunk) // the stored bytes before it are still being copied
+        // The stored bytes before it are still being copied: queued meanwhile, the origin
+        // held back once a megabyte waits (#combine).
+        writer.queue.push(chunk)
+        writer.queued += chunk.length
+        if (writer.queued > QUEUE_LIMIT && !this.#cachePaused) {
+          this.#cachePaused = true
+          controller.pause()
+          this.#stallTimer = setTimeout(() => this.#abandon(), this.#ctx.cacheWriteTimeout)
+        }
       } else if (writer.bytes > this.#ctx.maxBodySize) {
         this.#abandon()
       } else if (!writer.ws.write(chunk) && this.#writer === writer && !this.#cachePaused) {
@@ -220,8 +231,9 @@ class TeeHandler {
 
   /**
    * Writes the stored part's bytes around the new body (combine-parts.js): those before it
-   * first, holding the origin back meanwhile (what arrives is queued); those after it at the
-   * end (#commitAndSupersede). A complete union replaces the part.
+   * first (the new body goes on to the caller meanwhile and is queued for the cache, up to
+   * QUEUE_LIMIT before the origin is held back); those after it at the end
+   * (#commitAndSupersede). A complete union replaces the part.
    */
   #combine (writer, combine) {
     const { previous } = this.#options
@@ -229,9 +241,7 @@ class TeeHandler {
     writer.suffix = combine.suffix
     if (combine.prefix === null) return
     writer.queue = []
-    this.#cachePaused = true
-    this.#upstream?.pause()
-    this.#stallTimer = setTimeout(() => this.#abandon(), this.#ctx.cacheWriteTimeout)
+    writer.queued = 0
     writer.prefixing = copyStored(this.#ctx.engine.cache, previous, combine.prefix, writer.ws).then(() => {
       const queued = writer.queue
       writer.queue = undefined
@@ -295,8 +305,11 @@ class TeeHandler {
       return
     }
     try {
-      await writer.prefixing
-      if (writer.suffix != null) await copyStored(engine.cache, this.#options.previous, writer.suffix, writer.ws)
+      // Bounded like the commit: the caller's end waits for it.
+      await settleWithin(writer.prefixing ?? Promise.resolve(), cacheWriteTimeout)
+      if (writer.suffix != null) {
+        await settleWithin(copyStored(engine.cache, this.#options.previous, writer.suffix, writer.ws), cacheWriteTimeout)
+      }
     } catch {
       writer.ws.destroy()
       return
