@@ -246,14 +246,21 @@ test('cacheInterceptor: a stale entry is revalidated first (without Range), then
   t.is(revalidation.headers.range, undefined, 'the stored whole is revalidated, not a part')
 })
 
-test('cacheInterceptor: with nothing stored, a Range request goes to the origin and is not stored', async (t) => {
+test('cacheInterceptor: with nothing stored, a Range request goes to the origin; its 206 is kept as a part only', async (t) => {
   const origin = await rangeOrigin(t)
   const { cache, agent } = await cachingAgent(t)
   const res = await get(agent, origin.url('/file'), { range: 'bytes=0-9' })
   t.is(res.status, 206)
   t.is(res.headers['x-from'], 'origin')
   t.true(res.body.equals(BODY.subarray(0, 10)))
-  t.deepEqual(cache.keys(), [])
+  await stored(cache)
+  t.true(cache.keys().every((key) => key.endsWith('\tpartial')), 'stored as a part (range-partial.spec.js)')
+  // A part never answers a full request.
+  const whole = await get(agent, origin.url('/file'))
+  t.is(whole.status, 200)
+  t.is(whole.headers['x-cache'], 'MISS')
+  t.true(whole.body.equals(BODY))
+  t.is(origin.hits(), 2)
 })
 
 test('cacheInterceptor: a corrupt block outside the range does not fail it; inside, the response fails and the entry goes', async (t) => {

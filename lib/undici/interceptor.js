@@ -15,7 +15,8 @@ const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders } = require('./revalidate')
 const { InvalidateHandler } = require('./invalidate')
 const { PostResponseHandler } = require('./post-response')
-const { serveEntry, gatewayTimeout } = require('./serve-cached')
+const { serveEntry, serveBody, gatewayTimeout } = require('./serve-cached')
+const { partialKey, coveredRange, servePart, storedPart } = require('./partial')
 const { findEntry, judgeFor } = require('./lookup')
 const { taggedVariants, askWithVariantTags } = require('./variant-tags')
 const { languageVariant } = require('./language-variant')
@@ -30,8 +31,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 // stored (fetch likewise treats them as `no-store`).
 // A GET with Range is looked up as the full request would be (see answerRange): served from a
 // stored complete 200 (206, 416, or the full 200 per engine/range.js), after revalidating it
-// if stale; with nothing stored it goes to the origin and is not stored (partial responses
-// are not). Range and If-Range on other methods are ignored (RFC 9110 14.2, 13.1.5).
+// if stale; else from a stored part that covers it (partial.js); else it goes to the origin
+// and a 206 answer is stored as the part. Range and If-Range on other methods are ignored
+// (RFC 9110 14.2, 13.1.5).
 const PASS_THROUGH_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range']
 const CONDITIONAL_HEADERS = PASS_THROUGH_HEADERS.filter((name) => name !== 'if-range')
 
@@ -153,13 +155,14 @@ function handle (ctx, dispatch, r, downstream) {
  * or revalidated first, a 304 freshening the entry), except that what the cache serves is the
  * part Range asks for (`r.range`, see serveEntry). A new response from the origin during
  * revalidation is the full 200, stored and passed on whole (a server may ignore Range). With
- * no stored complete 200, or in `reload` mode, the request goes to the origin as it is and its
- * (partial) answer is not stored.
+ * no stored complete 200 the stored part may serve it (answerFromPart); else, or in `reload`
+ * mode, the request goes to the origin as it is and a 206 answer replaces the stored part.
  */
 function answerRange (ctx, dispatch, r, downstream, toOrigin) {
-  const passThrough = (lookup) => {
+  const partial = { ...r, baseKey: partialKey(r.baseKey) }
+  const passThrough = (lookup, previous) => {
     publish('bypass', r, { reason: 'range request' })
-    return toOrigin({ store: false, lookup })
+    return dispatchPartial(ctx, dispatch, partial, downstream, { lookup, previous, fullBaseKey: r.baseKey })
   }
   if (r.mode === 'reload') return passThrough('MISS')
   const whole = { ...withoutRange(r), range: { range: r.headers.range, 'if-range': r.headers['if-range'] } }
@@ -167,15 +170,55 @@ function answerRange (ctx, dispatch, r, downstream, toOrigin) {
   const found = findEntry(ctx, whole, now)
   if (found === null || found.fields.status !== 200) {
     found?.release()
+    const fromPart = found === null ? answerFromPart(ctx, { ...whole, baseKey: partial.baseKey }, downstream, now, () => passThrough('HIT')) : {}
+    if (fromPart.served) return true
     if (found === null && r.onlyIfCached) {
       discardRequestBody(r.opts)
       gatewayTimeout(ctx, downstream)
       return true
     }
-    return passThrough(found === null ? 'MISS' : 'HIT')
+    return passThrough(found === null ? 'MISS' : 'HIT', fromPart.previous)
   }
   try {
     return answerWith(ctx, dispatch, whole, downstream, found, now, () => toOrigin({ store: false, lookup: 'HIT' }))
+  } finally {
+    found.release()
+  }
+}
+
+/**
+ * A Range request to the origin whose 206 is stored as the part (`r.baseKey` is the part's),
+ * combined with the `previous` part where they fit (combine-parts.js).
+ */
+function dispatchPartial (ctx, dispatch, r, downstream, { lookup, previous, fullBaseKey }) {
+  try {
+    return dispatch(r.opts, new TeeHandler(ctx, r, downstream, { store: true, partial: true, lookup, previous, fullBaseKey }))
+  } catch (err) {
+    downstream.error(err)
+    return true
+  }
+}
+
+/**
+ * Serves the Range request `whole` (its base key the part's, its Range in `whole.range`) from
+ * the stored part when one holds every byte asked and may be served as it is (fresh, or stale
+ * where the mode allows): `{ served: true }`. Else nothing is sent, and `previous` describes the
+ * stored part a new one may combine with.
+ * @returns {{ served?: boolean, previous?: import('./combine-parts').StoredPart }}
+ */
+function answerFromPart (ctx, whole, downstream, now, unavailable) {
+  const found = findEntry(ctx, whole, now)
+  if (found === null) return {}
+  try {
+    const covered = coveredRange(whole.range, found)
+    const { result } = found.verdict
+    const expired = ctx.maxTtl !== undefined && now - found.fields.metadata.receivedAt >= ctx.maxTtl
+    const serve = whole.mode === 'default' ? result.fresh && !expired : whole.mode !== 'no-cache' && !expired
+    if (covered === null || !serve) return { previous: storedPart(found) }
+    publish(result.fresh ? 'hit' : 'stale', whole, result.fresh ? { partial: true } : { partial: true, reason: whole.mode })
+    if (whole.onlyIfCached) discardRequestBody(whole.opts)
+    servePart(ctx, downstream, found, result.fresh ? freshHeaders(found) : staleHeaders(found, now), covered, serveBody, unavailable)
+    return { served: true }
   } finally {
     found.release()
   }

@@ -1,9 +1,10 @@
 'use strict'
 // Unsafe methods (RFC 9111 4.4): a 2xx or 3xx answer to POST, PUT, PATCH, DELETE... removes
 // what is stored for the target URL, and for the Location and Content-Location URLs when they
-// are on the same origin (GET and HEAD entries, with all their variants). The caller's
+// are on the same origin (GET and HEAD entries, with all their variants, and stored parts). The caller's
 // `onResponseEnd` waits for the removal, so a request made afterwards cannot see the old entry.
 const { upstreamSource } = require('../engine/downstream')
+const { partialKey } = require('./partial')
 
 /** The request's own dispatch options, then those for its same-origin Location targets. */
 function targets (r, headers) {
@@ -31,7 +32,9 @@ function invalidate (ctx, r, headers) {
   for (const opts of targets(r, headers)) {
     for (const method of ['GET', 'HEAD']) {
       try {
-        baseKeys.push(ctx.cacheKey({ ...opts, method }))
+        const baseKey = ctx.cacheKey({ ...opts, method })
+        baseKeys.push(baseKey)
+        if (method === 'GET') baseKeys.push(partialKey(baseKey)) // a stored part (partial.js)
       } catch {}
     }
   }

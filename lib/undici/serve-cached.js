@@ -107,4 +107,4 @@ function gatewayTimeout (ctx, downstream) {
   replay(downstream, 504, headers, null)
 }
 
-module.exports = { serveEntry, gatewayTimeout }
+module.exports = { serveEntry, serveBody, gatewayTimeout }

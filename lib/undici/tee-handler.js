@@ -18,6 +18,11 @@ const { interceptorMeta, deleteAtFor } = require('../engine/record')
 const { publish } = require('./diagnostics')
 const { Spool } = require('../engine/spool')
 const { withoutHopByHop, storedResponseHeaders, hasValidator, withStatusHeaders } = require('../engine/headers')
+const { contentRangeOf } = require('./partial')
+const { planCombine, copyStored } = require('./combine-parts')
+
+// Bytes of a new part queued while stored bytes before it are copied (#combine).
+const QUEUE_LIMIT = 1024 * 1024
 
 function settleWithin (promise, ms) {
   let timer
@@ -36,7 +41,7 @@ class TeeHandler {
   #settled = false
   #downPaused = false
   #cachePaused = false
-  #writer = null // { ws, key, bytes }
+  #writer = null // { ws, key, baseKey, bytes, expected?, queue?, queued?, prefixing?, suffix?, replacesPart? }
   #spool = null // coalesced requests read the body from here as it arrives
   #stallTimer = null
   #pending = []
@@ -46,6 +51,9 @@ class TeeHandler {
    * @param options.lookup     the `x-cache-lookup` value ('HIT' when an entry was found)
    * @param options.replaceKey an entry this response supersedes (deleted if it is not stored)
    * @param options.flight     the engine Flight this miss lands when stored or known not to be
+   * @param options.partial    store only a 206 of one range (r.baseKey is then partial.js's key)
+   * @param options.previous   with `partial`: the stored part it may combine with (combine-parts.js)
+   * @param options.fullBaseKey with `partial`: where a combined complete response goes
    */
   constructor (ctx, r, downstream, options) {
     this.#ctx = ctx
@@ -98,7 +106,17 @@ class TeeHandler {
     const writer = this.#writer
     if (writer !== null) {
       writer.bytes += chunk.length
-      if (writer.bytes > this.#ctx.maxBodySize) {
+      if (writer.queue !== undefined) {
+        // The stored bytes before it are still being copied: queued meanwhile, the origin
+        // held back once a megabyte waits (#combine).
+        writer.queue.push(chunk)
+        writer.queued += chunk.length
+        if (writer.queued > QUEUE_LIMIT && !this.#cachePaused) {
+          this.#cachePaused = true
+          controller.pause()
+          this.#stallTimer = setTimeout(() => this.#abandon(), this.#ctx.cacheWriteTimeout)
+        }
+      } else if (writer.bytes > this.#ctx.maxBodySize) {
         this.#abandon()
       } else if (!writer.ws.write(chunk) && this.#writer === writer && !this.#cachePaused) {
         this.#cachePaused = true
@@ -139,25 +157,36 @@ class TeeHandler {
     const ctx = this.#ctx
     const r = this.#r
     if (!this.#options.store) return
+    // A part (partial.js): one satisfied range of a known length, judged as its 200 would be.
+    const part = this.#options.partial ? (status === 206 ? contentRangeOf(headers) : null) : undefined
+    if (part === null) return
+    const combine = part === undefined ? null : planCombine(this.#options.previous, part, headers)
+    const judgedStatus = part === undefined ? status : 200
     const names = varyNames(headers.vary)
     if (names === null) return this.#supersede() // Vary: * is never served from a cache
     const now = Date.now()
     // Set-Cookie: a private cache stores and replays it, as a browser's does; a shared one
     // stores the response but never the cookie (not on disk, not replayed to anyone else).
     const stored = storedResponseHeaders(withoutHopByHop(headers), ctx.shared)
+    if (combine !== null) {
+      delete stored['content-length']
+      if (combine.complete) delete stored['content-range']
+      else stored['content-range'] = `bytes ${combine.first}-${combine.last}/${part.length}`
+      if (combine.last - combine.first + 1 > ctx.maxBodySize) return
+    }
     let policy
     let storedPolicy
     try {
-      policy = new CachePolicy(r.req, { status, headers: stored }, { shared: ctx.shared, responseTime: now })
+      policy = new CachePolicy(r.req, { status: judgedStatus, headers: stored }, { shared: ctx.shared, responseTime: now })
       const storable = r.mode === 'ignore-rules'
-        ? status >= 200 && status < 300 && status !== 206
+        ? judgedStatus >= 200 && judgedStatus < 300 && judgedStatus !== 206
         // Storable, and of some use: fresh for a while, able to be revalidated, or to be
         // served while it is (stale-while-revalidate).
         : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(stored) || policy.canStaleWhileRevalidate(now))
       if (!storable) return this.#supersede()
       if (r.method !== 'HEAD' && Number(headers['content-length']) > ctx.maxBodySize) return this.#supersede()
       // What is kept on disk: the request reduced to what matching needs.
-      storedPolicy = new CachePolicy(policyRequest(r.req, names), { status, headers: stored },
+      storedPolicy = new CachePolicy(policyRequest(r.req, names), { status: judgedStatus, headers: stored },
         { shared: ctx.shared, responseTime: now })
     } catch {
       return this.#supersede()
@@ -173,8 +202,10 @@ class TeeHandler {
     })
     let writer
     try {
-      const { key, ws } = ctx.engine.createWriter(r.baseKey, { status, headers: stored, url: r.url, metadata, policy: storedPolicy })
-      writer = { ws, key, bytes: 0 }
+      const complete = combine?.complete === true
+      const baseKey = complete ? this.#options.fullBaseKey : r.baseKey
+      const { key, ws } = ctx.engine.createWriter(baseKey, { status: complete ? 200 : status, headers: stored, url: r.url, metadata, policy: storedPolicy })
+      writer = { ws, key, baseKey, bytes: 0, expected: part === undefined ? undefined : part.last - part.first + 1 }
     } catch {
       return this.#supersede()
     }
@@ -195,6 +226,32 @@ class TeeHandler {
       if (this.#writer === writer) this.#uncork()
     })
     this.#writer = writer
+    if (combine !== null) this.#combine(writer, combine)
+  }
+
+  /**
+   * Writes the stored part's bytes around the new body (combine-parts.js): those before it
+   * first (the new body goes on to the caller meanwhile and is queued for the cache, up to
+   * QUEUE_LIMIT before the origin is held back); those after it at the end
+   * (#commitAndSupersede). A complete union replaces the part.
+   */
+  #combine (writer, combine) {
+    const { previous } = this.#options
+    if (combine.complete) writer.replacesPart = previous.key
+    writer.suffix = combine.suffix
+    if (combine.prefix === null) return
+    writer.queue = []
+    writer.queued = 0
+    writer.prefixing = copyStored(this.#ctx.engine.cache, previous, combine.prefix, writer.ws).then(() => {
+      const queued = writer.queue
+      writer.queue = undefined
+      for (const chunk of queued) writer.ws.write(chunk)
+      if (this.#writer === writer) this.#uncork()
+    }, (err) => {
+      if (this.#writer === writer) this.#abandon()
+      throw err
+    })
+    writer.prefixing.catch(() => {})
   }
 
   /** The response will not be stored: the entry it answers for must not outlive it. */
@@ -238,6 +295,25 @@ class TeeHandler {
 
   async #commitAndSupersede (writer) {
     const { engine, cacheWriteTimeout } = this.#ctx
+    // A part holds at most the bytes its Content-Range names (fewer: the bytes it holds from
+    // its first one are what partial.js serves; more: the origin's answer is not believed).
+    // Combined with a stored part, it must hold all of them.
+    const combined = writer.prefixing !== undefined || writer.suffix != null
+    if (writer.expected !== undefined && (writer.bytes > writer.expected || writer.bytes === 0 ||
+      (combined && writer.bytes !== writer.expected))) {
+      writer.ws.destroy()
+      return
+    }
+    try {
+      // Bounded like the commit: the caller's end waits for it.
+      await settleWithin(writer.prefixing ?? Promise.resolve(), cacheWriteTimeout)
+      if (writer.suffix != null) {
+        await settleWithin(copyStored(engine.cache, this.#options.previous, writer.suffix, writer.ws), cacheWriteTimeout)
+      }
+    } catch {
+      writer.ws.destroy()
+      return
+    }
     writer.ws.end()
     let info
     try {
@@ -250,10 +326,10 @@ class TeeHandler {
     publish('stored', this.#r, { entryKey: writer.key, size: info?.size ?? writer.bytes })
     // The entries this response replaces: all other variants when it has no Vary, else those
     // its request selected (and the entry it revalidated, whatever its variant).
-    const cleanup = [engine.supersede(this.#r.baseKey, writer.key, this.#r.headers)]
+    const cleanup = [engine.supersede(writer.baseKey, writer.key, this.#r.headers)]
     const replaced = this.#options.replaceKey
-    if (replaced !== undefined && replaced !== writer.key) {
-      cleanup.push(Promise.resolve().then(() => engine.deleteLocal(replaced)))
+    for (const key of [replaced, writer.replacesPart]) {
+      if (key !== undefined && key !== writer.key) cleanup.push(Promise.resolve().then(() => engine.deleteLocal(key)))
     }
     await Promise.allSettled(cleanup)
   }
