@@ -3,22 +3,9 @@
 const test = require('ava')
 const fs = require('node:fs')
 const path = require('node:path')
-const { execFile } = require('node:child_process')
 const { StreamingCache } = require('..')
 const { tempDir, walkFiles, contentFiles, tmpFiles, contentFileFor, indexKeys, readBody } = require('./helpers/util')
-
-const BIN = path.join(__dirname, '..', 'bin', 'http-streaming-cache.js')
-
-/** Runs the CLI; resolves `{ code, stdout, stderr, json }` (json: stdout parsed, if it parses). */
-function cli (...args) {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (err, stdout, stderr) => {
-      let json
-      try { json = JSON.parse(stdout) } catch {}
-      resolve({ code: err ? err.code : 0, stdout, stderr, json })
-    })
-  })
-}
+const { cli } = require('./helpers/cli')
 
 /** Every file under `dir` with its size and mtime: equal snapshots mean nothing changed. */
 function snapshot (dir) {

@@ -17,7 +17,7 @@ use crate::entry::EntryMeta;
 use crate::error::{CacheError, Result};
 use crate::eviction::{Cleaner, CleanupQueue};
 use crate::files;
-use crate::garbage::{self, content_path};
+use crate::garbage::{self, content_path, Collected, Pass};
 use crate::index::slot::{Materialized, Recent, Slot};
 use crate::index::snapshot::{self, Record};
 use crate::index::{disk, Ledger, StoredEntry};
@@ -510,28 +510,18 @@ impl StreamingCache {
                 Checked::Unreadable(err) => return Err(err),
             }
         }
-        // The referenced set is taken under the lock, after the checks: this process commits
-        // under the same lock, so every put that finished is in it. Files written since the
-        // pass began are spared whatever the set says.
-        let ledger = shared.ledger.lock();
-        let referenced = shared.referenced_content(&ledger)?;
-        let grace = shared.garbage_grace();
-        let tmp_grace = if shared.active_writers.load(Ordering::Acquire) > 0 {
-            SHARED_GRACE
-        } else {
-            grace
-        };
-        let reclaimed = garbage::collect(
-            &shared.dir,
-            &referenced,
-            grace,
-            Some(tmp_grace),
-            Some(started),
-        )
-        .map_err(|e| CacheError::io(&e, "collecting garbage"))?;
+        let reclaimed = shared.garbage_pass(started, Pass::Remove)?.total();
         report.orphans_removed = reclaimed.files;
         report.bytes_reclaimed = reclaimed.bytes;
         Ok(report)
+    }
+
+    /// `verify`'s garbage step alone (no hashing): removes temp files of unfinished writes and
+    /// content (with its block sidecars) no entry of any process points at, under the same
+    /// rules, so a body a live writer or another process may still commit is never judged.
+    /// With `Pass::DryRun` it only counts what it would remove.
+    pub fn collect_garbage(&self, pass: Pass) -> Result<Collected> {
+        self.shared.garbage_pass(SystemTime::now(), pass)
     }
 
     /// Brings the in-memory index in line with the disk: adopts entries other processes
@@ -690,6 +680,35 @@ impl Drop for WriterGuard {
 }
 
 impl Shared {
+    /// The garbage step `verify` and `collect_garbage` share. The referenced set is taken under
+    /// the lock: this process commits under the same lock, so every put that finished is in
+    /// it. Files written since `started` are spared whatever the set says, and temp files are
+    /// given `SHARED_GRACE` while a writer of this process is alive.
+    fn garbage_pass(&self, started: SystemTime, pass: Pass) -> Result<Collected> {
+        let ledger = self.ledger.lock();
+        let referenced = self.referenced_content(&ledger)?;
+        let grace = self.garbage_grace();
+        let tmp_grace = if self.active_writers.load(Ordering::Acquire) > 0 {
+            SHARED_GRACE
+        } else {
+            grace
+        };
+        let collected = garbage::collect_by_place(
+            &self.dir,
+            &referenced,
+            grace,
+            Some(tmp_grace),
+            Some(started),
+            pass,
+        )
+        .map_err(|e| CacheError::io(&e, "collecting garbage"))?;
+        if pass == Pass::Remove {
+            // Content was charged to the shared budget; temp files never were.
+            self.usage.uncharge(collected.content.bytes)?;
+        }
+        Ok(collected)
+    }
+
     fn others_alive(&self) -> bool {
         self.presence
             .lock()
