@@ -368,6 +368,18 @@ export interface VerifyReport {
   bytesReclaimed: number
 }
 
+/**
+ * Message on `diagnostics_channel` `http-streaming-cache:cache:evict`: an entry left the cache
+ * other than by delete, clear or replacement. `cause` is a key of `CacheStats['evictions']`.
+ */
+export interface CacheEvictMessage {
+  cache: StreamingCache
+  key: string
+  /** Bytes of its body (0 when it could not be known). */
+  size: number
+  cause: 'size' | 'sharedBudget' | 'corrupt' | 'missing'
+}
+
 export interface GarbageReport {
   /** True when nothing was removed and the counts say what would have been. */
   dryRun: boolean

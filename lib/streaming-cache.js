@@ -156,6 +156,7 @@ class StreamingCache {
       maxEntries, maxBodySize, maxSize, memoryMaxSize: memory.maxSize, memoryMaxEntrySize: memory.maxEntrySize,
     }))
     if (memory.maxSize > 0) this.#hot = new HotRecords(memory.maxSize)
+    diagnostics.watchEvictions(this, this.#native)
     if (options?.remote !== undefined) this.#remote = new RemoteLink(this, this.#native, options.remote)
     Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
     retainTempDir(dir)
