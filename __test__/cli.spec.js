@@ -94,6 +94,7 @@ test('stats, ls and show report the cache and change nothing, even with garbage 
     unreferencedContent: { files: 0, bytes: 0 },
     missingContent: 0,
   })
+  t.deepEqual(stats.json.unreadable, [])
   t.true(stats.json.oldest <= stats.json.newest)
   t.true(Date.now() - stats.json.newest < 60_000)
   const human = await cli('stats', dir)

@@ -83,6 +83,7 @@ function stats (dir) {
     tempFiles: seen.temp,
     unreferencedContent: seen.unreferenced,
     missingContent: seen.missingContent.length,
+    unreadable: seen.unreadable,
   }
   const human = [
     `cache            ${dir}`,
@@ -95,6 +96,7 @@ function stats (dir) {
     `unreferenced     ${files(report.unreferencedContent)} (gc removes these)`,
     `missing content  ${report.missingContent} entries`,
   ]
+  for (const { path, error } of report.unreadable) human.push(`UNREADABLE       ${path}: ${error} (not counted above)`)
   return { report, human, code: 0 }
 }
 

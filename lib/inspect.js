@@ -29,7 +29,8 @@ function assertCacheDir (dir) {
 
 /**
  * `{ entries, skippedIndexLines, content, unreferenced, temp, missingContent, logicalBytes,
- * dedupSavedBytes }`: entries sorted by key, each `{ key, size, integrity, storedAt, status,
+ * dedupSavedBytes, unreadable }` (unreadable: `[{ path, error }]`, directories under
+ * `content-v2/` and `tmp/` that could not be listed, left out of the counts): entries sorted by key, each `{ key, size, integrity, storedAt, status,
  * url, headers, metadata, policy }`; file counts as `{ files, bytes }`.
  */
 function inspectDir (dir) {

@@ -32,7 +32,7 @@ fn entry(e: &StoredEntry) -> Value {
 }
 
 /// `{ entries: [...], skippedIndexLines, content, unreferenced, temp, missingContent,
-/// logicalBytes, dedupSavedBytes }` for the cache in `dir`.
+/// logicalBytes, dedupSavedBytes, unreadable: [{ path, error }] }` for the cache in `dir`.
 #[napi]
 pub fn inspect_cache_dir(dir: String) -> napi::Result<String> {
     guard(|| {
@@ -46,6 +46,11 @@ pub fn inspect_cache_dir(dir: String) -> napi::Result<String> {
             "missingContent": seen.missing_content,
             "logicalBytes": seen.logical_bytes(),
             "dedupSavedBytes": seen.dedup_saved_bytes(),
+            "unreadable": seen
+                .unreadable
+                .iter()
+                .map(|u| json!({ "path": u.path.to_string_lossy(), "error": u.error }))
+                .collect::<Vec<_>>(),
         })
         .to_string())
     })
