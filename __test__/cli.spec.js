@@ -112,6 +112,11 @@ test('stats, ls and show report the cache and change nothing, even with garbage 
   t.is(show.code, 0)
   t.like(show.json, { key: 'https://a.test/1', status: 200, url: 'https://a.test/1', size: 11, contentPresent: true, metadata: { note: 'first' } })
   t.regex(show.json.integrity, /^sha256-/)
+  // The path the core reports holds exactly the bytes the integrity names.
+  const onDisk = fs.readFileSync(show.json.contentPath)
+  t.is(onDisk.toString(), 'shared body')
+  t.is(`sha256-${require('node:crypto').createHash('sha256').update(onDisk).digest('base64')}`, show.json.integrity)
+  t.true(show.json.contentPath.startsWith(path.join(dir, 'content-v2') + path.sep))
   t.deepEqual(show.json.headers, { 'cache-control': 'max-age=3600', etag: '"v1"' })
   t.like(show.json.freshness, { stale: false, storable: true })
   t.true(show.json.freshness.timeToLiveMs > 3_500_000)
@@ -224,4 +229,10 @@ test('verify of a healthy cache exits 0 and keeps every entry', async (t) => {
   t.is(verify.code, 0, verify.stderr)
   t.like(verify.json, { entries: 3, verified: 3, corrupt: [], removed: [] })
   t.deepEqual(indexKeys(dir), ['https://a.test/1', 'https://a.test/2', 'https://b.test/3'])
+})
+
+test('contentPath (the core\'s layout) rejects what is not an SRI string', (t) => {
+  const { contentPath } = require('../lib/inspect')
+  t.throws(() => contentPath('/tmp/x', 42), { instanceOf: TypeError })
+  t.throws(() => contentPath('/tmp/x', 'not-an-integrity'), { code: 'ERR_INVALID_ARG_VALUE' })
 })

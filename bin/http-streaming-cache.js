@@ -128,6 +128,10 @@ function freshness (entry) {
   return { storable: policy.isStorable(), stale: policy.isStale(), timeToLiveMs: policy.timeToLive(), ageSeconds: policy.age() }
 }
 
+function contentPath (dir, integrity) {
+  return require('../lib/inspect').contentPath(dir, integrity)
+}
+
 function show (dir, key) {
   const { seen, entry } = findEntry(dir, key)
   if (!entry) return notFound(key)
@@ -137,6 +141,7 @@ function show (dir, key) {
     url: entry.url,
     size: entry.size,
     integrity: entry.integrity,
+    contentPath: contentPath(dir, entry.integrity),
     storedAt: entry.storedAt,
     contentPresent: !seen.missingContent.includes(entry.key),
     headers: entry.headers,
@@ -150,6 +155,7 @@ function show (dir, key) {
     `url        ${report.url ?? '-'}`,
     `size       ${bytes(report.size)} (${report.size} bytes)`,
     `integrity  ${report.integrity}${report.contentPresent ? '' : ' (content file MISSING)'}`,
+    `content    ${report.contentPath}`,
     `stored at  ${when(report.storedAt)}`,
     `freshness  ${f == null ? 'no policy stored' : `${f.stale ? 'stale' : 'fresh'}, ttl ${Math.round(f.timeToLiveMs / 1000)} s, age ${f.ageSeconds} s`}`,
     'headers',

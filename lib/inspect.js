@@ -6,6 +6,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const native = require('./native')
 const { callNative, withCode } = require('./errors')
+const { validateString } = require('./validate')
 
 // A directory some StreamingCache has used has at least one of these (cacache's layout plus
 // the owner locks).
@@ -48,4 +49,14 @@ function checkDirContent (dir) {
   return JSON.parse(callNative(() => native.checkCacheDirContent(dir)))
 }
 
-module.exports = { assertCacheDir, inspectDir, checkDirContent }
+/**
+ * The file holding the body with `integrity` ('sha256-<base64>', as entries report it) in the
+ * cache directory `dir`, by the core's layout. Whether it exists is not checked.
+ */
+function contentPath (dir, integrity) {
+  validateString(dir, 'dir')
+  validateString(integrity, 'integrity')
+  return callNative(() => native.contentPath(dir, integrity))
+}
+
+module.exports = { assertCacheDir, inspectDir, checkDirContent, contentPath }

@@ -8,8 +8,10 @@ use std::path::Path;
 
 use napi_derive::napi;
 use serde_json::{json, Value};
+use streaming_cache_core::index::bucket::parse_integrity;
 use streaming_cache_core::inspect::{check_content, inspect, ContentProblem, FileStats};
-use streaming_cache_core::StoredEntry;
+use streaming_cache_core::layout;
+use streaming_cache_core::{CacheError, StoredEntry};
 
 use crate::errors::guard;
 
@@ -81,5 +83,19 @@ pub fn check_cache_dir_content(dir: String) -> napi::Result<String> {
             })
             .collect();
         Ok(json!({ "entries": seen.entries.len(), "problems": listed }).to_string())
+    })
+}
+
+/// Where the body with `integrity` (an SRI string) lives under `dir`: the core's layout, so
+/// tools and tests never restate the formula.
+#[napi]
+pub fn content_path(dir: String, integrity: String) -> napi::Result<String> {
+    guard(|| {
+        let parsed = parse_integrity(&integrity).ok_or_else(|| {
+            CacheError::invalid_value(format!("{integrity:?} is not an SRI integrity string"))
+        })?;
+        Ok(layout::content_path(Path::new(&dir), &parsed)
+            .to_string_lossy()
+            .into_owned())
     })
 }
