@@ -368,6 +368,27 @@ export interface VerifyReport {
   bytesReclaimed: number
 }
 
+/**
+ * Message on `diagnostics_channel` `http-streaming-cache:cache:evict`: an entry left the cache
+ * other than by delete, clear or replacement. `cause` is a key of `CacheStats['evictions']`.
+ */
+export interface CacheEvictMessage {
+  cache: StreamingCache
+  key: string
+  /** Bytes of its body (0 when it could not be known). */
+  size: number
+  cause: 'size' | 'sharedBudget' | 'corrupt' | 'missing'
+}
+
+export interface GarbageReport {
+  /** True when nothing was removed and the counts say what would have been. */
+  dryRun: boolean
+  /** Content files no entry of any process points at (their block-checksum sidecars go with them, uncounted). */
+  content: { files: number, bytes: number }
+  /** Temp files of writes that never finished. */
+  temp: { files: number, bytes: number }
+}
+
 /** A body read from the shared tier: verified chunk by chunk and as a whole at its end. */
 export interface RemoteEntry {
   key: string
@@ -449,6 +470,12 @@ export declare class StreamingCache {
   clear (): Promise<void>
   /** Checks every entry's content hash; removes corrupt entries, unfinished temp files and unreferenced content. */
   verify (): Promise<VerifyReport>
+  /**
+   * `verify()`'s garbage step without hashing: removes temp files of unfinished writes and
+   * unreferenced content, never a body a live writer or another process may still commit.
+   * `dryRun` only counts.
+   */
+  collectGarbage (options?: { dryRun?: boolean }): Promise<GarbageReport>
   /** Re-reads the disk index: entries other processes stored or deleted since this one looked. */
   refresh (): Promise<void>
   /** The RAM tier's limits and the bytes and bodies it holds now. */

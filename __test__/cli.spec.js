@@ -3,22 +3,9 @@
 const test = require('ava')
 const fs = require('node:fs')
 const path = require('node:path')
-const { execFile } = require('node:child_process')
 const { StreamingCache } = require('..')
 const { tempDir, walkFiles, contentFiles, tmpFiles, contentFileFor, indexKeys, readBody } = require('./helpers/util')
-
-const BIN = path.join(__dirname, '..', 'bin', 'http-streaming-cache.js')
-
-/** Runs the CLI; resolves `{ code, stdout, stderr, json }` (json: stdout parsed, if it parses). */
-function cli (...args) {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (err, stdout, stderr) => {
-      let json
-      try { json = JSON.parse(stdout) } catch {}
-      resolve({ code: err ? err.code : 0, stdout, stderr, json })
-    })
-  })
-}
+const { cli } = require('./helpers/cli')
 
 /** Every file under `dir` with its size and mtime: equal snapshots mean nothing changed. */
 function snapshot (dir) {
@@ -107,6 +94,7 @@ test('stats, ls and show report the cache and change nothing, even with garbage 
     unreferencedContent: { files: 0, bytes: 0 },
     missingContent: 0,
   })
+  t.deepEqual(stats.json.unreadable, [])
   t.true(stats.json.oldest <= stats.json.newest)
   t.true(Date.now() - stats.json.newest < 60_000)
   const human = await cli('stats', dir)
@@ -124,6 +112,11 @@ test('stats, ls and show report the cache and change nothing, even with garbage 
   t.is(show.code, 0)
   t.like(show.json, { key: 'https://a.test/1', status: 200, url: 'https://a.test/1', size: 11, contentPresent: true, metadata: { note: 'first' } })
   t.regex(show.json.integrity, /^sha256-/)
+  // The path the core reports holds exactly the bytes the integrity names.
+  const onDisk = fs.readFileSync(show.json.contentPath)
+  t.is(onDisk.toString(), 'shared body')
+  t.is(`sha256-${require('node:crypto').createHash('sha256').update(onDisk).digest('base64')}`, show.json.integrity)
+  t.true(show.json.contentPath.startsWith(path.join(dir, 'content-v2') + path.sep))
   t.deepEqual(show.json.headers, { 'cache-control': 'max-age=3600', etag: '"v1"' })
   t.like(show.json.freshness, { stale: false, storable: true })
   t.true(show.json.freshness.timeToLiveMs > 3_500_000)
@@ -236,4 +229,10 @@ test('verify of a healthy cache exits 0 and keeps every entry', async (t) => {
   t.is(verify.code, 0, verify.stderr)
   t.like(verify.json, { entries: 3, verified: 3, corrupt: [], removed: [] })
   t.deepEqual(indexKeys(dir), ['https://a.test/1', 'https://a.test/2', 'https://b.test/3'])
+})
+
+test('contentPath (the core\'s layout) rejects what is not an SRI string', (t) => {
+  const { contentPath } = require('../lib/inspect')
+  t.throws(() => contentPath('/tmp/x', 42), { instanceOf: TypeError })
+  t.throws(() => contentPath('/tmp/x', 'not-an-integrity'), { code: 'ERR_INVALID_ARG_VALUE' })
 })

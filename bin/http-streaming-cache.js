@@ -83,6 +83,7 @@ function stats (dir) {
     tempFiles: seen.temp,
     unreferencedContent: seen.unreferenced,
     missingContent: seen.missingContent.length,
+    unreadable: seen.unreadable,
   }
   const human = [
     `cache            ${dir}`,
@@ -95,6 +96,7 @@ function stats (dir) {
     `unreferenced     ${files(report.unreferencedContent)} (gc removes these)`,
     `missing content  ${report.missingContent} entries`,
   ]
+  for (const { path, error } of report.unreadable) human.push(`UNREADABLE       ${path}: ${error} (not counted above)`)
   return { report, human, code: 0 }
 }
 
@@ -126,6 +128,10 @@ function freshness (entry) {
   return { storable: policy.isStorable(), stale: policy.isStale(), timeToLiveMs: policy.timeToLive(), ageSeconds: policy.age() }
 }
 
+function contentPath (dir, integrity) {
+  return require('../lib/inspect').contentPath(dir, integrity)
+}
+
 function show (dir, key) {
   const { seen, entry } = findEntry(dir, key)
   if (!entry) return notFound(key)
@@ -135,6 +141,7 @@ function show (dir, key) {
     url: entry.url,
     size: entry.size,
     integrity: entry.integrity,
+    contentPath: contentPath(dir, entry.integrity),
     storedAt: entry.storedAt,
     contentPresent: !seen.missingContent.includes(entry.key),
     headers: entry.headers,
@@ -148,6 +155,7 @@ function show (dir, key) {
     `url        ${report.url ?? '-'}`,
     `size       ${bytes(report.size)} (${report.size} bytes)`,
     `integrity  ${report.integrity}${report.contentPresent ? '' : ' (content file MISSING)'}`,
+    `content    ${report.contentPath}`,
     `stored at  ${when(report.storedAt)}`,
     `freshness  ${f == null ? 'no policy stored' : `${f.stale ? 'stale' : 'fresh'}, ttl ${Math.round(f.timeToLiveMs / 1000)} s, age ${f.ageSeconds} s`}`,
     'headers',
@@ -172,28 +180,22 @@ function difference (before, after) {
   return { files: Math.max(0, before.files - after.files), bytes: Math.max(0, before.bytes - after.bytes) }
 }
 
-async function collectGarbage (dir, entryCount) {
-  const { inspectDir } = require('../lib/inspect')
-  const before = inspectDir(dir)
-  // Opening no longer sweeps (only after a crash), so the pass is asked for. verify() also
-  // re-hashes: a garbage-only pass without hashing is still to be exposed from the core.
-  await withCache(dir, entryCount, async (cache) => { await cache.verify() })
-  const after = inspectDir(dir)
-  return { temp: difference(before.temp, after.temp), unreferenced: difference(before.unreferenced, after.unreferenced), left: { temp: after.temp, unreferenced: after.unreferenced } }
-}
-
 async function gc (dir, dryRun) {
   const { inspectDir } = require('../lib/inspect')
   const seen = inspectDir(dir)
   if (dryRun) {
+    // Read-only: opening the cache could sweep a crashed process's leftovers. The inspector
+    // counts every unreferenced file; a real pass keeps those written in the last minute
+    // while another process has the cache open.
     const report = { dryRun, temp: seen.temp, unreferenced: seen.unreferenced }
     return { report, human: [`would remove ${files(seen.temp)} of temp files and ${files(seen.unreferenced)} of unreferenced content`], code: 0 }
   }
-  const removed = await collectGarbage(dir, seen.entries.length)
-  const report = { dryRun, temp: removed.temp, unreferenced: removed.unreferenced, left: removed.left }
-  const human = [`removed ${files(removed.temp)} of temp files and ${files(removed.unreferenced)} of unreferenced content`]
-  const left = removed.left.temp.files + removed.left.unreferenced.files
-  if (left > 0) human.push(`kept ${left} file(s): written less than a minute ago while another process has the cache open`)
+  const removed = await withCache(dir, seen.entries.length, (cache) => cache.collectGarbage())
+  const after = inspectDir(dir)
+  const report = { dryRun, temp: removed.temp, unreferenced: removed.content, left: { temp: after.temp, unreferenced: after.unreferenced } }
+  const human = [`removed ${files(report.temp)} of temp files and ${files(report.unreferenced)} of unreferenced content`]
+  const left = report.left.temp.files + report.left.unreferenced.files
+  if (left > 0) human.push(`kept ${left} file(s): written less than a minute ago while another process has the cache open, or since the pass began`)
   return { report, human, code: 0 }
 }
 

@@ -24,14 +24,40 @@ const channels = {
   remoteHit: dc.channel(`${PREFIX}remote:hit`),
   /** A local miss the shared tier did not answer (absent, bad, failed): { cache, key }. */
   remoteMiss: dc.channel(`${PREFIX}remote:miss`),
+  /**
+   * An entry left the cache other than by delete, clear or replacement: { cache, key, size,
+   * cause }, cause as in `stats().evictions` ('size', 'sharedBudget', 'corrupt', 'missing').
+   * Published after the put, lookup, delete or body read that caused it.
+   */
+  evict: dc.channel(`${PREFIX}evict`),
 }
 
 const names = Object.fromEntries(Object.entries(channels).map(([event, channel]) => [event, channel.name]))
+
+// Each cache's native handle, for draining its eviction records.
+const natives = new WeakMap()
+
+/** Lets the publishers below drain `cache`'s eviction records from `native`. */
+function watchEvictions (cache, native) {
+  natives.set(cache, native)
+}
+
+/**
+ * Publishes the evictions the core recorded since the last drain. Only while someone
+ * listens: the core keeps a bounded log (the latest 1024), so not draining costs nothing.
+ */
+function publishEvictions (cache) {
+  if (!channels.evict.hasSubscribers) return
+  const native = natives.get(cache)
+  if (native === undefined) return
+  for (const { key, size, cause } of native.takeEvictions()) channels.evict.publish({ cache, key, size, cause })
+}
 
 function publishStore (cache, key, info) {
   if (channels.store.hasSubscribers) {
     channels.store.publish({ cache, key, size: info.size, integrity: info.integrity })
   }
+  publishEvictions(cache)
 }
 
 function publishStoreError (cache, key, error) {
@@ -42,20 +68,24 @@ function publishStoreError (cache, key, error) {
 function publishLookup (cache, key, hit) {
   if (hit === null) {
     if (channels.miss.hasSubscribers) channels.miss.publish({ cache, key })
+    publishEvictions(cache)
     return
   }
   if (channels.hit.hasSubscribers) channels.hit.publish({ cache, key, size: hit.size })
-  if (channels.integrityFailure.hasSubscribers) {
+  if (channels.integrityFailure.hasSubscribers || channels.evict.hasSubscribers) {
     // 'close' rather than 'error': listening for 'error' would swallow the caller's.
     hit.body.once('close', () => {
       const error = hit.body.errored
-      if (error?.code === 'ERR_CACHE_INTEGRITY') channels.integrityFailure.publish({ cache, key, error })
+      if (error?.code !== 'ERR_CACHE_INTEGRITY') return
+      if (channels.integrityFailure.hasSubscribers) channels.integrityFailure.publish({ cache, key, error })
+      publishEvictions(cache)
     })
   }
 }
 
 function publishDelete (cache, key, deleted) {
   if (channels.delete.hasSubscribers) channels.delete.publish({ cache, key, deleted })
+  publishEvictions(cache)
 }
 
 function publishRemoteLookup (cache, key, hit) {
@@ -66,4 +96,4 @@ function publishRemoteLookup (cache, key, hit) {
   }
 }
 
-module.exports = { channels, names, publishLookup, publishStore, publishStoreError, publishDelete, publishRemoteLookup }
+module.exports = { channels, names, watchEvictions, publishEvictions, publishLookup, publishStore, publishStoreError, publishDelete, publishRemoteLookup }

@@ -6,6 +6,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const native = require('./native')
 const { callNative, withCode } = require('./errors')
+const { validateString } = require('./validate')
 
 // A directory some StreamingCache has used has at least one of these (cacache's layout plus
 // the owner locks).
@@ -29,7 +30,8 @@ function assertCacheDir (dir) {
 
 /**
  * `{ entries, skippedIndexLines, content, unreferenced, temp, missingContent, logicalBytes,
- * dedupSavedBytes }`: entries sorted by key, each `{ key, size, integrity, storedAt, status,
+ * dedupSavedBytes, unreadable }` (unreadable: `[{ path, error }]`, directories under
+ * `content-v2/` and `tmp/` that could not be listed, left out of the counts): entries sorted by key, each `{ key, size, integrity, storedAt, status,
  * url, headers, metadata, policy }`; file counts as `{ files, bytes }`.
  */
 function inspectDir (dir) {
@@ -47,4 +49,14 @@ function checkDirContent (dir) {
   return JSON.parse(callNative(() => native.checkCacheDirContent(dir)))
 }
 
-module.exports = { assertCacheDir, inspectDir, checkDirContent }
+/**
+ * The file holding the body with `integrity` ('sha256-<base64>', as entries report it) in the
+ * cache directory `dir`, by the core's layout. Whether it exists is not checked.
+ */
+function contentPath (dir, integrity) {
+  validateString(dir, 'dir')
+  validateString(integrity, 'integrity')
+  return callNative(() => native.contentPath(dir, integrity))
+}
+
+module.exports = { assertCacheDir, inspectDir, checkDirContent, contentPath }

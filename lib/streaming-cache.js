@@ -6,7 +6,7 @@ const { CacheBodyReadable } = require('./body-readable')
 const { CacheWriteStream } = require('./write-stream')
 const { writeStream } = require('./body-stream')
 const { inMemoryBody, checkBody } = require('./body-source')
-const { callNative, fromNative, outOfRange, withCode } = require('./errors')
+const { callNative, fromNative, invalidArgType, outOfRange, withCode } = require('./errors')
 const { makeTempDir, retainTempDir, releaseTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
@@ -156,6 +156,7 @@ class StreamingCache {
       maxEntries, maxBodySize, maxSize, memoryMaxSize: memory.maxSize, memoryMaxEntrySize: memory.maxEntrySize,
     }))
     if (memory.maxSize > 0) this.#hot = new HotRecords(memory.maxSize)
+    diagnostics.watchEvictions(this, this.#native)
     if (options?.remote !== undefined) this.#remote = new RemoteLink(this, this.#native, options.remote)
     Object.defineProperty(this, 'dir', { value: dir, enumerable: true })
     retainTempDir(dir)
@@ -397,6 +398,20 @@ class StreamingCache {
    */
   async verify () {
     return this.#await(() => this.#open().verify())
+  }
+
+  /**
+   * `verify()`'s garbage step without the hashing: removes temp files of unfinished writes and
+   * content no entry (of any process) points at, under the same rules (while other processes
+   * use the directory only files untouched for a minute; never a body a live writer may still
+   * commit). With `{ dryRun: true }` it only counts. Resolves
+   * `{ dryRun, content: { files, bytes }, temp: { files, bytes } }`.
+   */
+  async collectGarbage (options = {}) {
+    validateObject(options, 'options')
+    const { dryRun = false } = options
+    if (typeof dryRun !== 'boolean') throw invalidArgType('options.dryRun', 'of type boolean', dryRun)
+    return this.#await(() => this.#open().collectGarbage(dryRun))
   }
 
   /** Re-reads the disk index, picking up entries other processes stored or deleted. */

@@ -8,8 +8,10 @@ use std::path::Path;
 
 use napi_derive::napi;
 use serde_json::{json, Value};
+use streaming_cache_core::index::bucket::parse_integrity;
 use streaming_cache_core::inspect::{check_content, inspect, ContentProblem, FileStats};
-use streaming_cache_core::StoredEntry;
+use streaming_cache_core::layout;
+use streaming_cache_core::{CacheError, StoredEntry};
 
 use crate::errors::guard;
 
@@ -32,7 +34,7 @@ fn entry(e: &StoredEntry) -> Value {
 }
 
 /// `{ entries: [...], skippedIndexLines, content, unreferenced, temp, missingContent,
-/// logicalBytes, dedupSavedBytes }` for the cache in `dir`.
+/// logicalBytes, dedupSavedBytes, unreadable: [{ path, error }] }` for the cache in `dir`.
 #[napi]
 pub fn inspect_cache_dir(dir: String) -> napi::Result<String> {
     guard(|| {
@@ -46,6 +48,11 @@ pub fn inspect_cache_dir(dir: String) -> napi::Result<String> {
             "missingContent": seen.missing_content,
             "logicalBytes": seen.logical_bytes(),
             "dedupSavedBytes": seen.dedup_saved_bytes(),
+            "unreadable": seen
+                .unreadable
+                .iter()
+                .map(|u| json!({ "path": u.path.to_string_lossy(), "error": u.error }))
+                .collect::<Vec<_>>(),
         })
         .to_string())
     })
@@ -76,5 +83,19 @@ pub fn check_cache_dir_content(dir: String) -> napi::Result<String> {
             })
             .collect();
         Ok(json!({ "entries": seen.entries.len(), "problems": listed }).to_string())
+    })
+}
+
+/// Where the body with `integrity` (an SRI string) lives under `dir`: the core's layout, so
+/// tools and tests never restate the formula.
+#[napi]
+pub fn content_path(dir: String, integrity: String) -> napi::Result<String> {
+    guard(|| {
+        let parsed = parse_integrity(&integrity).ok_or_else(|| {
+            CacheError::invalid_value(format!("{integrity:?} is not an SRI integrity string"))
+        })?;
+        Ok(layout::content_path(Path::new(&dir), &parsed)
+            .to_string_lossy()
+            .into_owned())
     })
 }

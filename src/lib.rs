@@ -6,6 +6,7 @@ mod cache;
 mod convert;
 mod errors;
 mod floor;
+mod garbage;
 mod hot;
 mod inspect;
 mod policy;

@@ -69,3 +69,28 @@ fn to_js(s: Stats) -> NativeStats {
         dedup_saved_bytes: s.dedup_saved_bytes as f64,
     }
 }
+
+#[napi(object)]
+pub struct NativeEviction {
+    pub key: String,
+    pub size: f64,
+    /// As in `stats().evictions`: size, sharedBudget, corrupt or missing.
+    pub cause: String,
+}
+
+#[napi]
+impl NativeCache {
+    /// Evictions since the last call, oldest first (the core keeps the latest 1024).
+    #[napi]
+    pub fn take_evictions(&self) -> Vec<NativeEviction> {
+        self.cache
+            .take_evictions()
+            .into_iter()
+            .map(|r| NativeEviction {
+                key: r.key,
+                size: r.size as f64,
+                cause: r.cause.name().to_owned(),
+            })
+            .collect()
+    }
+}

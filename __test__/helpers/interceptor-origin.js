@@ -7,6 +7,7 @@ const path = require('node:path')
 const { Agent } = require('undici')
 const { StreamingCache } = require('../..')
 const { cacheInterceptor } = require('../../undici')
+const { CONTENT_DIR, contentFileFor } = require('./layout')
 
 /**
  * Starts an origin. `route(req, res, n)` answers each request; `n` counts requests to that
@@ -70,14 +71,10 @@ function walk (dir) {
 }
 
 /** The content files of a cache (bodies, named by their hash). */
-const contentFiles = (cache) => walk(path.join(cache.dir, 'content-v2'))
+const contentFiles = (cache) => walk(path.join(cache.dir, CONTENT_DIR))
 
-/** The content file of `integrity` ('sha256-<base64>'). */
-function contentFile (cache, integrity) {
-  const [algo, b64] = integrity.split('-')
-  const hex = Buffer.from(b64, 'base64').toString('hex')
-  return path.join(cache.dir, 'content-v2', algo, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4))
-}
+/** The content file of `integrity` ('sha256-<base64>'), by the core's layout. */
+const contentFile = (cache, integrity) => contentFileFor(cache.dir, integrity)
 
 function flipByte (file, offset) {
   fs.chmodSync(file, 0o644)

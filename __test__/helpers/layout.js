@@ -1,20 +1,20 @@
 'use strict'
-// The on-disk layout, as tests and benchmarks see it: cacache's, named once here (the core
-// names it in core/src/layout.rs, whose test pins it to cacache's own paths).
+// The on-disk layout, as tests see it: cacache's directory names, and the core's content-path
+// formula (core/src/layout.rs, whose test pins it to cacache's own paths).
 const crypto = require('node:crypto')
 const path = require('node:path')
+const { contentPath } = require('../../lib/inspect')
 
 const CONTENT_DIR = 'content-v2'
 const INDEX_DIR = 'index-v5'
 const TMP_DIR = 'tmp'
 const OWNERS_DIR = 'owners'
 
-/** The content file holding the body with integrity `integrity` ('sha256-<base64>'). */
-function contentFileFor (dir, integrity) {
-  const [algo, b64] = integrity.split('-')
-  const hex = Buffer.from(b64, 'base64').toString('hex')
-  return path.join(dir, CONTENT_DIR, algo, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4))
-}
+/**
+ * The content file holding the body with integrity `integrity` ('sha256-<base64>'): the core's
+ * own formula through the binding (core/src/layout.rs pins it to cacache's), never restated.
+ */
+const contentFileFor = (dir, integrity) => contentPath(dir, integrity)
 
 /** The index bucket file holding `key`'s lines. */
 function bucketFileFor (dir, key) {

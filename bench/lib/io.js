@@ -14,12 +14,13 @@ function drain (readable) {
   })
 }
 
-/** Where cacache keeps the content for an SRI string: <dir>/content-v2/<algo>/<2>/<2>/<rest>. */
+/**
+ * The content file of a body by its SRI string, by the core's own layout (loaded on first
+ * use, so processes measuring other systems never load the addon). Throws if it is absent.
+ */
 function contentPath (dir, integrity) {
-  const [algo, b64] = String(integrity).split(/\s+/)[0].split(/-(.*)/s)
-  const hex = Buffer.from(b64, 'base64').toString('hex')
-  const file = path.join(dir, 'content-v2', algo, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4))
-  if (!fs.existsSync(file)) throw new Error(`content file for ${integrity} not found under ${dir}/content-v2`)
+  const file = require('../../lib/inspect').contentPath(dir, String(integrity))
+  if (!fs.existsSync(file)) throw new Error(`content file for ${integrity} not found under ${dir}`)
   return file
 }
 

@@ -11,13 +11,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::capacity::Index;
+use crate::capacity::{Index, Victim};
 use crate::content::{self, reader::BodyReader, writer::BodyWriter};
 use crate::entry::EntryMeta;
 use crate::error::{CacheError, Result};
 use crate::eviction::{Cleaner, CleanupQueue};
+use crate::eviction_log::EvictionRecord;
 use crate::files;
-use crate::garbage::{self, content_path};
+use crate::garbage::{self, content_path, Collected, Pass};
 use crate::index::slot::{Materialized, Recent, Slot};
 use crate::index::snapshot::{self, Record};
 use crate::index::{disk, Ledger, StoredEntry};
@@ -126,12 +127,12 @@ impl StreamingCache {
         let index = Index::new(
             options.max_entries,
             options.max_size,
-            Arc::new(move |key, integrity| {
+            Arc::new(move |victim: Victim| {
                 // An evicted entry's hot body goes too (replacements and deletes drop theirs
                 // where they happen; a hot body is only served while the index holds it).
-                listener_hot.invalidate(&key);
-                evictions.evicted_by_size();
-                listener_queue.offer(key, integrity);
+                listener_hot.invalidate(&victim.key);
+                evictions.evicted_by_size(&victim.key, victim.size);
+                listener_queue.offer(victim.key, victim.integrity);
             }),
         );
 
@@ -257,10 +258,11 @@ impl StreamingCache {
                 counters.hit();
                 let reader = reader.metered(counters.read_meter());
                 let weak = Arc::downgrade(&self.shared);
-                let (key, integrity) = (entry.key.clone(), entry.integrity_string());
+                let (key, integrity, size) =
+                    (entry.key.clone(), entry.integrity_string(), entry.size);
                 let reader = reader.on_corrupt(Box::new(move || {
                     if let Some(shared) = weak.upgrade() {
-                        shared.drop_corrupt(&key, &integrity);
+                        shared.drop_corrupt(&key, &integrity, size);
                     }
                 }));
                 Ok(Opened::Found(entry, reader))
@@ -268,7 +270,7 @@ impl StreamingCache {
             Err(err) if err.is_not_found() => {
                 // The content vanished under us (removed by hand, or by a corruption found
                 // through another key sharing it): the entry is useless, so it is a miss.
-                counters.missing();
+                counters.missing(&entry.key, entry.size);
                 counters.miss();
                 self.shared
                     .drop_disk_entry(&entry.key, &entry.integrity_string());
@@ -510,28 +512,18 @@ impl StreamingCache {
                 Checked::Unreadable(err) => return Err(err),
             }
         }
-        // The referenced set is taken under the lock, after the checks: this process commits
-        // under the same lock, so every put that finished is in it. Files written since the
-        // pass began are spared whatever the set says.
-        let ledger = shared.ledger.lock();
-        let referenced = shared.referenced_content(&ledger)?;
-        let grace = shared.garbage_grace();
-        let tmp_grace = if shared.active_writers.load(Ordering::Acquire) > 0 {
-            SHARED_GRACE
-        } else {
-            grace
-        };
-        let reclaimed = garbage::collect(
-            &shared.dir,
-            &referenced,
-            grace,
-            Some(tmp_grace),
-            Some(started),
-        )
-        .map_err(|e| CacheError::io(&e, "collecting garbage"))?;
+        let reclaimed = shared.garbage_pass(started, Pass::Remove)?.total();
         report.orphans_removed = reclaimed.files;
         report.bytes_reclaimed = reclaimed.bytes;
         Ok(report)
+    }
+
+    /// `verify`'s garbage step alone (no hashing): removes temp files of unfinished writes and
+    /// content (with its block sidecars) no entry of any process points at, under the same
+    /// rules, so a body a live writer or another process may still commit is never judged.
+    /// With `Pass::DryRun` it only counts what it would remove.
+    pub fn collect_garbage(&self, pass: Pass) -> Result<Collected> {
+        self.shared.garbage_pass(SystemTime::now(), pass)
     }
 
     /// Brings the in-memory index in line with the disk: adopts entries other processes
@@ -624,6 +616,11 @@ impl StreamingCache {
         }
     }
 
+    /// Entries evicted since the last call, key by key (the latest `eviction_log::CAPACITY`).
+    pub fn take_evictions(&self) -> Vec<EvictionRecord> {
+        self.shared.counters.take_evictions()
+    }
+
     /// How many live keys point at `integrity`.
     pub fn references(&self, integrity: &str) -> usize {
         self.shared.ledger.lock().references(integrity)
@@ -690,6 +687,35 @@ impl Drop for WriterGuard {
 }
 
 impl Shared {
+    /// The garbage step `verify` and `collect_garbage` share. The referenced set is taken under
+    /// the lock: this process commits under the same lock, so every put that finished is in
+    /// it. Files written since `started` are spared whatever the set says, and temp files are
+    /// given `SHARED_GRACE` while a writer of this process is alive.
+    fn garbage_pass(&self, started: SystemTime, pass: Pass) -> Result<Collected> {
+        let ledger = self.ledger.lock();
+        let referenced = self.referenced_content(&ledger)?;
+        let grace = self.garbage_grace();
+        let tmp_grace = if self.active_writers.load(Ordering::Acquire) > 0 {
+            SHARED_GRACE
+        } else {
+            grace
+        };
+        let collected = garbage::collect_by_place(
+            &self.dir,
+            &referenced,
+            grace,
+            Some(tmp_grace),
+            Some(started),
+            pass,
+        )
+        .map_err(|e| CacheError::io(&e, "collecting garbage"))?;
+        if pass == Pass::Remove {
+            // Content was charged to the shared budget; temp files never were.
+            self.usage.uncharge(collected.content.bytes)?;
+        }
+        Ok(collected)
+    }
+
     fn others_alive(&self) -> bool {
         self.presence
             .lock()
@@ -762,8 +788,9 @@ impl Shared {
                 if over(&self.usage) == 0 {
                     return;
                 }
+                let size = self.content_size(ledger.integrity_of(&key));
                 if self.unbind(&mut ledger, &key).is_ok() {
-                    self.counters.evicted_by_budget(1);
+                    self.counters.evicted_by_budget(&key, size);
                 }
             }
         }
@@ -776,9 +803,14 @@ impl Shared {
             if victims.is_empty() {
                 return;
             }
-            self.counters.evicted_by_budget(victims.len() as u64);
             let mut ledger = self.ledger.lock();
-            for (key, integrity) in victims {
+            for Victim {
+                key,
+                integrity,
+                size,
+            } in victims
+            {
+                self.counters.evicted_by_budget(&key, size);
                 // Put back meanwhile, or already cleaned: nothing to do.
                 if !self.index.contains_key(&key)
                     && ledger.integrity_of(&key) == Some(integrity.as_str())
@@ -1078,10 +1110,18 @@ impl Shared {
         Ok(())
     }
 
-    fn drop_corrupt(&self, key: &str, integrity: &str) {
+    /// Bytes of the content at `integrity` on disk, 0 if unknown (only for diagnostics).
+    fn content_size(&self, integrity: Option<&str>) -> u64 {
+        integrity
+            .and_then(crate::index::bucket::parse_integrity)
+            .and_then(|i| std::fs::symlink_metadata(content_path(&self.dir, &i)).ok())
+            .map_or(0, |meta| meta.len())
+    }
+
+    fn drop_corrupt(&self, key: &str, integrity: &str, size: u64) {
         // Corrupt bytes serve no key: remove them now, so every other key sharing them
         // misses on its next open instead of failing mid-stream.
-        self.counters.corrupt();
+        self.counters.corrupt(key, size);
         self.usage.release(&self.dir, integrity, false);
         // Keys sharing the content miss on disk from now on; their hot copies go too.
         self.hot.invalidate_integrity(integrity);

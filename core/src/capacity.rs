@@ -25,8 +25,25 @@ use crate::index::slot::Slot;
 use crate::sketch::FrequencySketch;
 
 /// Called for every key the bounds pushed out (after the index's lock is released, from the
-/// thread that inserted): the key and the content it pointed at. Must not block.
-pub(crate) type OnEvict = Arc<dyn Fn(String, String) + Send + Sync>;
+/// thread that inserted). Must not block.
+pub(crate) type OnEvict = Arc<dyn Fn(Victim) + Send + Sync>;
+
+/// A key pushed out of the index: the content it pointed at and that content's size.
+pub(crate) struct Victim {
+    pub key: String,
+    pub integrity: String,
+    pub size: u64,
+}
+
+impl Victim {
+    fn of(node: &Node) -> Victim {
+        Victim {
+            key: node.key.to_string(),
+            integrity: node.slot.integrity().to_owned(),
+            size: node.slot.size,
+        }
+    }
+}
 
 pub(crate) struct Index {
     state: Mutex<State>,
@@ -127,8 +144,8 @@ impl Index {
     /// `on_evict`.
     pub fn insert(&self, key: Arc<str>, slot: Arc<Slot>) {
         let evicted = self.state.lock().insert(key, slot);
-        for (key, integrity) in evicted {
-            (self.on_evict)(key, integrity);
+        for victim in evicted {
+            (self.on_evict)(victim);
         }
     }
 
@@ -168,9 +185,9 @@ impl Index {
     }
 
     /// Removes live keys, oldest stored first, until their bodies add up to `bytes`; returns
-    /// them (key, integrity) for the disk cleanup. The order every process can agree on for
+    /// them for the disk cleanup. The order every process can agree on for
     /// the shared budget: `stored_at` is on disk, TinyLFU frequencies are per process.
-    pub fn evict_oldest(&self, bytes: u64) -> Vec<(String, String)> {
+    pub fn evict_oldest(&self, bytes: u64) -> Vec<Victim> {
         let mut state = self.state.lock();
         let mut live: Vec<(u64, u32)> = state
             .nodes
@@ -187,7 +204,7 @@ impl Index {
             }
             let node = state.unlink(at);
             freed += node.slot.size;
-            victims.push((node.key.to_string(), node.slot.integrity().to_owned()));
+            victims.push(Victim::of(&node));
         }
         victims
     }
@@ -283,7 +300,7 @@ impl State {
         node
     }
 
-    fn insert(&mut self, key: Arc<str>, slot: Arc<Slot>) -> Vec<(String, String)> {
+    fn insert(&mut self, key: Arc<str>, slot: Arc<Slot>) -> Vec<Victim> {
         let body = self.hasher.hash_one(slot.integrity());
         let size = slot.size;
         let mut evicted = Vec::new();
@@ -336,7 +353,7 @@ impl State {
     /// TinyLFU admission of the newcomer at `at`: gathers victims from the least recently used
     /// end until the bounds would hold without them; the newcomer stays only if it was asked
     /// for more often than all of them together (ties keep the incumbents).
-    fn admit(&mut self, at: u32, evicted: &mut Vec<(String, String)>) {
+    fn admit(&mut self, at: u32, evicted: &mut Vec<Victim>) {
         let candidate = self.sketch.frequency(self.node(at).key_hash);
         let mut victims = Vec::new();
         let mut victims_frequency = 0u32;
@@ -358,19 +375,19 @@ impl State {
         let losers = if admitted { victims } else { vec![at] };
         for loser in losers {
             let node = self.unlink(loser);
-            evicted.push((node.key.to_string(), node.slot.integrity().to_owned()));
+            evicted.push(Victim::of(&node));
         }
     }
 
     /// After a replacement grew a body: evicts from the least recently used end (never `at`)
     /// until the bounds hold.
-    fn make_room(&mut self, at: u32, evicted: &mut Vec<(String, String)>) {
+    fn make_room(&mut self, at: u32, evicted: &mut Vec<Victim>) {
         let mut next = self.head;
         while self.over() && next != NONE {
             let after = self.node(next).next;
             if next != at {
                 let node = self.unlink(next);
-                evicted.push((node.key.to_string(), node.slot.integrity().to_owned()));
+                evicted.push(Victim::of(&node));
             }
             next = after;
         }
@@ -384,7 +401,7 @@ mod tests {
     fn index(max_entries: u64, max_size: u64) -> (Index, Arc<Mutex<Vec<String>>>) {
         let evicted = Arc::new(Mutex::new(Vec::new()));
         let log = evicted.clone();
-        let on_evict: OnEvict = Arc::new(move |key, _| log.lock().push(key));
+        let on_evict: OnEvict = Arc::new(move |victim: Victim| log.lock().push(victim.key));
         (Index::new(max_entries, max_size, on_evict), evicted)
     }
 
@@ -456,7 +473,7 @@ mod tests {
             let slot = Slot::lean(format!("sha256-{key}").into(), 10, at, 0);
             index.insert(key.into(), Arc::new(slot));
         }
-        let victims: Vec<String> = index.evict_oldest(15).into_iter().map(|(k, _)| k).collect();
+        let victims: Vec<String> = index.evict_oldest(15).into_iter().map(|v| v.key).collect();
         assert_eq!(victims, ["old", "mid"]);
         assert_eq!(index.entry_count(), 1);
     }

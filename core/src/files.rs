@@ -53,26 +53,45 @@ pub fn walk_files(
     root: &Path,
     visit: &mut dyn FnMut(&Path, &fs::Metadata) -> io::Result<()>,
 ) -> io::Result<()> {
-    if !is_real_dir(root)? {
-        return Ok(());
+    walk_files_reporting(root, visit, &mut |_, e| Err(e))
+}
+
+/// `walk_files`, handing each directory that cannot be listed and each entry whose type cannot
+/// be read to `unreadable` (with its path): it returns `Ok` to carry on past it, or an error
+/// to stop the walk. For tools that report what they could not see rather than give up.
+pub fn walk_files_reporting(
+    root: &Path,
+    visit: &mut dyn FnMut(&Path, &fs::Metadata) -> io::Result<()>,
+    unreadable: &mut dyn FnMut(&Path, io::Error) -> io::Result<()>,
+) -> io::Result<()> {
+    match is_real_dir(root) {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(e) => return unreadable(root, e),
     }
     let listing = match fs::read_dir(root) {
         Ok(listing) => listing,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) => return unreadable(root, e),
     };
     for item in listing {
-        let item = item?;
+        let item = match item {
+            Ok(item) => item,
+            Err(e) => return unreadable(root, e),
+        };
         let path = item.path();
         // `DirEntry::metadata` does not traverse symlinks.
         let meta = match item.metadata() {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                unreadable(&path, e)?;
+                continue;
+            }
         };
         let kind = meta.file_type();
         if kind.is_dir() {
-            walk_files(&path, visit)?;
+            walk_files_reporting(&path, visit, unreadable)?;
         } else if kind.is_file() {
             visit(&path, &meta)?;
         }

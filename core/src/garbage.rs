@@ -17,6 +17,37 @@ pub struct Reclaimed {
     pub bytes: u64,
 }
 
+impl Reclaimed {
+    fn add(&mut self, meta: &fs::Metadata) {
+        self.files += 1;
+        self.bytes += meta.len();
+    }
+}
+
+/// What one pass removed (or, dry, would remove), by where it lay: content is charged to the
+/// byte budget, temp files are not.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Collected {
+    pub content: Reclaimed,
+    pub temp: Reclaimed,
+}
+
+impl Collected {
+    pub fn total(&self) -> Reclaimed {
+        Reclaimed {
+            files: self.content.files + self.temp.files,
+            bytes: self.content.bytes + self.temp.bytes,
+        }
+    }
+}
+
+/// Whether a pass removes what it judges garbage or only counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    Remove,
+    DryRun,
+}
+
 /// Removes content not in `referenced` and, when `tmp_grace` is given, files under `tmp/`;
 /// in both cases only files last modified more than their grace ago (so a write in progress
 /// elsewhere is left alone) and before `not_after` when given (so what was written since a
@@ -30,7 +61,20 @@ pub fn collect(
     tmp_grace: Option<Duration>,
     not_after: Option<SystemTime>,
 ) -> io::Result<Reclaimed> {
-    let mut reclaimed = Reclaimed::default();
+    collect_by_place(dir, referenced, grace, tmp_grace, not_after, Pass::Remove).map(|c| c.total())
+}
+
+/// `collect`, reporting content and temp files apart; with `Pass::DryRun` the same judgement
+/// is made and counted but nothing is removed.
+pub fn collect_by_place(
+    dir: &Path,
+    referenced: &HashSet<PathBuf>,
+    grace: Duration,
+    tmp_grace: Option<Duration>,
+    not_after: Option<SystemTime>,
+    pass: Pass,
+) -> io::Result<Collected> {
+    let mut collected = Collected::default();
     let roots = [
         (layout::CONTENT_DIR, Some(grace)),
         (layout::TMP_DIR, tmp_grace),
@@ -43,24 +87,31 @@ pub fn collect(
         if let Some(limit) = not_after {
             cutoff = cutoff.min(limit);
         }
+        let reclaimed = if root == layout::CONTENT_DIR {
+            &mut collected.content
+        } else {
+            &mut collected.temp
+        };
         files::walk_files(&dir.join(root), &mut |path, meta| {
             if referenced.contains(path) {
                 return Ok(());
             }
             let old_enough = meta.modified()? < cutoff || (grace.is_zero() && not_after.is_none());
-            if old_enough {
-                match fs::remove_file(path) {
-                    Ok(()) => {
-                        reclaimed.files += 1;
-                        reclaimed.bytes += meta.len();
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
+            if !old_enough {
+                return Ok(());
+            }
+            if pass == Pass::DryRun {
+                reclaimed.add(meta);
+                return Ok(());
+            }
+            match fs::remove_file(path) {
+                Ok(()) => reclaimed.add(meta),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
             Ok(())
         })?;
-        if root == layout::CONTENT_DIR {
+        if root == layout::CONTENT_DIR && pass == Pass::Remove {
             remove_stray_sidecars(
                 dir,
                 referenced,
@@ -69,7 +120,7 @@ pub fn collect(
             )?;
         }
     }
-    Ok(reclaimed)
+    Ok(collected)
 }
 
 /// Removes block-checksum sidecars (`content::blocks`) whose body is not referenced, under the
@@ -142,6 +193,41 @@ mod tests {
             }
         );
         assert!(content_path(dir.path(), &kept).exists());
+        assert!(!content_path(dir.path(), &dropped).exists());
+    }
+
+    #[test]
+    fn a_dry_run_counts_by_place_and_removes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dropped = cacache::write_hash_sync(dir.path(), b"dropped!").unwrap();
+        fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        fs::write(dir.path().join("tmp/partial"), b"xyz").unwrap();
+        let counted = collect_by_place(
+            dir.path(),
+            &HashSet::new(),
+            Duration::ZERO,
+            Some(Duration::ZERO),
+            None,
+            Pass::DryRun,
+        )
+        .unwrap();
+        let expected = Collected {
+            content: Reclaimed { files: 1, bytes: 8 },
+            temp: Reclaimed { files: 1, bytes: 3 },
+        };
+        assert_eq!(counted, expected);
+        assert!(content_path(dir.path(), &dropped).exists());
+        assert!(dir.path().join("tmp/partial").exists());
+        let removed = collect_by_place(
+            dir.path(),
+            &HashSet::new(),
+            Duration::ZERO,
+            Some(Duration::ZERO),
+            None,
+            Pass::Remove,
+        )
+        .unwrap();
+        assert_eq!(removed, expected);
         assert!(!content_path(dir.path(), &dropped).exists());
     }
 

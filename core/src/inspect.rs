@@ -4,7 +4,7 @@
 //! other processes are using never changes it.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,7 @@ use cacache::Integrity;
 
 use crate::content::{content_path, CHUNK_SIZE};
 use crate::index::{disk, StoredEntry};
+use crate::{files, layout};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FileStats {
@@ -41,6 +42,15 @@ pub struct Inspection {
     pub temp: FileStats,
     /// Live entries whose content file is not there.
     pub missing_content: Vec<String>,
+    /// Directories (or entries) under `content-v2/` and `tmp/` that could not be read, with
+    /// why: the counts above leave out whatever they hold.
+    pub unreadable: Vec<Unreadable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub path: PathBuf,
+    pub error: String,
 }
 
 impl Inspection {
@@ -72,14 +82,38 @@ pub fn inspect(dir: &Path) -> crate::error::Result<Inspection> {
         .collect();
     let mut content = FileStats::default();
     let mut unreferenced = FileStats::default();
-    walk(&dir.join("content-v2"), &mut |path, len| {
-        content.add(len);
-        if !referenced.contains(path) {
-            unreferenced.add(len);
-        }
-    });
+    let mut unreadable = Vec::new();
+    let mut note = |path: &Path, e: io::Error| {
+        unreadable.push(Unreadable {
+            path: path.to_path_buf(),
+            error: e.to_string(),
+        });
+        Ok(())
+    };
+    let walked = files::walk_files_reporting(
+        &dir.join(layout::CONTENT_DIR),
+        &mut |path, meta| {
+            content.add(meta.len());
+            if !referenced.contains(path) {
+                unreferenced.add(meta.len());
+            }
+            Ok(())
+        },
+        &mut note,
+    );
     let mut temp = FileStats::default();
-    walk(&dir.join("tmp"), &mut |_, len| temp.add(len));
+    let walked = walked.and_then(|()| {
+        files::walk_files_reporting(
+            &dir.join(layout::TMP_DIR),
+            &mut |_, meta| {
+                temp.add(meta.len());
+                Ok(())
+            },
+            &mut note,
+        )
+    });
+    // `note` never stops a walk and the visitors never fail.
+    debug_assert!(walked.is_ok());
     let missing_content = entries
         .iter()
         .filter(|e| !content_path(dir, &e.integrity).is_file())
@@ -92,6 +126,7 @@ pub fn inspect(dir: &Path) -> crate::error::Result<Inspection> {
         unreferenced,
         temp,
         missing_content,
+        unreadable,
     })
 }
 
@@ -151,26 +186,12 @@ fn check_one(dir: &Path, integrity: &Integrity, size: u64) -> Result<(), Content
         .map_err(|_| ContentProblem::Corrupt("content does not match its hash".into()))
 }
 
-fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, u64)) {
-    let Ok(listing) = fs::read_dir(dir) else {
-        return;
-    };
-    for item in listing.flatten() {
-        let path = item.path();
-        let Ok(meta) = item.metadata() else { continue };
-        if meta.is_dir() {
-            walk(&path, visit);
-        } else {
-            visit(&path, meta.len());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::entry::EntryMeta;
     use serde_json::json;
+    use std::fs;
 
     fn put(dir: &Path, key: &str, body: &[u8]) -> Integrity {
         let integrity = cacache::write_hash_sync(dir, body).unwrap();
@@ -189,12 +210,14 @@ mod tests {
     }
 
     fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-        let mut files = Vec::new();
-        walk(dir, &mut |path, _| {
-            files.push((path.to_path_buf(), fs::read(path).unwrap()))
-        });
-        files.sort();
-        files
+        let mut found = Vec::new();
+        files::walk_files(dir, &mut |path, _| {
+            found.push((path.to_path_buf(), fs::read(path).unwrap()));
+            Ok(())
+        })
+        .unwrap();
+        found.sort();
+        found
     }
 
     #[test]
@@ -242,6 +265,57 @@ mod tests {
         assert_eq!(problems.len(), 2);
         assert!(matches!(problems["flipped"], ContentProblem::Corrupt(_)));
         assert_eq!(problems["gone"], ContentProblem::Missing);
+    }
+
+    /// Directories nested under `parent` until their path is longer than the system allows:
+    /// the deepest cannot be listed by path, even by root. Returns the first too-long path.
+    #[cfg(target_os = "linux")]
+    fn too_deep(parent: &Path) -> PathBuf {
+        use std::ffi::CString;
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let name = "d".repeat(250);
+        let c_name = CString::new(name.clone()).unwrap();
+        let mut fd: OwnedFd = File::open(parent).unwrap().into();
+        let mut path = parent.to_path_buf();
+        while path.as_os_str().len() <= libc::PATH_MAX as usize {
+            path.push(&name);
+            unsafe {
+                assert_eq!(libc::mkdirat(fd.as_raw_fd(), c_name.as_ptr(), 0o700), 0);
+                let next = libc::openat(fd.as_raw_fd(), c_name.as_ptr(), libc::O_RDONLY);
+                assert!(next >= 0);
+                fd = OwnedFd::from_raw_fd(next);
+            }
+        }
+        path
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn symlinks_are_not_followed_and_unreadable_directories_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("elsewhere"), b"not the cache's").unwrap();
+        put(dir.path(), "seen", b"in the open");
+        let _ = fs::remove_dir_all(dir.path().join("tmp"));
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("tmp")).unwrap();
+        let unreachable = too_deep(&dir.path().join("content-v2"));
+
+        let seen = inspect(dir.path()).unwrap();
+        assert_eq!(seen.temp, FileStats::default(), "followed a symlinked tmp/");
+        assert_eq!(
+            seen.content,
+            FileStats {
+                files: 1,
+                bytes: 11
+            }
+        );
+        assert_eq!(seen.unreadable.len(), 1);
+        assert_eq!(seen.unreadable[0].path, unreachable);
+        assert!(
+            seen.unreadable[0].error.contains("too long"),
+            "{:?}",
+            seen.unreadable
+        );
     }
 
     #[test]

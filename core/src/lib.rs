@@ -9,6 +9,7 @@ pub mod content;
 pub mod entry;
 pub mod error;
 mod eviction;
+pub mod eviction_log;
 mod files;
 pub mod garbage;
 pub mod index;

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+use crate::eviction_log::{EvictionCause, EvictionLog, EvictionRecord};
+
 #[derive(Default, Debug)]
 pub(crate) struct Counters {
     hits: AtomicU64,
@@ -17,6 +19,8 @@ pub(crate) struct Counters {
     evicted_corrupt: AtomicU64,
     evicted_missing: AtomicU64,
     integrity_failures: AtomicU64,
+    /// The same evictions key by key, for diagnostics.
+    evicted: EvictionLog,
 }
 
 /// Why entries left the cache other than by `delete`, `clear` or being replaced.
@@ -82,21 +86,31 @@ impl Counters {
         self.bytes_read.clone()
     }
 
-    pub fn evicted_by_size(&self) {
+    pub fn evicted_by_size(&self, key: &str, size: u64) {
         self.evicted_by_size.fetch_add(1, Relaxed);
+        self.evicted.record(key, size, EvictionCause::Size);
     }
 
-    pub fn evicted_by_budget(&self, count: u64) {
-        self.evicted_by_budget.fetch_add(count, Relaxed);
+    pub fn evicted_by_budget(&self, key: &str, size: u64) {
+        self.evicted_by_budget.fetch_add(1, Relaxed);
+        self.evicted.record(key, size, EvictionCause::SharedBudget);
     }
 
-    pub fn corrupt(&self) {
+    pub fn corrupt(&self, key: &str, size: u64) {
         self.integrity_failures.fetch_add(1, Relaxed);
         self.evicted_corrupt.fetch_add(1, Relaxed);
+        self.evicted.record(key, size, EvictionCause::Corrupt);
     }
 
-    pub fn missing(&self) {
+    pub fn missing(&self, key: &str, size: u64) {
         self.evicted_missing.fetch_add(1, Relaxed);
+        self.evicted.record(key, size, EvictionCause::Missing);
+    }
+
+    /// The evictions recorded since the last call, oldest first (at most
+    /// `eviction_log::CAPACITY`).
+    pub fn take_evictions(&self) -> Vec<EvictionRecord> {
+        self.evicted.drain()
     }
 
     /// The counters; the caller fills in the sizes.

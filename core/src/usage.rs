@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 
 use crate::content;
 use crate::error::{CacheError, Result};
+use crate::{files, layout};
 
 pub const USAGE_FILE: &str = "usage-v1";
 pub const DEDUP_FILE: &str = "dedup-v1";
@@ -177,14 +178,18 @@ impl Usage {
                 .iter()
                 .map(|e| content::content_path(dir, &e.integrity))
                 .collect();
+            // A directory that cannot be listed stops the sweep before the record is
+            // rewritten: what it removed until then leaves the record high, never low.
             let mut kept = 0u64;
-            walk(&dir.join("content-v2"), &mut |path, len| {
+            files::walk_files(&dir.join(layout::CONTENT_DIR), &mut |path, meta| {
                 if referenced.contains(path) || fs::remove_file(path).is_err() {
-                    kept += len;
+                    kept += meta.len();
                 } else {
                     content::blocks::remove_for_content(dir, path);
                 }
-            });
+                Ok(())
+            })
+            .map_err(|e| CacheError::io(&e, "listing content for the shared sweep"))?;
             *bytes = kept;
             Ok(())
         });
@@ -266,21 +271,6 @@ impl Usage {
         })();
         let _ = self.record.unlock();
         result
-    }
-}
-
-fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, u64)) {
-    let Ok(listing) = fs::read_dir(dir) else {
-        return;
-    };
-    for item in listing.flatten() {
-        let path = item.path();
-        let Ok(meta) = item.metadata() else { continue };
-        if meta.is_dir() {
-            walk(&path, visit);
-        } else {
-            visit(&path, meta.len());
-        }
     }
 }
 
