@@ -134,29 +134,6 @@ function streamSource (body, size) {
 }
 
 /**
- * @returns {BodySource} the bytes `start` to `end` (inclusive) of `source`: what comes before
- * is read and dropped, what comes after is not read. (A range of a stored body: RFC 9110 14.)
- */
-function rangeSource (source, start, end) {
-  let at = 0
-  const cut = (chunk) => {
-    if (chunk === null || at > end) return null
-    const from = at
-    at += chunk.length
-    if (at <= start) return Buffer.alloc(0)
-    return chunk.subarray(Math.max(0, start - from), Math.min(chunk.length, end + 1 - from))
-  }
-  return {
-    read: () => {
-      if (at > end) return null
-      const next = source.read()
-      return next !== null && typeof next.then === 'function' ? next.then(cut) : cut(next)
-    },
-    close: () => source.close(),
-  }
-}
-
-/**
  * The chunks of a body nobody has read from yet, read whole (its integrity checked): one
  * read into one buffer when the body is the cache's own stream, no copy.
  */
@@ -299,4 +276,4 @@ function replay (downstream, status, headers, source, onError) {
   pump()
 }
 
-module.exports = { replay, chunksSource, wholeSource, streamSource, bodySource, rangeSource, readWhole }
+module.exports = { replay, chunksSource, wholeSource, streamSource, bodySource, readWhole }
