@@ -102,14 +102,9 @@ function recordPolicy (record) {
   return (record.policy ??= CachePolicy.fromJSON(record.fields.policy))
 }
 
-/**
- * The stored fields of a hot record as a lookup returns them (without `body`), built once per
- * record and shared by its hits: read-only. `policy` is built on first use.
- */
-function sharedFields (record) {
-  if (record.shared !== undefined) return record.shared
-  const f = record.fields
-  const shared = {
+/** The fields a lookup returns of a hot record's stored `fields` (no policy, no body). */
+function lookupFields (f) {
+  return {
     key: f.key,
     status: f.status,
     headers: f.headers,
@@ -119,6 +114,15 @@ function sharedFields (record) {
     integrity: f.integrity,
     storedAt: f.storedAt,
   }
+}
+
+/**
+ * The stored fields of a hot record as a lookup returns them (without `body`), built once per
+ * record and shared by its hits: read-only. `policy` is built on first use.
+ */
+function sharedFields (record) {
+  if (record.shared !== undefined) return record.shared
+  const shared = lookupFields(record.fields)
   Object.defineProperty(shared, 'policy', { enumerable: true, get: () => recordPolicy(record) })
   record.shared = shared
   return shared
@@ -130,5 +134,5 @@ function hotBody (whole) {
 }
 
 module.exports = {
-  memoryOptions, HotRecords, DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRY_SIZE, kSoleHotHit, sharedFields, recordPolicy, hotBody,
+  memoryOptions, HotRecords, DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRY_SIZE, kSoleHotHit, sharedFields, lookupFields, recordPolicy, hotBody,
 }

@@ -11,7 +11,7 @@ const { makeTempDir, retainTempDir, releaseTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
-const { memoryOptions, HotRecords, kSoleHotHit, sharedFields, recordPolicy } = require('./memory-tier')
+const { memoryOptions, HotRecords, kSoleHotHit, sharedFields, lookupFields, recordPolicy } = require('./memory-tier')
 const { rangeOption, rangeWithin, rangeOfBuffer, rangeOfNative } = require('./range-read')
 const { RemoteLink, kRemoteLink, kDeleteLocal } = require('./remote-link')
 const { nativeOptions: remoteOptions } = require('./remote')
@@ -107,18 +107,9 @@ function toHit (native, memo, hot, key, range = null) {
 /** A hit from the RAM tier: the record's fields (shared: read-only) and a stream over its body. */
 function toHotHit (record, range = null) {
   const f = record.fields
-  const hit = {
-    key: f.key,
-    status: f.status,
-    headers: f.headers,
-    url: f.url,
-    metadata: f.metadata,
-    size: f.size,
-    integrity: f.integrity,
-    storedAt: f.storedAt,
-    policy: null,
-    body: range === null ? new CacheBodyReadable(null, f.size, record.buffer) : null,
-  }
+  const hit = lookupFields(f)
+  hit.policy = null
+  hit.body = range === null ? new CacheBodyReadable(null, f.size, record.buffer) : null
   if (range !== null) {
     hit.range = rangeWithin(range, f.size)
     hit.body = rangeOfBuffer(record.buffer, hit.range)
