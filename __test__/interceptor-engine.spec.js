@@ -2,14 +2,13 @@
 // One engine under both fronts: what cacheInterceptor stores, undici's interceptors.cache over
 // StreamingCacheStore finds (same StreamingCache), and the other way round.
 const test = require('ava')
-const fs = require('node:fs')
 const { Agent, interceptors, request } = require('undici')
-const { StreamingCacheStore, cacheInterceptor } = require('../undici')
+const { tempStore } = require('./helpers/temp-store')
+const { cacheInterceptor } = require('../undici')
 const { startOrigin } = require('./helpers/interceptor-origin')
 
 function fronts (t) {
-  const store = new StreamingCacheStore()
-  t.teardown(() => fs.rmSync(store.location, { recursive: true, force: true }))
+  const store = tempStore(t)
   const viaStore = new Agent().compose(interceptors.cache({ store }))
   const viaInterceptor = new Agent().compose(cacheInterceptor({ cache: store.cache, shared: true }))
   t.teardown(() => Promise.all([viaStore.close(), viaInterceptor.close()]))

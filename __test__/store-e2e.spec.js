@@ -4,11 +4,10 @@
 const test = require('ava')
 const { storeChild } = require('./helpers/store-child-runner')
 const crypto = require('node:crypto')
-const fs = require('node:fs')
 const http = require('node:http')
 const { once } = require('node:events')
 const { Agent, interceptors, request, cacheStores } = require('undici')
-const { StreamingCacheStore } = require('../undici')
+const { tempStore } = require('./helpers/temp-store')
 const { tempDir, seededBytes, KiB, MiB } = require('./helpers/util')
 
 /** An origin server: `handler(req, res, hit)` answers; `hits` counts requests per path. */
@@ -39,12 +38,6 @@ function cachingAgent (t, store, options = {}) {
   const agent = new Agent().compose(interceptors.cache({ store, ...options }))
   t.teardown(() => agent.close())
   return agent
-}
-
-function tempStore (t, options = {}) {
-  const store = new StreamingCacheStore(options)
-  t.teardown(() => fs.rmSync(store.location, { recursive: true, force: true }))
-  return store
 }
 
 async function fetchVia (agent, url, { method = 'GET', headers } = {}) {

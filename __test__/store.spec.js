@@ -5,6 +5,7 @@ const { storeChild } = require('./helpers/store-child-runner')
 const fs = require('node:fs')
 const path = require('node:path')
 const { once } = require('node:events')
+const { tempStore } = require('./helpers/temp-store')
 const { StreamingCacheStore } = require('../undici')
 const { tempDir, tmpFiles, seededBytes, KiB, MiB } = require('./helpers/util')
 
@@ -36,11 +37,7 @@ function cacheValue (overrides = {}) {
   }
 }
 
-function store (t, options = {}) {
-  const s = new StreamingCacheStore(options)
-  t.teardown(() => fs.rmSync(s.location, { recursive: true, force: true }))
-  return s
-}
+const store = tempStore
 
 /** Writes `body` through createWriteStream; resolves once the stream closed. */
 async function write (s, key, value, body, { chunk = 16 * KiB } = {}) {
