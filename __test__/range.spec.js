@@ -9,24 +9,13 @@ const path = require('node:path')
 const { Agent, interceptors, request } = require('undici')
 const { StreamingCache } = require('..')
 const { StreamingCacheStore } = require('../undici')
-const { startOrigin, cachingAgent } = require('./helpers/interceptor-origin')
+const { startOrigin, cachingAgent, walk } = require('./helpers/interceptor-origin')
 const { seededBytes } = require('./helpers/util')
 
 const B = 64 * 1024
 const BODY = seededBytes(15, 5 * B + 1000)
 const SIZE = BODY.length
 const LAST_MODIFIED = new Date(Date.now() - 3600_000).toUTCString()
-
-/** Every regular file below `dir`. */
-function walk (dir) {
-  let entries
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return []
-  }
-  return entries.flatMap((e) => e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)])
-}
 
 /** The content file holding BODY. */
 function contentFile (dir) {

@@ -13,23 +13,11 @@ const { StreamingCache } = require('..')
 const { cacheInterceptor } = require('../undici')
 const { RemoteTier } = require('../lib/remote')
 const { kRemoteLink } = require('../lib/remote-link')
-const { startRedis, freePort } = require('./helpers/redis-server')
+const { redisFor, freePort } = require('./helpers/redis-server')
 const { seededBytes, sha256 } = require('./helpers/util')
 
 const KiB = 1024
 const CHUNK = 64 * KiB
-
-/** Starts a server for the test, or marks it skipped (with the reason) where none can start. */
-async function redisFor (t, args) {
-  const { server, reason } = await startRedis(args)
-  if (server === null) {
-    t.log(`SKIP: ${reason}`)
-    t.pass()
-    return null
-  }
-  t.teardown(() => server.stop())
-  return server
-}
 
 function tempDir (t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsc-remote-wired-'))

@@ -10,22 +10,10 @@ const path = require('node:path')
 const { fork } = require('node:child_process')
 const { Readable } = require('node:stream')
 const { RemoteTier } = require('../lib/remote')
-const { startRedis } = require('./helpers/redis-server')
+const { redisFor } = require('./helpers/redis-server')
 const { seededBytes, sha256 } = require('./helpers/util')
 
 const MiB = 1024 * 1024
-
-/** Starts a server for the test, or marks it skipped (with the reason) where none can start. */
-async function redisFor (t, args) {
-  const { server, reason } = await startRedis(args)
-  if (server === null) {
-    t.log(`SKIP: ${reason}`)
-    t.pass()
-    return null
-  }
-  t.teardown(() => server.stop())
-  return server
-}
 
 async function readAll (body) {
   const chunks = []

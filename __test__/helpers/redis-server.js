@@ -196,4 +196,16 @@ async function startRedis (args = []) {
   }
 }
 
-module.exports = { startRedis, freePort }
+/** Starts a server for an ava test (stopped after it), or marks it skipped (with the reason) where none can start. */
+async function redisFor (t, args) {
+  const { server, reason } = await startRedis(args)
+  if (server === null) {
+    t.log(`SKIP: ${reason}`)
+    t.pass()
+    return null
+  }
+  t.teardown(() => server.stop())
+  return server
+}
+
+module.exports = { startRedis, redisFor, freePort }
