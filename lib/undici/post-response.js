@@ -21,7 +21,7 @@ function reusableForGet (ctx, asGet, statusCode, headers) {
   if (typeof location !== 'string') return false
   try {
     if (new URL(location, asGet.url).href !== new URL(asGet.url).href) return false
-    const policy = new CachePolicy(asGet.req, { status: statusCode, headers: withoutHopByHop(headers) }, { shared: ctx.shared })
+    const policy = new CachePolicy(asGet.req, { status: statusCode, headers: withoutHopByHop(headers) }, { shared: ctx.shared, heuristic: ctx.heuristic })
     return policy.isStorable() && policy.hasExplicitFreshness()
   } catch {
     return false
