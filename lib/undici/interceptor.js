@@ -16,7 +16,7 @@ const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders
 const { InvalidateHandler } = require('./invalidate')
 const { PostResponseHandler } = require('./post-response')
 const { serveEntry, serveBody, gatewayTimeout } = require('./serve-cached')
-const { partialKey, coveredRange, servePart, storedPart } = require('./partial')
+const { partialKey, coveredRange, sameRangeRequest, servePart, storedPart } = require('./partial')
 const { findEntry, judgeFor } = require('./lookup')
 const { taggedVariants, askWithVariantTags } = require('./variant-tags')
 const { languageVariant } = require('./language-variant')
@@ -211,13 +211,16 @@ function answerFromPart (ctx, whole, downstream, now, unavailable) {
   if (found === null) return {}
   try {
     const covered = coveredRange(whole.range, found)
+    const same = covered === null && sameRangeRequest(whole.range, found)
     const { result } = found.verdict
     const expired = ctx.maxTtl !== undefined && now - found.fields.metadata.receivedAt >= ctx.maxTtl
     const serve = whole.mode === 'default' ? result.fresh && !expired : whole.mode !== 'no-cache' && !expired
-    if (covered === null || !serve) return { previous: storedPart(found) }
+    if ((covered === null && !same) || !serve) return { previous: storedPart(found) }
     publish(result.fresh ? 'hit' : 'stale', whole, result.fresh ? { partial: true } : { partial: true, reason: whole.mode })
     if (whole.onlyIfCached) discardRequestBody(whole.opts)
-    servePart(ctx, downstream, found, result.fresh ? freshHeaders(found) : staleHeaders(found, now), covered, serveBody, unavailable)
+    const headers = result.fresh ? freshHeaders(found) : staleHeaders(found, now)
+    if (same) serveEntry(ctx, whole, downstream, found, headers, unavailable)
+    else servePart(ctx, downstream, found, headers, covered, serveBody, unavailable)
     return { served: true }
   } finally {
     found.release()

@@ -200,6 +200,8 @@ class TeeHandler {
       freshUntil,
       deleteAt: deleteAtFor(stored, freshUntil),
       statusMessage,
+      // A part as the origin sent it answers the same Range again (partial.js).
+      range: part !== undefined && combine === null ? r.headers.range : undefined,
     })
     let writer
     try {
