@@ -120,6 +120,27 @@ test('a 206 whose body is shorter than its Content-Range serves only the bytes i
   t.is(origin.hits(), 2)
 })
 
+test('the same Range again gets the part as the origin sent it, even one shorter than its Content-Range', async (t) => {
+  const origin = await rangeOrigin(t, { truncate: 50 })
+  const { cache, agent } = await cachingAgent(t)
+  const url = origin.url('/file')
+  const first = await get(agent, url, { range: 'bytes=1000-1099' })
+  await storedCount(cache)
+  const again = await get(agent, url, { range: 'bytes=1000-1099' })
+  t.is(again.headers['x-cache'], 'HIT')
+  t.is(again.status, 206)
+  t.is(again.headers['content-range'], first.headers['content-range'])
+  t.true(again.body.equals(first.body))
+  t.true(again.body.equals(BODY.subarray(1000, 1050)))
+  // Spelled differently, or with an If-Range that does not hold: the origin.
+  const other = await get(agent, url, { range: 'bytes=1000-1100' })
+  t.is(other.headers['x-from'], 'origin')
+  await storedCount(cache)
+  const stale = await get(agent, url, { range: 'bytes=1000-1100', 'if-range': '"v0"' })
+  t.is(stale.headers['x-from'], 'origin')
+  t.is(origin.hits(), 3)
+})
+
 test('If-Range: the part serves a matching strong ETag; a mismatch or weak one goes to the origin', async (t) => {
   const origin = await rangeOrigin(t)
   const { cache, agent } = await cachingAgent(t)
