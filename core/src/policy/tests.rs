@@ -222,6 +222,8 @@ fn stored_policies_with_absurd_values_are_safe() {
     json["responseTime"] = serde_json::json!(i64::MIN);
     json["requestTime"] = serde_json::json!(i64::MAX);
     json["heuristicFraction"] = serde_json::json!(1e38);
+    json["heuristicMin"] = serde_json::json!(i64::MAX);
+    json["heuristicMax"] = serde_json::json!(i64::MIN);
     json["responseHeaders"]["age"] = serde_json::json!("18446744073709551615");
     json["responseHeaders"]["last-modified"] = serde_json::json!("Thu, 01 Jan 1970 00:00:00 GMT");
     let p = Policy::from_json(&json).unwrap();
@@ -1333,9 +1335,18 @@ mod never_panics {
             shared in any::<bool>(),
             received in any_time(),
             now in any_time(),
+            heuristic_fraction in any::<f32>(),
+            heuristic_min in any::<u64>(),
+            heuristic_max in any::<u64>(),
         ) {
             let pairs: Vec<(&str, &str)> = names.iter().zip(values.iter()).map(|(n, v)| (*n, v.as_str())).collect();
-            let options = PolicyOptions { shared, ..PolicyOptions::default() };
+            let options = PolicyOptions {
+                shared,
+                heuristic_fraction,
+                heuristic_min: Duration::from_millis(heuristic_min),
+                heuristic_max: Duration::from_secs(heuristic_max),
+                ..PolicyOptions::default()
+            };
             let asked = get(URL, &[("cache-control", &request_cc), ("if-none-match", &values[0]), ("if-modified-since", &values[1])]);
             let p = Policy::new(&asked, status, &headers(&pairs), options, received).unwrap();
             let p = Policy::from_json(&p.to_json()).unwrap();
