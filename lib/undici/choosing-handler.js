@@ -27,10 +27,11 @@ class ChoosingHandler {
 
   /**
    * The handler the response with `statusCode` and `headers` goes to, or null when this
-   * exchange is dropped (the caller was sent elsewhere). Subclasses implement it.
+   * exchange is dropped (the caller was sent elsewhere). Subclasses implement it; `controller`
+   * is undici's, for one that would rather abort a dropped response than let it drain.
    * @returns {object | null}
    */
-  choose (statusCode, headers) {
+  choose (statusCode, headers, controller) {
     throw new Error('ChoosingHandler#choose is not implemented')
   }
 
@@ -51,7 +52,7 @@ class ChoosingHandler {
 
   onResponseStart (controller, statusCode, headers, statusMessage) {
     if (this.#chosen !== null) return
-    const chosen = this.choose(statusCode, headers)
+    const chosen = this.choose(statusCode, headers, controller)
     if (chosen === null) {
       this.#chosen = DROPPED
       return
