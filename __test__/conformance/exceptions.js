@@ -69,7 +69,7 @@ const DIFFERENCES = {
   'cc-resp-private-private': { shared: 'browser-only test: a shared cache must not store a private response (RFC 9111 5.2.2.7)' },
   'partial-store-partial-reuse-partial-absent': 'the part\'s body (5 bytes) is shorter than its Content-Range (4-9); only ranges it holds are served from it (RFC 9111 3.3)',
   'partial-store-partial-reuse-partial-suffix': 'the part\'s body (5 bytes) is shorter than its Content-Range (4-9); only ranges it holds are served from it (RFC 9111 3.3)',
-  'partial-store-partial-complete': 'completing a part is sound only with a strong validator both share (RFC 9111 3.4, as If-Range); the test\'s part has none',
+  'partial-store-partial-complete': 'a part is completed (Range + If-Range) only under a strong ETag both parts share (RFC 9111 3.4); the test\'s part has none',
 }
 
 /** The reason `table` gives for `id` in a run of `type`, or undefined. */
