@@ -197,6 +197,20 @@ export interface CachePolicyOptions {
   responseTime?: number
   /** When its request was sent, in ms since the epoch (its delay counts in the response's age). Default `responseTime`. */
   requestTime?: number
+  /** Heuristic freshness for responses with `Last-Modified` and no explicit freshness (see `HeuristicOptions`). */
+  heuristic?: HeuristicOptions | false
+}
+
+/**
+ * Heuristic freshness (RFC 9111 4.2.2): a response without `max-age`/`s-maxage`/`Expires` but
+ * with a `Last-Modified` is fresh for `fraction` of the time since it was last modified, at
+ * least `min` and at most `max` milliseconds. `false`: no heuristic freshness (such responses
+ * are revalidated before each use). Defaults: 0.1, 10 000 (10 s), 86 400 000 (a day).
+ */
+export interface HeuristicOptions {
+  fraction?: number
+  min?: number
+  max?: number
 }
 
 /** The request a policy is built from or asked about: a URL, plus a method (default GET) and headers. */

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream'
 import type CacheInterceptor from 'undici/types/cache-interceptor'
-import type { RemoteOptions, StreamingCache } from './index'
+import type { HeuristicOptions, RemoteOptions, StreamingCache } from './index'
 
 export type CacheKey = CacheInterceptor.CacheKey
 export type CacheValue = CacheInterceptor.CacheValue
@@ -28,6 +28,12 @@ export interface StreamingCacheStoreOptions {
   remote?: RemoteOptions
   /** The RAM tier for hot bodies, as StreamingCache's `memory` option (on by default; `0` or `false` turns it off). */
   memory?: false | 0 | { maxSize?: number, maxEntrySize?: number }
+  /**
+   * Heuristic freshness of responses with `Last-Modified` and no explicit freshness, in place of
+   * undici's (10% of the time since `Last-Modified`, unbounded): see `HeuristicOptions`.
+   * Default `{ fraction: 0.1, min: 10_000, max: 86_400_000 }`.
+   */
+  heuristic?: HeuristicOptions | false
 }
 
 /**
@@ -102,6 +108,11 @@ export interface CacheInterceptorOptions {
   shared?: boolean
   /** The base key of a request. Default: `` `${method} ${origin}${path}` `` (query included). */
   cacheKey?: (opts: import('undici/types/dispatcher').default.DispatchOptions & { method: string }) => string
+  /**
+   * Heuristic freshness of responses with `Last-Modified` and no explicit freshness (RFC 9111
+   * 4.2.2): see `HeuristicOptions`. Default `{ fraction: 0.1, min: 10_000, max: 86_400_000 }`.
+   */
+  heuristic?: HeuristicOptions | false
   /** Add `x-cache: HIT|MISS` (served from the cache?) and `x-cache-lookup: HIT|MISS` (entry found?). Default `true`. */
   statusHeaders?: boolean
   /**

@@ -269,6 +269,21 @@ test('any final status with explicit freshness is storable; heuristics only for 
   t.false(policy({ 'cache-control': 'max-age=60' }, { status: 206 }).isStorable())
 })
 
+test('heuristic freshness: 10% of the time since Last-Modified, at least 10 s, at most a day; the heuristic option', (t) => {
+  const modifiedAgo = (ms, options = {}) =>
+    new CachePolicy(req(), { status: 200, headers: { date: httpDate(T0), 'last-modified': httpDate(T0 - ms) } }, { responseTime: T0, ...options })
+      .freshnessLifetime()
+  t.is(modifiedAgo(5_000), 10_000)
+  t.is(modifiedAgo(1_000_000), 100_000)
+  t.is(modifiedAgo(100 * 86_400_000), 86_400_000)
+  t.is(modifiedAgo(5_000, { heuristic: { min: 0 } }), 500)
+  t.is(modifiedAgo(1_000_000, { heuristic: { fraction: 0.5, max: 60_000 } }), 60_000)
+  t.is(modifiedAgo(1_000_000, { heuristic: false }), 0)
+  t.is(new CachePolicy(req(), { status: 200, headers: { 'cache-control': 'max-age=3600.5' } }, { responseTime: T0 }).freshnessLifetime(), 3_600_000)
+  t.throws(() => modifiedAgo(1, { heuristic: { fraction: -1 } }), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => modifiedAgo(1, { heuristic: 'none' }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+})
+
 // ---- issue 11: request directives ---------------------------------------------------------------
 
 test('request directives are exposed and honoured', (t) => {

@@ -53,6 +53,17 @@ const cases = [
   ['a 500 without explicit freshness is not stored', { response: { 'last-modified': httpDate(-30 * 86400_000) }, status: 500 }, { xcache: 'MISS', hits: 2, stored: 0 }],
   ['a 302 without explicit freshness is not stored', { response: { location: '/elsewhere' }, status: 302 }, { xcache: 'MISS', hits: 2, stored: 0 }],
   ['maxTtl caps freshness', { response: { 'cache-control': 'max-age=600' }, options: { maxTtl: 30 }, pause: 60 }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  // Heuristic freshness (RFC 9111 4.2.2, lib/heuristic-option.js): 10% of the time since
+  // Last-Modified, at least 10 s, at most a day by default.
+  ['heuristic freshness lasts at least 10 s (modified 5 s ago: 10% would be 0.5 s)', { response: { 'last-modified': httpDate(-5000), date: httpDate(0) }, pause: 1200 }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['heuristic: { min: 0 } leaves 10% of 5 s', { response: { 'last-modified': httpDate(-5000), date: httpDate(0) }, options: { heuristic: { min: 0 } }, pause: 1200 }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['heuristic: { max } caps it', { response: { 'last-modified': httpDate(-30 * 86400_000), date: httpDate(0) }, options: { heuristic: { min: 0, max: 300 } }, pause: 400 }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['heuristic: false gives no heuristic freshness', { response: { 'last-modified': httpDate(-30 * 86400_000), date: httpDate(0) }, options: { heuristic: false } }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['heuristic: { fraction } sets the share', { response: { 'last-modified': httpDate(-1000_000), date: httpDate(0) }, options: { heuristic: { fraction: 0.0001, min: 0 } }, pause: 400 }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['the 10 s floor never lengthens explicit freshness', { response: { 'cache-control': 'max-age=0', 'last-modified': httpDate(-5000), date: httpDate(0) } }, { xcache: 'MISS', hits: 2, stored: 1 }],
+  ['a decimal max-age counts its whole seconds', { response: { 'cache-control': 'max-age=60.5' } }, { xcache: 'HIT', hits: 1, stored: 1 }],
+  ['a max-age with trailing garbage is stale', { response: { 'cache-control': 'max-age=60a' } }, { xcache: 'MISS', hits: 2, stored: 0 }],
+  ['max-age=0 without a validator is not stored, even for a max-stale request', { response: { 'cache-control': 'max-age=0' }, requestHeaders: { 'cache-control': 'max-stale=1000' } }, { xcache: 'MISS', hits: 2, stored: 0 }],
   ['maxTtl leaves younger entries fresh', { response: { 'cache-control': 'max-age=600' }, options: { maxTtl: 60_000 } }, { xcache: 'HIT', hits: 1, stored: 1 }],
 ]
 
@@ -124,4 +135,31 @@ test('shared: a 304\'s own Set-Cookie reaches the caller that triggered it and i
   t.is(got.second.headers['set-cookie'], 'session=secret-304')
   t.is(got.cache.peek(got.cache.keys()[0]).headers['set-cookie'], undefined)
   for (const file of walk(got.cache.dir)) t.false(fs.readFileSync(file).includes('secret-304'), file)
+})
+
+test('a response that arrives already stale is kept for max-stale requests; others get the origin\'s', async (t) => {
+  const origin = await startOrigin(t, (req, res, n) => {
+    res.writeHead(200, { 'cache-control': 'max-age=1500', age: '2000' })
+    res.end(`body ${n}`)
+  })
+  const { cache, agent } = await cachingAgent(t)
+  const get = async (headers = {}) => {
+    const res = await request(origin.url('/aged'), { headers, dispatcher: agent })
+    return { xcache: res.headers['x-cache'], body: await res.body.text() }
+  }
+  t.is((await get()).body, 'body 1')
+  t.is(cache.keys().length, 1, 'stored although stale on arrival (500 s past its max-age)')
+  t.deepEqual(await get({ 'cache-control': 'max-stale=1000' }), { xcache: 'HIT', body: 'body 1' })
+  t.deepEqual(await get({ 'cache-control': 'max-stale=100' }), { xcache: 'MISS', body: 'body 2' }, 'staler than it accepts')
+  t.deepEqual(await get(), { xcache: 'MISS', body: 'body 3' }, 'no max-stale: the origin')
+  t.is(origin.hits(), 3)
+})
+
+test('a response that arrives stale with must-revalidate and no validator is not stored', async (t) => {
+  const got = await twice(t, {
+    response: { 'cache-control': 'max-age=1500, must-revalidate', age: '2000' },
+    requestHeaders: { 'cache-control': 'max-stale=1000' },
+  })
+  t.is(got.stored, 0)
+  t.is(got.hits, 2)
 })

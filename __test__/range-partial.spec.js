@@ -15,13 +15,15 @@ const SIZE = BODY.length
 /**
  * An origin answering `bytes=a-b` / `bytes=a-` / `bytes=-n` with a 206 of BODY (strong ETag
  * `etag`), anything else with the full 200. `options.truncate` cuts each 206 body to that
- * many bytes while its Content-Range still names the whole range.
+ * many bytes while its Content-Range still names the whole range; `options.honourIfRange`
+ * answers a Range whose If-Range is not the current ETag with the full 200.
  */
-async function rangeOrigin (t, { cacheControl = 'max-age=600', etag = () => '"v1"', truncate } = {}) {
+async function rangeOrigin (t, { cacheControl = 'max-age=600', etag = () => '"v1"', truncate, honourIfRange = false } = {}) {
   return startOrigin(t, (req, res, n) => {
     const headers = { 'cache-control': cacheControl, etag: etag(n), 'content-type': 'application/octet-stream', 'x-from': 'origin' }
     const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '')
-    if (m === null || req.method !== 'GET') {
+    const ifRangeFails = honourIfRange && req.headers['if-range'] !== undefined && req.headers['if-range'] !== headers.etag
+    if (m === null || req.method !== 'GET' || ifRangeFails) {
       res.writeHead(200, headers)
       return res.end(req.method === 'HEAD' ? undefined : BODY)
     }
@@ -118,6 +120,27 @@ test('a 206 whose body is shorter than its Content-Range serves only the bytes i
   const beyond = await get(agent, url, { range: 'bytes=1040-1050' })
   t.is(beyond.headers['x-from'], 'origin')
   t.is(origin.hits(), 2)
+})
+
+test('the same Range again gets the part as the origin sent it, even one shorter than its Content-Range', async (t) => {
+  const origin = await rangeOrigin(t, { truncate: 50 })
+  const { cache, agent } = await cachingAgent(t)
+  const url = origin.url('/file')
+  const first = await get(agent, url, { range: 'bytes=1000-1099' })
+  await storedCount(cache)
+  const again = await get(agent, url, { range: 'bytes=1000-1099' })
+  t.is(again.headers['x-cache'], 'HIT')
+  t.is(again.status, 206)
+  t.is(again.headers['content-range'], first.headers['content-range'])
+  t.true(again.body.equals(first.body))
+  t.true(again.body.equals(BODY.subarray(1000, 1050)))
+  // Spelled differently, or with an If-Range that does not hold: the origin.
+  const other = await get(agent, url, { range: 'bytes=1000-1100' })
+  t.is(other.headers['x-from'], 'origin')
+  await storedCount(cache)
+  const stale = await get(agent, url, { range: 'bytes=1000-1100', 'if-range': '"v0"' })
+  t.is(stale.headers['x-from'], 'origin')
+  t.is(origin.hits(), 3)
 })
 
 test('If-Range: the part serves a matching strong ETag; a mismatch or weak one goes to the origin', async (t) => {
@@ -229,4 +252,120 @@ test('a part with another ETag, a weak one, or a gap replaces the stored part in
     t.is((await get(agent, url, { range: 'bytes=150-160' })).headers['x-cache'], 'HIT', name)
     t.is((await get(agent, url, { range: 'bytes=0-9' })).headers['x-from'], 'origin', `${name}: the old part went`)
   }
+})
+
+// ---- completing a stored part (complete-part.js) -------------------------------------------
+
+/** Resolves once `cache` holds exactly `keys`. */
+async function storedKeys (cache, keys) {
+  for (let i = 0; i < 500 && JSON.stringify(cache.keys().sort()) !== JSON.stringify(keys); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+}
+
+test('a full GET with the first bytes stored asks only for the rest (If-Range), gets the whole and stores it', async (t) => {
+  const origin = await rangeOrigin(t, { honourIfRange: true })
+  const { cache, agent } = await cachingAgent(t)
+  const url = origin.url('/file')
+  await get(agent, url, { range: `bytes=0-${B + 99}` })
+  await storedCount(cache)
+  const whole = await get(agent, url)
+  t.is(whole.status, 200)
+  t.is(whole.headers['content-length'], String(SIZE))
+  t.is(whole.headers['content-range'], undefined)
+  t.true(whole.body.equals(BODY))
+  t.is(origin.requests[1].headers.range, `bytes=${B + 100}-`)
+  t.is(origin.requests[1].headers['if-range'], '"v1"')
+  await storedKeys(cache, [`GET ${url}`])
+  t.deepEqual(cache.keys(), [`GET ${url}`], 'the complete response replaced the part')
+  const hit = await get(agent, url)
+  t.is(hit.headers['x-cache'], 'HIT')
+  t.true(hit.body.equals(BODY))
+  t.is(origin.hits(), 2)
+})
+
+test('completing: a changed representation (If-Range fails) is an ordinary miss', async (t) => {
+  const origin = await rangeOrigin(t, { honourIfRange: true, etag: (n) => n === 1 ? '"v1"' : '"v2"' })
+  const { cache, agent } = await cachingAgent(t)
+  const url = origin.url('/file')
+  await get(agent, url, { range: 'bytes=0-999' })
+  await storedCount(cache)
+  const whole = await get(agent, url)
+  t.is(whole.status, 200)
+  t.is(whole.headers.etag, '"v2"')
+  t.true(whole.body.equals(BODY))
+  t.is(origin.hits(), 2)
+  await storedCount(cache, 2)
+  t.is((await get(agent, url)).headers['x-cache'], 'HIT')
+  t.is(origin.hits(), 2)
+})
+
+test('completing: an answer that is not the rest is dropped and the request sent again as it was', async (t) => {
+  const origin = await startOrigin(t, (req, res, n) => {
+    const headers = { 'cache-control': 'max-age=600', etag: '"v1"', 'x-from': 'origin' }
+    if (n === 1) {
+      res.writeHead(206, { ...headers, 'content-range': `bytes 0-99/${SIZE}` })
+      return res.end(BODY.subarray(0, 100))
+    }
+    if (req.headers.range !== undefined) {
+      // Another range than asked.
+      res.writeHead(206, { ...headers, 'content-range': `bytes 200-299/${SIZE}` })
+      return res.end(BODY.subarray(200, 300))
+    }
+    res.writeHead(200, headers)
+    res.end(BODY)
+  })
+  const { cache, agent } = await cachingAgent(t)
+  const url = origin.url('/file')
+  await get(agent, url, { range: 'bytes=0-99' })
+  await storedCount(cache)
+  const whole = await get(agent, url)
+  t.is(whole.status, 200)
+  t.true(whole.body.equals(BODY))
+  t.is(origin.hits(), 3)
+  t.is(origin.requests[2].headers.range, undefined)
+})
+
+test('completing: no strong ETag, or a part that does not start at 0, is not completed', async (t) => {
+  for (const [etag, range] of [['W/"v1"', 'bytes=0-99'], ['"v1"', 'bytes=100-199']]) {
+    const origin = await rangeOrigin(t, { etag: () => etag })
+    const { cache, agent } = await cachingAgent(t)
+    const url = origin.url('/file')
+    await get(agent, url, { range })
+    await storedCount(cache)
+    const whole = await get(agent, url)
+    t.true(whole.body.equals(BODY), etag + range)
+    t.is(origin.requests[1].headers.range, undefined, etag + range)
+  }
+})
+
+test('completing: the caller going away mid-body aborts the origin, stores nothing and leaves the part', async (t) => {
+  let aborted
+  const abortSeen = new Promise((resolve) => { aborted = resolve })
+  const origin = await startOrigin(t, (req, res, n) => {
+    const headers = { 'cache-control': 'max-age=600', etag: '"v1"', 'x-from': 'origin' }
+    if (n === 1) {
+      res.writeHead(206, { ...headers, 'content-range': `bytes 0-999/${SIZE}` })
+      return res.end(BODY.subarray(0, 1000))
+    }
+    res.writeHead(206, { ...headers, 'content-range': `bytes 1000-${SIZE - 1}/${SIZE}` })
+    if (n === 3) return res.end(BODY.subarray(1000))
+    // The second: half the rest, then nothing until the cache lets go.
+    res.write(BODY.subarray(1000, 50_000))
+    res.on('close', () => aborted(res.writableFinished))
+  })
+  const { cache, agent } = await cachingAgent(t)
+  const url = origin.url('/file')
+  await get(agent, url, { range: 'bytes=0-999' })
+  await storedCount(cache)
+  const keys = cache.keys()
+  const res = await request(url, { dispatcher: agent })
+  t.is(res.statusCode, 200)
+  const reader = res.body[Symbol.asyncIterator]()
+  const { value } = await reader.next()
+  t.true(value.equals(BODY.subarray(0, value.length)), 'the stored bytes come first')
+  res.body.destroy()
+  t.false(await abortSeen, 'the origin\'s response was cut off')
+  t.deepEqual(cache.keys(), keys, 'nothing stored, the part kept')
+  const again = await get(agent, url)
+  t.true(again.body.equals(BODY))
+  t.is(origin.hits(), 3)
 })

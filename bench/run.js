@@ -16,7 +16,7 @@ const { renderChart } = require('./lib/chart')
 const { setBaseDir } = require('./lib/io')
 const { load: loadUndiciExports } = require('./lib/undici-ours')
 
-const SCENARIOS = ['hit-throughput', 'put-throughput', 'small-hits', 'memory', 'undici-fetch', 'hit-ratio', 'byte-hit-ratio', 'open-size', 'range']
+const SCENARIOS = ['hit-throughput', 'put-throughput', 'small-hits', 'memory', 'undici-fetch', 'hit-ratio', 'byte-hit-ratio', 'open-size', 'range', 'index-churn']
 const RESULTS = path.join(__dirname, 'results')
 
 function parseArgs (argv) {

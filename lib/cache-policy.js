@@ -4,6 +4,7 @@
 const { NativePolicy } = require('./native')
 const { invalidArgType } = require('./errors')
 const { validateObject } = require('./validate')
+const { heuristicOption } = require('./heuristic-option')
 
 /** Buffers (raw bytes, as undici may hand them over) are latin-1, as on the wire; the core checks the rest. */
 function headerText (value) {
@@ -70,7 +71,8 @@ class CachePolicy {
   /**
    * @param request  { method, url, headers } the response answered
    * @param response { status, headers }
-   * @param options  { shared = true, responseTime = Date.now(), requestTime = responseTime }
+   * @param options  { shared = true, responseTime = Date.now(), requestTime = responseTime,
+   *                  heuristic = { fraction: 0.1, min: 10 s, max: 1 day } (or false; heuristic-option.js) }
    */
   constructor (request, response, options = {}) {
     if (request instanceof NativePolicy) {
@@ -83,7 +85,8 @@ class CachePolicy {
     const shared = options.shared ?? true
     const responseTime = timeArg(options.responseTime ?? Date.now(), 'options.responseTime')
     const requestTime = options.requestTime === undefined ? undefined : timeArg(options.requestTime, 'options.requestTime')
-    this.#native = NativePolicy.fromResponse(requestText, status, headers, Boolean(shared), responseTime, requestTime)
+    const heuristic = heuristicOption(options.heuristic)
+    this.#native = NativePolicy.fromResponse(requestText, status, headers, Boolean(shared), responseTime, requestTime, heuristic)
   }
 
   static fromJSON (json) {

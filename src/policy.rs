@@ -32,6 +32,27 @@ fn time(ms: f64) -> SystemTime {
     }
 }
 
+/// Heuristic freshness bounds (checked by lib/cache-policy.js; absurd values are clamped).
+#[napi(object)]
+pub struct HeuristicArg {
+    pub fraction: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl HeuristicArg {
+    fn apply(&self, options: &mut PolicyOptions) {
+        let ms = |value: f64| Duration::from_millis(value.clamp(0.0, MAX_JS_TIME_MS) as u64);
+        options.heuristic_fraction = if self.fraction.is_finite() {
+            self.fraction.max(0.0) as f32
+        } else {
+            0.0
+        };
+        options.heuristic_min = ms(self.min);
+        options.heuristic_max = ms(self.max);
+    }
+}
+
 fn millis(duration: Duration) -> f64 {
     duration.as_millis() as f64
 }
@@ -88,6 +109,8 @@ struct RevalidatedView<'a> {
 #[napi]
 impl NativePolicy {
     #[napi(factory)]
+    // Seven of them come from JS; `env` is napi-rs's, for the coded error.
+    #[allow(clippy::too_many_arguments)]
     pub fn from_response(
         env: &Env,
         request_json: String,
@@ -96,13 +119,17 @@ impl NativePolicy {
         shared: bool,
         response_time: f64,
         request_time: Option<f64>,
+        heuristic: Option<HeuristicArg>,
     ) -> napi::Result<Self> {
         guard(env, || {
-            let options = PolicyOptions {
+            let mut options = PolicyOptions {
                 shared,
                 request_time: request_time.map(time),
                 ..PolicyOptions::default()
             };
+            if let Some(heuristic) = heuristic {
+                heuristic.apply(&mut options);
+            }
             let policy = Policy::new(
                 &request(&request_json)?,
                 status(status_code)?,

@@ -125,20 +125,63 @@ impl Presence {
                 }
             };
             match file.try_lock() {
-                Ok(()) => {
-                    let _ = files::private_file_options()
-                        .create(true)
-                        .write(true)
-                        .open(owners.join(UNCLEAN_MARKER));
-                    let _ = fs::remove_file(&path);
-                    found.dead_found = true;
-                }
+                Ok(()) => match name_of(&path, &file) {
+                    Named::This => {
+                        let _ = files::private_file_options()
+                            .create(true)
+                            .write(true)
+                            .open(owners.join(UNCLEAN_MARKER));
+                        let _ = fs::remove_file(&path);
+                        found.dead_found = true;
+                    }
+                    // Unlocked because its owner closed cleanly between our listing and our
+                    // open: an owner removes its file before releasing the lock, so the name
+                    // is gone (or names a newer file). Not a dead process.
+                    Named::Elsewhere => {}
+                    // Whether the name still holds this file cannot be told: fail closed.
+                    Named::Unknown => found.others_alive = true,
+                },
                 Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => {
                     found.others_alive = true
                 }
             }
         }
         found
+    }
+}
+
+#[derive(PartialEq)]
+enum Named {
+    /// `path` names the very file that was opened.
+    This,
+    /// `path` names nothing now, or another file.
+    Elsewhere,
+    Unknown,
+}
+
+/// What `path` names now, compared with `file` (opened from it earlier).
+fn name_of(path: &Path, file: &fs::File) -> Named {
+    let named = match fs::symlink_metadata(path) {
+        Ok(named) => named,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Named::Elsewhere,
+        Err(_) => return Named::Unknown,
+    };
+    let Ok(opened) = file.metadata() else {
+        return Named::Unknown;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if named.dev() == opened.dev() && named.ino() == opened.ino() {
+            Named::This
+        } else {
+            Named::Elsewhere
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (named, opened);
+        Named::This
     }
 }
 
@@ -189,6 +232,51 @@ mod tests {
         assert!(me.scan().others_alive);
         drop(other);
         assert!(!me.scan().others_alive);
+    }
+
+    /// Issue 10, item 12: joins racing a scanner that runs without pause. A scan that took a
+    /// joining process for a dead one would delete its lock file, and that process would then
+    /// look absent to everyone (its writes in progress collected with zero grace).
+    #[test]
+    fn joins_racing_a_scanner_never_lose_their_lock_file() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let scanner = Presence::join(dir.path()).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let joiners: Vec<_> = (0..3)
+            .map(|_| {
+                let dir = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    for _ in 0..300 {
+                        let me = Presence::join(&dir).unwrap();
+                        // Give the scanner time to look at this file while it is live.
+                        std::thread::yield_now();
+                        assert!(me.path.exists(), "a live owner's lock file was removed");
+                        drop(me);
+                    }
+                })
+            })
+            .collect();
+        let scans = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut scans = 0u32;
+                while !done.load(Ordering::Relaxed) {
+                    assert!(
+                        !scanner.scan().dead_found,
+                        "a live owner was taken for a dead one"
+                    );
+                    scans += 1;
+                }
+                scans
+            })
+        };
+        for joiner in joiners {
+            joiner.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        assert!(scans.join().unwrap() > 0);
     }
 
     #[cfg(unix)]

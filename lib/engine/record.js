@@ -18,6 +18,7 @@ const RECORD_VERSION = 2
  * @property {number} freshUntil     ms since the epoch: when it turns stale
  * @property {number|string} deleteAt ms since the epoch after which it is of no use (a string when not finite)
  * @property {string} [statusMessage]
+ * @property {string} [range]        a stored part (206): the `Range` of the request it answered
  * @property {string} [undici]       StreamingCacheStore only: the CacheValue it was given, as JSON text
  * @property {string[]} [undef]      StreamingCacheStore only: CacheValue fields set to `undefined`
  *
@@ -53,10 +54,11 @@ function pastDeleteAt (meta, now) {
 
 /**
  * The EntryMeta of a response stored by the interceptor.
- * @param {{ method: string, vary: VaryMap, receivedAt: number, freshUntil: number, deleteAt: number, statusMessage?: string }} parts
+ * @param {{ method: string, vary: VaryMap, receivedAt: number, freshUntil: number, deleteAt: number,
+ *   statusMessage?: string, range?: string }} parts
  * @returns {EntryMeta}
  */
-function interceptorMeta ({ method, vary, receivedAt, freshUntil, deleteAt, statusMessage }) {
+function interceptorMeta ({ method, vary, receivedAt, freshUntil, deleteAt, statusMessage, range }) {
   return {
     v: RECORD_VERSION,
     method,
@@ -65,6 +67,7 @@ function interceptorMeta ({ method, vary, receivedAt, freshUntil, deleteAt, stat
     freshUntil,
     deleteAt: Number.isFinite(deleteAt) ? deleteAt : String(deleteAt),
     ...(statusMessage !== undefined && { statusMessage }),
+    ...(typeof range === 'string' && { range }),
   }
 }
 

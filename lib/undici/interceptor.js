@@ -9,6 +9,7 @@
 //   stale       -> RevalidateHandler (revalidate.js): conditional request, 304 -> cache;
 //                  within stale-while-revalidate: served at once, revalidated in the background
 //   concurrent misses for one key -> one origin request; the others wait for it (coalescing)
+//   miss with a stored first part -> CompletionHandler (complete-part.js): only the rest is asked
 //   POST/PUT... -> InvalidateHandler (invalidate.js): 2xx/3xx drop the stored entries
 const { Downstream } = require('../engine/downstream')
 const { TeeHandler } = require('./tee-handler')
@@ -16,8 +17,9 @@ const { RevalidateHandler, revalidationHeaders, staleIfErrorAllows, staleHeaders
 const { InvalidateHandler } = require('./invalidate')
 const { PostResponseHandler } = require('./post-response')
 const { serveEntry, serveBody, gatewayTimeout } = require('./serve-cached')
-const { partialKey, coveredRange, servePart, storedPart } = require('./partial')
+const { partialKey, coveredRange, sameRangeRequest, servePart, storedPart } = require('./partial')
 const { findEntry, judgeFor } = require('./lookup')
+const { partToComplete, completePart } = require('./complete-part')
 const { taggedVariants, askWithVariantTags } = require('./variant-tags')
 const { languageVariant } = require('./language-variant')
 const { requestUrl, varyMatches } = require('../engine/keys')
@@ -126,6 +128,9 @@ function handle (ctx, dispatch, r, downstream) {
       gatewayTimeout(ctx, downstream)
       return true
     }
+    // A stored part holds the first bytes: only the rest is asked for (complete-part.js).
+    const part = partToComplete(ctx, r, now)
+    if (part !== null) return completePart(ctx, dispatch, r, downstream, part, miss)
     // Other variants are stored: one in the language this request prefers most answers it
     // (language-variant.js), or the origin may say one of them does (variant-tags.js).
     const inLanguage = r.mode !== 'ignore-rules' ? languageVariant(ctx, r, now) : null
@@ -211,13 +216,16 @@ function answerFromPart (ctx, whole, downstream, now, unavailable) {
   if (found === null) return {}
   try {
     const covered = coveredRange(whole.range, found)
+    const same = covered === null && sameRangeRequest(whole.range, found)
     const { result } = found.verdict
     const expired = ctx.maxTtl !== undefined && now - found.fields.metadata.receivedAt >= ctx.maxTtl
     const serve = whole.mode === 'default' ? result.fresh && !expired : whole.mode !== 'no-cache' && !expired
-    if (covered === null || !serve) return { previous: storedPart(found) }
+    if ((covered === null && !same) || !serve) return { previous: storedPart(found) }
     publish(result.fresh ? 'hit' : 'stale', whole, result.fresh ? { partial: true } : { partial: true, reason: whole.mode })
     if (whole.onlyIfCached) discardRequestBody(whole.opts)
-    servePart(ctx, downstream, found, result.fresh ? freshHeaders(found) : staleHeaders(found, now), covered, serveBody, unavailable)
+    const headers = result.fresh ? freshHeaders(found) : staleHeaders(found, now)
+    if (same) serveEntry(ctx, whole, downstream, found, headers, unavailable)
+    else servePart(ctx, downstream, found, headers, covered, serveBody, unavailable)
     return { served: true }
   } finally {
     found.release()

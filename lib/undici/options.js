@@ -3,6 +3,7 @@
 const { invalidArgType, outOfRange, withCode } = require('../errors')
 const { defaultCacheKey } = require('../engine/keys')
 const { HttpCacheEngine } = require('../engine/engine')
+const { heuristicOption } = require('../heuristic-option')
 
 const MODES = new Set(['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached', 'ignore-rules'])
 const CACHEABLE_METHODS = new Set(['GET', 'HEAD'])
@@ -67,6 +68,7 @@ function buildContext (options) {
     mode,
     methods: checkMethods(options.methods),
     shared: optionalBoolean(options.shared, 'options.shared', false),
+    heuristic: heuristicOption(options.heuristic),
     statusHeaders: optionalBoolean(options.statusHeaders, 'options.statusHeaders', true),
     maxTtl: optionalMs(options.maxTtl, 'options.maxTtl', undefined),
     cacheWriteTimeout: optionalMs(options.cacheWriteTimeout, 'options.cacheWriteTimeout', 2000, { min: 1 }),

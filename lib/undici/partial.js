@@ -63,6 +63,20 @@ function coveredRange (requestHeaders, found) {
 }
 
 /**
+ * Whether the stored part `found` is the origin's answer to a request with the same `Range`
+ * as `requestHeaders` (and an `If-Range`, if any, that holds for it): it then answers it as
+ * it is, with the origin's own `Content-Range`, as a cache keyed on the request would. This
+ * is the one case where a part serves bytes coveredRange does not vouch for: those of a part
+ * whose body is shorter than its `Content-Range` says are what the origin itself sent.
+ */
+function sameRangeRequest (requestHeaders, found) {
+  const range = found.fields.metadata.range
+  if (found.fields.status !== 206 || typeof range !== 'string' || requestHeaders.range !== range) return false
+  const ifRange = requestHeaders['if-range']
+  return ifRange === undefined || ifRangeHolds(String(ifRange), found.fields.headers)
+}
+
+/**
  * Serves `covered` (from coveredRange) of the part `found` with `headers` (the stored ones as
  * the policy serves them): a 206 whose bytes are read (and their blocks verified) from the
  * part's body at the offset the part starts at. `serveBody` is serve-cached's streaming.
@@ -102,4 +116,4 @@ function storedPart (found) {
   }
 }
 
-module.exports = { partialKey, contentRangeOf, coveredRange, servePart, storedPart }
+module.exports = { partialKey, contentRangeOf, coveredRange, sameRangeRequest, servePart, storedPart }

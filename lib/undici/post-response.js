@@ -6,10 +6,10 @@
 // invalidation of the URL and its Location/Content-Location targets (RFC 9111 4.4) runs, and
 // the new entry is committed only after it, so it cannot be removed by it.
 const { CachePolicy } = require('../cache-policy')
-const { upstreamSource } = require('../engine/downstream')
 const { withoutHopByHop } = require('../engine/headers')
 const { TeeHandler } = require('./tee-handler')
 const { InvalidateHandler, invalidate } = require('./invalidate')
+const { ChoosingHandler } = require('./choosing-handler')
 
 /** Final statuses whose payload is a complete representation of the target (RFC 9110 9.3.3). */
 const REPRESENTATION = new Set([200, 203])
@@ -21,21 +21,17 @@ function reusableForGet (ctx, asGet, statusCode, headers) {
   if (typeof location !== 'string') return false
   try {
     if (new URL(location, asGet.url).href !== new URL(asGet.url).href) return false
-    const policy = new CachePolicy(asGet.req, { status: statusCode, headers: withoutHopByHop(headers) }, { shared: ctx.shared })
+    const policy = new CachePolicy(asGet.req, { status: statusCode, headers: withoutHopByHop(headers) }, { shared: ctx.shared, heuristic: ctx.heuristic })
     return policy.isStorable() && policy.hasExplicitFreshness()
   } catch {
     return false
   }
 }
 
-class PostResponseHandler {
+class PostResponseHandler extends ChoosingHandler {
   #ctx
   #r
   #asGet
-  #downstream
-  #context = null
-  #settled = false
-  #inner = null // TeeHandler (stored as the GET response) or InvalidateHandler
   #invalidated = null
 
   /**
@@ -43,50 +39,25 @@ class PostResponseHandler {
    * @param asGet  the CacheRequest of a GET of the same URL, with the POST's headers
    */
   constructor (ctx, r, asGet, downstream) {
+    super(downstream)
     this.#ctx = ctx
     this.#r = r
     this.#asGet = asGet
-    this.#downstream = downstream
   }
 
-  onRequestStart (controller, context) {
-    this.#context = context
-    this.#settled = false
-    this.#downstream.attach(upstreamSource(controller, () => this.#settled, this.#downstream), context)
-  }
-
-  onRequestUpgrade (controller, statusCode, headers, socket) {
-    this.#downstream.upgrade(statusCode, headers, socket)
-  }
-
-  onResponseStart (controller, statusCode, headers, statusMessage) {
-    if (this.#inner !== null) return
+  /** A TeeHandler storing it as the GET response, or an InvalidateHandler. */
+  choose (statusCode, headers) {
     if (reusableForGet(this.#ctx, this.#asGet, statusCode, headers)) {
       this.#invalidated = invalidate(this.#ctx, this.#r, headers)
-      this.#inner = new TeeHandler(this.#ctx, this.#asGet, this.#downstream, { store: true, lookup: 'MISS' })
-    } else {
-      this.#inner = new InvalidateHandler(this.#ctx, this.#r, this.#downstream)
+      return new TeeHandler(this.#ctx, this.#asGet, this.downstream, { store: true, lookup: 'MISS' })
     }
-    this.#inner.onRequestStart(controller, this.#context)
-    return this.#inner.onResponseStart(controller, statusCode, headers, statusMessage)
+    return new InvalidateHandler(this.#ctx, this.#r, this.downstream)
   }
 
-  onResponseData (controller, chunk) {
-    return this.#inner?.onResponseData(controller, chunk)
-  }
-
-  onResponseEnd (controller, trailers) {
-    this.#settled = true
-    if (this.#inner === null) return this.#downstream.end(trailers)
+  endChosen (chosen, controller, trailers) {
     // Committed after the invalidation, which would otherwise remove it.
-    if (this.#invalidated !== null) this.#invalidated.then(() => this.#inner.onResponseEnd(controller, trailers))
-    else this.#inner.onResponseEnd(controller, trailers)
-  }
-
-  onResponseError (controller, err) {
-    this.#settled = true
-    if (this.#inner !== null) return this.#inner.onResponseError(controller, err)
-    this.#downstream.error(err)
+    if (this.#invalidated !== null) this.#invalidated.then(() => chosen.onResponseEnd(controller, trailers))
+    else chosen.onResponseEnd(controller, trailers)
   }
 }
 

@@ -241,7 +241,7 @@ class RevalidateHandler {
       // Asked as the stored request was (a GET, when a HEAD freshens a stored GET).
       policy = new CachePolicy(policyRequest(found.verdict.req, names),
         { status: found.fields.status, headers: origin.age === undefined ? stored : { ...stored, age: origin.age } },
-        { shared: ctx.shared, responseTime: now })
+        { shared: ctx.shared, heuristic: ctx.heuristic, responseTime: now })
     } catch {
       return null
     }

@@ -29,6 +29,7 @@ const { HttpCacheEngine } = require('../engine/engine')
 const { requestUrl, baseKeyOf, normalizeVaryMap, variantKey, varyMatches, policyRequest } = require('../engine/keys')
 const { storeMeta, cacheValueOf, pastDeleteAt } = require('../engine/record')
 const { rangeValue } = require('../engine/range')
+const { heuristicOption } = require('../heuristic-option')
 
 const TIMESTAMPS = ['cachedAt', 'staleAt', 'deleteAt']
 const WRITE_HIGH_WATER_MARK = 64 * 1024
@@ -82,15 +83,36 @@ function urlOf (key) {
  * The policy stored with a response, so `cacheInterceptor` can judge it too. Built from the
  * request reduced to what matching needs; none if the response cannot be parsed.
  */
-function policyFor (key, url, vary, value) {
+function policyFor (key, url, vary, value, heuristic) {
   try {
     const req = { method: key.method, url, headers: key.headers ?? {} }
     return new CachePolicy(policyRequest(req, vary === null ? [] : Object.keys(vary)),
       { status: value.statusCode, headers: value.headers ?? {} },
-      { shared: true, responseTime: Number.isFinite(value.cachedAt) ? value.cachedAt : Date.now() })
+      { shared: true, heuristic, responseTime: Number.isFinite(value.cachedAt) ? value.cachedAt : Date.now() })
   } catch {
     return undefined
   }
+}
+
+/**
+ * `value` with the engine's heuristic freshness (the `heuristic` option) in place of undici's
+ * when its freshness is heuristic (no explicit freshness, a `Last-Modified`): undici's is 10%
+ * of the time since `Last-Modified` with no floor and no ceiling. `deleteAt` keeps undici's
+ * margin past `staleAt` (as long again as the lifetime) so the entry lives to be revalidated.
+ */
+function withHeuristicFreshness (value, policy) {
+  if (policy === undefined || value.headers?.['last-modified'] === undefined || !Number.isFinite(value.cachedAt) ||
+    value.cacheControlDirectives?.immutable) return value
+  let lifetime
+  try {
+    // (Pragma: no-cache and no-cache stay undici's to judge.)
+    if (policy.hasExplicitFreshness() || policy.responseDirectives().noCache) return value
+    lifetime = policy.timeToLive(value.cachedAt)
+  } catch {
+    return value
+  }
+  const staleAt = value.cachedAt + lifetime
+  return { ...value, staleAt, deleteAt: Math.max(value.deleteAt, staleAt + lifetime) }
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever is first. */
@@ -106,13 +128,15 @@ class StreamingCacheStore {
   #engine
   #maxEntrySize
   #coalesceTimeout
+  #heuristic
   /** Base key -> Set of { vary, closed }: responses being written (see get). */
   #writing = new Map()
 
   /**
    * @param {{ location?: string, maxEntries?: number, maxEntrySize?: number, coalesceTimeout?: number,
-   *   memory?: false | 0 | { maxSize?: number, maxEntrySize?: number } }} [options]  `memory`: the RAM
-   *   tier, as StreamingCache's option of that name
+   *   memory?: false | 0 | { maxSize?: number, maxEntrySize?: number },
+   *   heuristic?: false | { fraction?: number, min?: number, max?: number } }} [options]  `memory`: the RAM
+   *   tier, as StreamingCache's option of that name; `heuristic`: lib/heuristic-option.js
    */
   constructor (options) {
     validateOptionalObject(options, 'options')
@@ -121,6 +145,7 @@ class StreamingCacheStore {
     const maxEntries = validateCount(options?.maxEntries, 'options.maxEntries', { min: 1 })
     const maxEntrySize = validateCount(options?.maxEntrySize, 'options.maxEntrySize')
     this.#coalesceTimeout = validateCount(options?.coalesceTimeout, 'options.coalesceTimeout') ?? 10_000
+    this.#heuristic = heuristicOption(options?.heuristic)
     const dir = location ?? makeTempDirSync('http-streaming-cache-undici-')
     const cache = new StreamingCache(dir, {
       ...(maxEntries !== undefined && { maxEntries }),
@@ -217,12 +242,13 @@ class StreamingCacheStore {
     const vary = normalizeVaryMap(value.vary)
     if (Buffer.byteLength(variantKey(baseKey, vary)) > MAX_KEY_BYTES) return undefined
     const engine = this.#engine
+    const policy = policyFor(key, url, vary, value, this.#heuristic)
     const { key: entryKey, ws } = engine.createWriter(baseKey, {
       status,
       headers: value.headers ?? {},
       url,
-      metadata: storeMeta(method, vary, value),
-      policy: policyFor(key, url, vary, value),
+      metadata: storeMeta(method, vary, withHeuristicFreshness(value, policy)),
+      policy,
     })
     const requestHeaders = key.headers ?? {}
     const stream = new StoreWriteStream(ws, {

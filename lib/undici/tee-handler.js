@@ -177,17 +177,18 @@ class TeeHandler {
     let policy
     let storedPolicy
     try {
-      policy = new CachePolicy(r.req, { status: judgedStatus, headers: stored }, { shared: ctx.shared, responseTime: now })
+      policy = new CachePolicy(r.req, { status: judgedStatus, headers: stored }, { shared: ctx.shared, heuristic: ctx.heuristic, responseTime: now })
       const storable = r.mode === 'ignore-rules'
         ? judgedStatus >= 200 && judgedStatus < 300 && judgedStatus !== 206
-        // Storable, and of some use: fresh for a while, able to be revalidated, or to be
-        // served while it is (stale-while-revalidate).
-        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(stored) || policy.canStaleWhileRevalidate(now))
+        // Storable, and of some use: fresh for a while, able to be revalidated, to be served
+        // while it is (stale-while-revalidate), or to be served stale where that is allowed.
+        : policy.isStorable() && (policy.timeToLive(now) > 0 || hasValidator(stored) ||
+          policy.canStaleWhileRevalidate(now) || arrivedStale(policy))
       if (!storable) return this.#supersede()
       if (r.method !== 'HEAD' && Number(headers['content-length']) > ctx.maxBodySize) return this.#supersede()
       // What is kept on disk: the request reduced to what matching needs.
       storedPolicy = new CachePolicy(policyRequest(r.req, names), { status: judgedStatus, headers: stored },
-        { shared: ctx.shared, responseTime: now })
+        { shared: ctx.shared, heuristic: ctx.heuristic, responseTime: now })
     } catch {
       return this.#supersede()
     }
@@ -199,6 +200,8 @@ class TeeHandler {
       freshUntil,
       deleteAt: deleteAtFor(stored, freshUntil),
       statusMessage,
+      // A part as the origin sent it answers the same Range again (partial.js).
+      range: part !== undefined && combine === null ? r.headers.range : undefined,
     })
     let writer
     try {
@@ -333,6 +336,18 @@ class TeeHandler {
     }
     await Promise.allSettled(cleanup)
   }
+}
+
+/**
+ * Whether a response was given a freshness lifetime but arrived already stale (it aged in
+ * caches on the way: its `Age` past its `max-age`) and may be served stale. It is kept as if
+ * it had gone stale here: a request's `max-stale` may accept it (RFC 9111 5.2.1.2), and so
+ * may a disconnected cache (4.2.4); any other request replaces it with the origin's answer.
+ * A response given no lifetime (`max-age=0`) was never meant to be reused without
+ * validation, and without a validator it is of no use: not stored.
+ */
+function arrivedStale (policy) {
+  return policy.freshnessLifetime() > 0 && policy.mayServeStale()
 }
 
 /** Whether a response has no body: to HEAD, 204, 304, or `content-length: 0`. */

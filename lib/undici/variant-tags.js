@@ -9,11 +9,11 @@
 // again, conditionally, and costs a 304.
 const { Found } = require('../engine/engine')
 const { storedFields } = require('../engine/record')
-const { upstreamSource } = require('../engine/downstream')
 const { withoutHopByHop } = require('../engine/headers')
 const { judgeFor } = require('./lookup')
 const { TeeHandler } = require('./tee-handler')
 const { RevalidateHandler, opaqueTag } = require('./revalidate')
+const { ChoosingHandler } = require('./choosing-handler')
 
 /** Not this request's own variant: never served stale in its place. */
 const NEVER_STALE = { onStatus: false, onConnectionError: false }
@@ -68,68 +68,31 @@ function selectedBy (variants, etag) {
  * 304 selecting a stored variant goes to a RevalidateHandler for that variant, a 304 selecting
  * none is asked again unconditionally (`miss`), and anything else to a TeeHandler.
  */
-class VariantTagsHandler {
+class VariantTagsHandler extends ChoosingHandler {
   #ctx
   #r
-  #downstream
   #variants
   #dispatch
   #miss
-  #context = null
-  #settled = false
-  #inner = null // the handler the answer went to, or 'dropped'
 
   constructor (ctx, r, downstream, variants, dispatch, miss) {
+    super(downstream)
     this.#ctx = ctx
     this.#r = r
-    this.#downstream = downstream
     this.#variants = variants
     this.#dispatch = dispatch
     this.#miss = miss
   }
 
-  onRequestStart (controller, context) {
-    this.#context = context
-    this.#settled = false
-    this.#downstream.attach(upstreamSource(controller, () => this.#settled, this.#downstream), context)
-  }
-
-  onRequestUpgrade (controller, statusCode, headers, socket) {
-    this.#downstream.upgrade(statusCode, headers, socket)
-  }
-
-  onResponseStart (controller, statusCode, headers, statusMessage) {
-    if (this.#inner !== null) return
-    if (statusCode === 304) {
-      const chosen = selectedBy(this.#variants, headers.etag)
-      if (chosen === null) {
-        this.#inner = 'dropped'
-        this.#downstream.detach()
-        this.#miss()
-        return
-      }
-      this.#inner = new RevalidateHandler(this.#ctx, this.#r, this.#downstream, chosen, this.#dispatch, NEVER_STALE)
-    } else {
-      this.#inner = new TeeHandler(this.#ctx, this.#r, this.#downstream, { store: true, lookup: 'MISS' })
+  choose (statusCode, headers) {
+    if (statusCode !== 304) return new TeeHandler(this.#ctx, this.#r, this.downstream, { store: true, lookup: 'MISS' })
+    const chosen = selectedBy(this.#variants, headers.etag)
+    if (chosen === null) {
+      this.downstream.detach()
+      this.#miss()
+      return null
     }
-    this.#inner.onRequestStart(controller, this.#context)
-    return this.#inner.onResponseStart(controller, statusCode, headers, statusMessage)
-  }
-
-  onResponseData (controller, chunk) {
-    if (typeof this.#inner === 'object' && this.#inner !== null) return this.#inner.onResponseData(controller, chunk)
-  }
-
-  onResponseEnd (controller, trailers) {
-    this.#settled = true
-    if (typeof this.#inner === 'object' && this.#inner !== null) this.#inner.onResponseEnd(controller, trailers)
-  }
-
-  onResponseError (controller, err) {
-    this.#settled = true
-    if (this.#inner === 'dropped') return
-    if (this.#inner !== null) return this.#inner.onResponseError(controller, err)
-    this.#downstream.error(err)
+    return new RevalidateHandler(this.#ctx, this.#r, this.downstream, chosen, this.#dispatch, NEVER_STALE)
   }
 }
 

@@ -36,6 +36,22 @@ pub fn parse_delta_seconds(text: &str) -> Delta {
     Delta::Seconds(value)
 }
 
+/// A `Cache-Control` directive's delta-seconds: `1*DIGIT`, or a decimal `1*DIGIT "." 1*DIGIT`
+/// read as its whole seconds (`3600.5` is 3600). RFC 9111 4.2.1 only encourages treating a
+/// non-integer `max-age` as invalid; browsers, Fastly, Squid, Traffic Server and Varnish all
+/// read the whole seconds of a decimal, and rounding down never makes a response fresher
+/// than its origin said. Anything else (`3600a`, `a3600`, `-1`, `1.`) is still invalid.
+pub fn parse_directive_seconds(text: &str) -> Delta {
+    match text.split_once('.') {
+        Some((whole, fraction))
+            if !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            parse_delta_seconds(whole)
+        }
+        _ => parse_delta_seconds(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +76,23 @@ mod tests {
         );
         assert_eq!(parse_delta_seconds("0"), Delta::Seconds(0));
         assert_eq!(parse_delta_seconds("007"), Delta::Seconds(7));
+    }
+
+    #[test]
+    fn directive_seconds_read_the_whole_seconds_of_a_decimal() {
+        assert_eq!(parse_directive_seconds("3600.0"), Delta::Seconds(3600));
+        assert_eq!(parse_directive_seconds("3600.5"), Delta::Seconds(3600));
+        assert_eq!(parse_directive_seconds("0.9"), Delta::Seconds(0));
+        assert_eq!(parse_directive_seconds("60"), Delta::Seconds(60));
+        assert_eq!(
+            parse_directive_seconds("99999999999.5"),
+            Delta::Seconds(MAX_DELTA_SECONDS)
+        );
+        for bad in [
+            "1.", ".5", "1.5.5", "1.a", "a.5", "-1.5", "3600a", "1,5", "",
+        ] {
+            assert_eq!(parse_directive_seconds(bad), Delta::Invalid, "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! directive). When a directive appears twice, the first occurrence counts (RFC 9111 4.2.1
 //! lets a cache use the first occurrence or treat the response as stale).
 
-use super::delta::{parse_delta_seconds, Delta};
+use super::delta::{parse_directive_seconds, Delta};
 
 /// One directive as received: `name` lower-cased, `value` unquoted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,11 +44,12 @@ impl CacheControl {
     }
 
     /// A delta-seconds directive (`max-age`, `s-maxage`, `stale-if-error`, ...): `None` when
-    /// absent, `Some(Delta::Invalid)` when present with a missing or malformed value.
+    /// absent, `Some(Delta::Invalid)` when present with a missing or malformed value. A
+    /// decimal counts its whole seconds (see `parse_directive_seconds`).
     pub fn delta(&self, name: &str) -> Option<Delta> {
         let directive = self.get(name)?;
         Some(match (&directive.value, directive.well_formed) {
-            (Some(value), true) => parse_delta_seconds(value),
+            (Some(value), true) => parse_directive_seconds(value),
             _ => Delta::Invalid,
         })
     }
@@ -225,7 +226,7 @@ mod tests {
             "max-age=-1",
             "max-age=a3600",
             "max-age=3600a",
-            "max-age=3600.0",
+            "max-age=3600.",
             "max-age",
             "max-age=",
         ] {
@@ -234,6 +235,18 @@ mod tests {
         assert_eq!(
             cc(&["max-age=003600"]).delta("max-age"),
             Some(Delta::Seconds(3600))
+        );
+    }
+
+    #[test]
+    fn decimal_delta_seconds_count_their_whole_seconds() {
+        assert_eq!(
+            cc(&["max-age=3600.0"]).delta("max-age"),
+            Some(Delta::Seconds(3600))
+        );
+        assert_eq!(
+            cc(&["s-maxage=1.9"]).delta("s-maxage"),
+            Some(Delta::Seconds(1))
         );
     }
 

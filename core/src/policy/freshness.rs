@@ -6,6 +6,7 @@ use super::dates::{parse_http_date, Millis};
 use super::delta::{parse_delta_seconds, Delta, MAX_DELTA_SECONDS};
 use super::directives::{CacheControl, FieldList};
 use super::headers::{first, lines, members};
+use super::heuristic::heuristic_lifetime;
 use super::stored::Stored;
 
 /// RFC 9110 15.1: statuses a cache may give heuristic freshness.
@@ -135,9 +136,15 @@ fn lifetime(stored: &Stored, cc: &CacheControl, date: Option<Millis>) -> Millis 
         if let Some(modified) =
             first(&stored.response_headers, "last-modified").and_then(parse_http_date)
         {
-            let since = date.saturating_sub(modified).max(0);
-            let heuristic = since as f64 * stored.heuristic_fraction;
-            return heuristic.min(seconds_to_millis(MAX_DELTA_SECONDS) as f64) as Millis;
+            return heuristic_lifetime(
+                date,
+                modified,
+                stored.heuristic_fraction,
+                stored.heuristic_min,
+                stored
+                    .heuristic_max
+                    .min(seconds_to_millis(MAX_DELTA_SECONDS)),
+            );
         }
     }
     0

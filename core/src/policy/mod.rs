@@ -16,6 +16,7 @@ mod delta;
 mod directives;
 mod freshness;
 mod headers;
+mod heuristic;
 mod request;
 mod revalidation;
 mod stored;
@@ -43,8 +44,12 @@ pub struct PolicyOptions {
     /// Shared (proxy) semantics: `private` is not stored, `s-maxage` applies, `Set-Cookie`
     /// is never stored.
     pub shared: bool,
-    /// Fraction of the time since `Last-Modified` used as heuristic freshness.
+    /// Fraction of the time since `Last-Modified` used as heuristic freshness (4.2.2)...
     pub heuristic_fraction: f32,
+    /// ... at least this long ...
+    pub heuristic_min: Duration,
+    /// ... and at most this long (see `heuristic.rs` for the defaults and why).
+    pub heuristic_max: Duration,
     /// When the request was sent (RFC 9111 4.2.3 `request_time`); defaults to the response
     /// time.
     pub request_time: Option<SystemTime>,
@@ -54,7 +59,9 @@ impl Default for PolicyOptions {
     fn default() -> Self {
         PolicyOptions {
             shared: true,
-            heuristic_fraction: 0.1,
+            heuristic_fraction: heuristic::DEFAULT_FRACTION,
+            heuristic_min: heuristic::DEFAULT_MIN,
+            heuristic_max: heuristic::DEFAULT_MAX,
             request_time: None,
         }
     }
@@ -122,6 +129,8 @@ impl Policy {
             status,
             shared: options.shared,
             heuristic_fraction: heuristic_fraction(options.heuristic_fraction),
+            heuristic_min: heuristic::duration_millis(options.heuristic_min),
+            heuristic_max: heuristic::duration_millis(options.heuristic_max),
             response_time,
             request_time: options
                 .request_time

@@ -7,8 +7,8 @@ use super::dates::{parse_http_date, to_millis};
 use super::directives::CacheControl;
 use super::headers::{self, first, members, merge_not_modified, without_hop_by_hop};
 use super::{
-    check_request, matching_request_headers, stored_response_headers, Policy, PolicyOptions,
-    RequestInfo,
+    check_request, matching_request_headers, millis_duration, stored_response_headers, Policy,
+    PolicyOptions, RequestInfo,
 };
 use crate::entry::{HeaderMap, HeaderValue};
 use crate::error::Result;
@@ -120,6 +120,8 @@ impl Policy {
         let options = PolicyOptions {
             shared: self.stored.shared,
             heuristic_fraction: self.stored.heuristic_fraction as f32,
+            heuristic_min: millis_duration(self.stored.heuristic_min),
+            heuristic_max: millis_duration(self.stored.heuristic_max),
             request_time: None,
         };
         if status == 304 && self.selected_by_not_modified(request, response_headers) {

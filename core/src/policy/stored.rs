@@ -24,6 +24,12 @@ pub struct Stored {
     pub status: u16,
     pub shared: bool,
     pub heuristic_fraction: f64,
+    /// Bounds of a heuristic lifetime, in ms (policies written before they existed get today's
+    /// defaults).
+    #[serde(default = "super::heuristic::default_min_millis")]
+    pub heuristic_min: Millis,
+    #[serde(default = "super::heuristic::default_max_millis")]
+    pub heuristic_max: Millis,
     /// When the response was received / its request sent (ms since the epoch).
     pub response_time: Millis,
     pub request_time: Millis,
@@ -106,6 +112,8 @@ fn from_legacy(value: &Value) -> Option<Stored> {
         status,
         shared,
         heuristic_fraction,
+        heuristic_min: super::heuristic::default_min_millis(),
+        heuristic_max: super::heuristic::default_max_millis(),
         response_time,
         request_time: response_time,
         request_headers: super::matching_request_headers(&request, &response),

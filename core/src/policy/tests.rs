@@ -222,6 +222,8 @@ fn stored_policies_with_absurd_values_are_safe() {
     json["responseTime"] = serde_json::json!(i64::MIN);
     json["requestTime"] = serde_json::json!(i64::MAX);
     json["heuristicFraction"] = serde_json::json!(1e38);
+    json["heuristicMin"] = serde_json::json!(i64::MAX);
+    json["heuristicMax"] = serde_json::json!(i64::MIN);
     json["responseHeaders"]["age"] = serde_json::json!("18446744073709551615");
     json["responseHeaders"]["last-modified"] = serde_json::json!("Thu, 01 Jan 1970 00:00:00 GMT");
     let p = Policy::from_json(&json).unwrap();
@@ -630,6 +632,96 @@ fn heuristic_freshness_only_for_heuristically_cacheable_statuses() {
     );
     assert!(public.is_storable());
     assert!(!public.is_stale(t0()));
+}
+
+#[test]
+fn heuristic_freshness_has_a_floor_and_a_ceiling() {
+    let modified_ago = |ago: u64, options: PolicyOptions| {
+        policy_with(
+            200,
+            &[
+                ("date", &http_date(t0())),
+                ("last-modified", &http_date(t0() - secs(ago))),
+            ],
+            options,
+        )
+        .freshness_lifetime()
+    };
+    // Defaults: 10%, at least 10 s, at most a day.
+    assert_eq!(modified_ago(5, shared()), secs(10));
+    assert_eq!(modified_ago(0, shared()), secs(10));
+    assert_eq!(modified_ago(1000, shared()), secs(100));
+    assert_eq!(modified_ago(10 * 365 * 86_400, shared()), secs(86_400));
+    // Chosen bounds.
+    let options = PolicyOptions {
+        heuristic_fraction: 0.2,
+        heuristic_min: Duration::ZERO,
+        heuristic_max: secs(3600),
+        ..shared()
+    };
+    assert_eq!(modified_ago(5, options), Duration::from_millis(1000));
+    assert_eq!(modified_ago(100_000, options), secs(3600));
+    // A Last-Modified after Date is no basis for a heuristic.
+    let future = policy_with(
+        200,
+        &[
+            ("date", &http_date(t0())),
+            ("last-modified", &http_date(t0() + secs(60))),
+        ],
+        shared(),
+    );
+    assert_eq!(future.freshness_lifetime(), Duration::ZERO);
+    // Explicit freshness is never raised to the floor.
+    assert_eq!(
+        policy(&[
+            ("cache-control", "max-age=1"),
+            ("last-modified", &http_date(t0() - secs(5)))
+        ])
+        .freshness_lifetime(),
+        secs(1)
+    );
+}
+
+#[test]
+fn heuristic_bounds_are_stored_with_the_policy() {
+    let options = PolicyOptions {
+        heuristic_min: secs(1),
+        heuristic_max: secs(2),
+        ..shared()
+    };
+    let res = [
+        ("date", &*http_date(t0())),
+        ("last-modified", &*http_date(t0() - secs(1000))),
+    ];
+    let p = policy_with(200, &res, options);
+    assert_eq!(p.freshness_lifetime(), secs(2));
+    let json = p.to_json();
+    assert_eq!(
+        Policy::from_json(&json).unwrap().freshness_lifetime(),
+        secs(2)
+    );
+    // A 304 keeps them.
+    let updated = p
+        .after_response(&get(URL, &[]), 304, &headers(&res), t0())
+        .unwrap();
+    assert_eq!(updated.policy.freshness_lifetime(), secs(2));
+    // Written before they existed: today's defaults.
+    let mut old = json;
+    let object = old.as_object_mut().unwrap();
+    object.remove("heuristicMin");
+    object.remove("heuristicMax");
+    assert_eq!(
+        Policy::from_json(&old).unwrap().freshness_lifetime(),
+        secs(100)
+    );
+}
+
+#[test]
+fn a_decimal_max_age_counts_its_whole_seconds() {
+    let p = policy(&[("cache-control", "max-age=3600.5")]);
+    assert_eq!(p.freshness_lifetime(), secs(3600));
+    assert!(p.has_explicit_freshness());
+    assert!(policy(&[("cache-control", "max-age=3600a")]).is_stale(t0()));
 }
 
 #[test]
@@ -1243,9 +1335,18 @@ mod never_panics {
             shared in any::<bool>(),
             received in any_time(),
             now in any_time(),
+            heuristic_fraction in any::<f32>(),
+            heuristic_min in any::<u64>(),
+            heuristic_max in any::<u64>(),
         ) {
             let pairs: Vec<(&str, &str)> = names.iter().zip(values.iter()).map(|(n, v)| (*n, v.as_str())).collect();
-            let options = PolicyOptions { shared, ..PolicyOptions::default() };
+            let options = PolicyOptions {
+                shared,
+                heuristic_fraction,
+                heuristic_min: Duration::from_millis(heuristic_min),
+                heuristic_max: Duration::from_secs(heuristic_max),
+                ..PolicyOptions::default()
+            };
             let asked = get(URL, &[("cache-control", &request_cc), ("if-none-match", &values[0]), ("if-modified-since", &values[1])]);
             let p = Policy::new(&asked, status, &headers(&pairs), options, received).unwrap();
             let p = Policy::from_json(&p.to_json()).unwrap();
