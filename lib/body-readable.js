@@ -11,7 +11,7 @@
 //   owns what is pushed). 64 KiB stays under glibc's mmap threshold (128 KiB), so the memory
 //   is reused from the heap instead of being mapped and faulted in afresh for every read.
 const { Readable } = require('node:stream')
-const { fromNative, withCode } = require('./errors')
+const { withCode } = require('./errors')
 
 const CHUNK_SIZE = 64 * 1024
 // Whole reads up to this size go on the JS thread: one read of a page-cached file costs a
@@ -39,18 +39,6 @@ const NO_NATIVE = {
 /** A body shorter than its recorded size: damaged content, as a failed hash check is. */
 function endedEarly () {
   return withCode(Error, 'ERR_CACHE_INTEGRITY', 'the cached body ended early')
-}
-
-/**
- * `call()` (a native body read) as a promise: whether it throws at once or rejects, the error
- * is the `Error` with a `code` the shim makes of native errors, never the binding's raw one.
- */
-function nativeRead (call) {
-  try {
-    return Promise.resolve(call()).catch((err) => { throw fromNative(err) })
-  } catch (err) {
-    return Promise.reject(fromNative(err))
-  }
 }
 
 class CacheBodyReadable extends Readable {
@@ -109,13 +97,13 @@ class CacheBodyReadable extends Readable {
         try {
           this.#tookWhole(this.#native.readWholeSync())
         } catch (err) {
-          this.destroy(fromNative(err))
+          this.destroy(err)
           return
         }
         this.#pushWhole()
         return
       }
-      nativeRead(() => this.#native.readWhole()).then((buffer) => {
+      this.#native.readWhole().then((buffer) => {
         if (this.destroyed) return
         this.#tookWhole(buffer)
         this.#pushWhole()
@@ -158,7 +146,7 @@ class CacheBodyReadable extends Readable {
       batch.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))
     }
     this.#inflight = true
-    nativeRead(() => this.#native.readBatch(batch)).then((n) => {
+    this.#native.readBatch(batch).then((n) => {
       this.#inflight = false
       if (this.destroyed) return
       if (n === 0) {
@@ -250,7 +238,7 @@ class CacheBodyReadable extends Readable {
         // A short read stops a batch early: the rest from where it stopped.
         const at = Math.floor(n / CHUNK_SIZE)
         const rest = n === 0 ? chunks : [chunks[at].subarray(n % CHUNK_SIZE), ...chunks.slice(at + 1)]
-        const more = await nativeRead(() => this.#native.readBatch(rest))
+        const more = await this.#native.readBatch(rest)
         if (more === 0) throw endedEarly()
         n += more
       }
@@ -294,13 +282,12 @@ class CacheBodyReadable extends Readable {
     try {
       const buffer = this.#size <= this.#syncMax
         ? this.#native.readWholeSync()
-        : await nativeRead(() => this.#native.readWhole())
+        : await this.#native.readWhole()
       this.#tookWhole(buffer)
       return buffer
     } catch (err) {
-      const error = fromNative(err)
       this.destroy()
-      throw error
+      throw err
     }
   }
 
@@ -315,7 +302,7 @@ class CacheBodyReadable extends Readable {
   async #readInto (buffer) {
     let n
     try {
-      n = await nativeRead(() => this.#native.read(buffer))
+      n = await this.#native.read(buffer)
       if (n === 0) throw endedEarly()
     } catch (err) {
       this.destroy()

@@ -2,7 +2,7 @@
 // Streams a Readable or (async) iterable into a native writer. One write is in flight at a
 // time; chunks arriving meanwhile are batched into the next write, so a fast source costs one
 // libuv round trip per batch and a slow disk holds the source back (backpressure).
-const { invalidArgType, fromNative } = require('./errors')
+const { invalidArgType } = require('./errors')
 
 const BATCH_BYTES = 64 * 1024
 
@@ -51,7 +51,7 @@ function writeReadable (readable, native) {
       native.write(chunks).then(() => {
         writing = false
         pump()
-      }, (err) => fail(fromNative(err)))
+      }, fail)
     }
     readable.on('data', (chunk) => {
       let buffer
@@ -101,7 +101,7 @@ async function writeStream (source, native) {
     const chunks = batch
     batch = []
     batchBytes = 0
-    inFlight = native.write(chunks).catch((err) => { throw fromNative(err) })
+    inFlight = native.write(chunks)
     // Surfaced by the next await of `inFlight`; never left unhandled meanwhile.
     inFlight.catch(() => {})
   }

@@ -2,7 +2,7 @@
 // CachePolicy: RFC 9111 freshness and revalidation, decided in Rust (core/src/policy/).
 // This file only checks arguments and converts headers; every decision is native.
 const { NativePolicy } = require('./native')
-const { callNative, invalidArgType } = require('./errors')
+const { invalidArgType } = require('./errors')
 const { validateObject } = require('./validate')
 const { heuristicOption } = require('./heuristic-option')
 
@@ -86,14 +86,13 @@ class CachePolicy {
     const responseTime = timeArg(options.responseTime ?? Date.now(), 'options.responseTime')
     const requestTime = options.requestTime === undefined ? undefined : timeArg(options.requestTime, 'options.requestTime')
     const heuristic = heuristicOption(options.heuristic)
-    this.#native = callNative(() =>
-      NativePolicy.fromResponse(requestText, status, headers, Boolean(shared), responseTime, requestTime, heuristic))
+    this.#native = NativePolicy.fromResponse(requestText, status, headers, Boolean(shared), responseTime, requestTime, heuristic)
   }
 
   static fromJSON (json) {
     const text = typeof json === 'string' ? json : JSON.stringify(json)
     if (typeof text !== 'string') throw invalidArgType('json', 'a stored policy', json)
-    return new CachePolicy(callNative(() => NativePolicy.fromJson(text)))
+    return new CachePolicy(NativePolicy.fromJson(text))
   }
 
   /**
@@ -103,50 +102,50 @@ class CachePolicy {
    */
   static requestDirectives (headers) {
     const json = JSON.stringify(headersObject(headers, 'headers'))
-    return JSON.parse(callNative(() => NativePolicy.requestDirectives(json)))
+    return JSON.parse(NativePolicy.requestDirectives(json))
   }
 
   toJSON () {
-    return JSON.parse(callNative(() => this.#native.toJson()))
+    return JSON.parse(this.#native.toJson())
   }
 
   /** Whether the response may be stored at all. */
-  isStorable () { return callNative(() => this.#native.isStorable()) }
-  isStale (now = Date.now()) { return callNative(() => this.#native.isStale(timeArg(now, 'now'))) }
+  isStorable () { return this.#native.isStorable() }
+  isStale (now = Date.now()) { return this.#native.isStale(timeArg(now, 'now')) }
   /** Milliseconds the response stays fresh (0 when stale). */
-  timeToLive (now = Date.now()) { return callNative(() => this.#native.timeToLive(timeArg(now, 'now'))) }
+  timeToLive (now = Date.now()) { return this.#native.timeToLive(timeArg(now, 'now')) }
   /** Current age in seconds, as the `age` header gives it (RFC 9111 4.2.3, `Date` and `Age` combined). */
-  age (now = Date.now()) { return callNative(() => this.#native.age(timeArg(now, 'now'))) }
+  age (now = Date.now()) { return this.#native.age(timeArg(now, 'now')) }
   /** Freshness lifetime in milliseconds (0 when the response must be validated before each use). */
-  freshnessLifetime () { return callNative(() => this.#native.freshnessLifetime()) }
+  freshnessLifetime () { return this.#native.freshnessLifetime() }
   /** Milliseconds since the response became stale (0 while fresh). */
-  staleness (now = Date.now()) { return callNative(() => this.#native.staleness(timeArg(now, 'now'))) }
+  staleness (now = Date.now()) { return this.#native.staleness(timeArg(now, 'now')) }
   /** Whether the lifetime comes from `s-maxage`, `max-age` or `Expires` rather than a heuristic. */
-  hasExplicitFreshness () { return callNative(() => this.#native.hasExplicitFreshness()) }
+  hasExplicitFreshness () { return this.#native.hasExplicitFreshness() }
   /** False when `must-revalidate`, `no-cache` (or, shared, `proxy-revalidate`/`s-maxage`) forbid serving it stale. */
-  mayServeStale () { return callNative(() => this.#native.mayServeStale()) }
+  mayServeStale () { return this.#native.mayServeStale() }
   /** Stale but inside its `stale-while-revalidate` window (and allowed to be served stale). */
   canStaleWhileRevalidate (now = Date.now()) {
-    return callNative(() => this.#native.canStaleWhileRevalidate(timeArg(now, 'now')))
+    return this.#native.canStaleWhileRevalidate(timeArg(now, 'now'))
   }
 
   /** May be served stale because the origin failed: `stale-if-error` of the response or of `request`. */
   canStaleIfError (request, now = Date.now()) {
     const text = requestJson(request ?? { method: this.method, url: this.url })
-    return callNative(() => this.#native.canStaleIfError(text, timeArg(now, 'now')))
+    return this.#native.canStaleIfError(text, timeArg(now, 'now'))
   }
 
-  get status () { return callNative(() => this.#native.status()) }
-  get url () { return callNative(() => this.#native.url()) }
-  get method () { return callNative(() => this.#native.method()) }
+  get status () { return this.#native.status() }
+  get url () { return this.#native.url() }
+  get method () { return this.#native.method() }
   /** When the response was received, in ms since the epoch. */
-  get responseTime () { return callNative(() => this.#native.responseTime()) }
+  get responseTime () { return this.#native.responseTime() }
 
   /** The response's fields as stored: no hop-by-hop fields; shared: no `set-cookie`, no `private="..."` fields. */
-  responseHeaders () { return JSON.parse(callNative(() => this.#native.responseHeaders())) }
+  responseHeaders () { return JSON.parse(this.#native.responseHeaders()) }
   /** The fields to serve the stored response with: its own `date`, a current `age`, no `no-cache="..."` fields. */
   servedHeaders (now = Date.now()) {
-    return JSON.parse(callNative(() => this.#native.servedHeaders(timeArg(now, 'now'))))
+    return JSON.parse(this.#native.servedHeaders(timeArg(now, 'now')))
   }
 
   /**
@@ -154,12 +153,12 @@ class CachePolicy {
    * noCacheFields, private, privateFields, public, mustRevalidate, proxyRevalidate,
    * mustUnderstand, immutable, noTransform, staleWhileRevalidate, staleIfError }`.
    */
-  responseDirectives () { return JSON.parse(callNative(() => this.#native.responseDirectives())) }
+  responseDirectives () { return JSON.parse(this.#native.responseDirectives()) }
 
   /** Whether `request` selects this stored response (URL, method, host, `Vary`). */
   matches (request) {
     const text = requestJson(request)
-    return callNative(() => this.#native.matches(text))
+    return this.#native.matches(text)
   }
 
   /**
@@ -168,13 +167,13 @@ class CachePolicy {
    */
   notModifiedFor (request) {
     const text = requestJson(request)
-    return callNative(() => this.#native.notModifiedFor(text))
+    return this.#native.notModifiedFor(text)
   }
 
   /** The headers to revalidate with: `request`'s, hop-by-hop removed, `if-none-match`/`if-modified-since` added. */
   revalidationHeaders (request) {
     const text = requestJson(request)
-    return JSON.parse(callNative(() => this.#native.revalidationHeaders(text)))
+    return JSON.parse(this.#native.revalidationHeaders(text))
   }
 
   /**
@@ -184,15 +183,14 @@ class CachePolicy {
    */
   beforeRequest (request, now = Date.now()) {
     const text = requestJson(request)
-    return JSON.parse(callNative(() => this.#native.beforeRequest(text, timeArg(now, 'now'))))
+    return JSON.parse(this.#native.beforeRequest(text, timeArg(now, 'now')))
   }
 
   /** After revalidating: `{ modified, policy, headers }`; `modified: false` keeps the stored body. */
   afterResponse (request, response, now = Date.now()) {
     const text = requestJson(request)
     const [status, headers] = responseParts(response)
-    const result = JSON.parse(callNative(() =>
-      this.#native.afterResponse(text, status, headers, timeArg(now, 'now'))))
+    const result = JSON.parse(this.#native.afterResponse(text, status, headers, timeArg(now, 'now')))
     result.policy = CachePolicy.fromJSON(result.policy)
     return result
   }

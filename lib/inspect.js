@@ -5,7 +5,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const native = require('./native')
-const { callNative, withCode } = require('./errors')
+const { withCode } = require('./errors')
 const { validateString } = require('./validate')
 
 // A directory some StreamingCache has used has at least one of these (cacache's layout plus
@@ -36,7 +36,7 @@ function assertCacheDir (dir) {
  */
 function inspectDir (dir) {
   assertCacheDir(dir)
-  return JSON.parse(callNative(() => native.inspectCacheDir(dir)))
+  return JSON.parse(native.inspectCacheDir(dir))
 }
 
 /**
@@ -46,7 +46,7 @@ function inspectDir (dir) {
  */
 function checkDirContent (dir) {
   assertCacheDir(dir)
-  return JSON.parse(callNative(() => native.checkCacheDirContent(dir)))
+  return JSON.parse(native.checkCacheDirContent(dir))
 }
 
 /**
@@ -56,7 +56,7 @@ function checkDirContent (dir) {
 function contentPath (dir, integrity) {
   validateString(dir, 'dir')
   validateString(integrity, 'integrity')
-  return callNative(() => native.contentPath(dir, integrity))
+  return native.contentPath(dir, integrity)
 }
 
 module.exports = { assertCacheDir, inspectDir, checkDirContent, contentPath }

@@ -5,7 +5,7 @@
 const { Readable } = require('node:stream')
 const { NativeRemoteTier } = require('./native')
 const { inMemoryBody, checkBody } = require('./body-source')
-const { callNative, fromNative, invalidArgType, outOfRange, withCode } = require('./errors')
+const { invalidArgType, outOfRange, withCode } = require('./errors')
 const { validateKey, validateObject, validateOptionalObject, validateString } = require('./validate')
 
 const KiB = 1024
@@ -90,7 +90,7 @@ class RemoteBodyReadable extends Readable {
       try {
         n = this.#native.readSync(buffer)
       } catch (err) {
-        this.destroy(fromNative(err))
+        this.destroy(err)
         return
       }
       this.#deliver(buffer, n)
@@ -98,7 +98,7 @@ class RemoteBodyReadable extends Readable {
     }
     this.#native.read(buffer).then((n) => {
       if (!this.destroyed) this.#deliver(buffer, n)
-    }, (err) => this.destroy(fromNative(err)))
+    }, (err) => this.destroy(err))
   }
 
   #deliver (buffer, n) {
@@ -127,13 +127,13 @@ class RemoteTier {
    *   a server that is down makes every call a miss, never an error.
    */
   constructor (options) {
-    this.#native = callNative(() => new NativeRemoteTier(nativeOptions(options)))
+    this.#native = new NativeRemoteTier(nativeOptions(options))
   }
 
   /** `{ entry, body }` (body a Readable, verified as it streams) or null on a miss or failure. */
   async get (key) {
     validateKey(key)
-    const native = await this.#native.get(key).catch((err) => { throw fromNative(err) })
+    const native = await this.#native.get(key)
     if (native === null) return null
     return { entry: JSON.parse(native.entry), body: new RemoteBodyReadable(native) }
   }
@@ -177,27 +177,19 @@ class RemoteTier {
       return JSON.parse(await writer.commit(key, JSON.stringify(meta), freshFor))
     } catch (err) {
       writer.abort()
-      throw fromNative(err)
+      throw err
     }
   }
 
   /** Removes the metadata of `key` (invalidation); resolves with whether it was there. */
   async remove (key) {
     validateKey(key)
-    try {
-      return JSON.parse(await this.#native.remove(key))
-    } catch (err) {
-      throw fromNative(err)
-    }
+    return JSON.parse(await this.#native.remove(key))
   }
 
   /** Removes the metadata of every key under the prefix (`clear`); resolves with the count. */
   async purge () {
-    try {
-      return JSON.parse(await this.#native.purge())
-    } catch (err) {
-      throw fromNative(err)
-    }
+    return JSON.parse(await this.#native.purge())
   }
 
   /**
@@ -210,7 +202,7 @@ class RemoteTier {
     return {
       state: native.state,
       [kNativeLock]: native,
-      release: async () => JSON.parse(await native.release().catch((err) => { throw fromNative(err) })),
+      release: async () => JSON.parse(await native.release()),
     }
   }
 

@@ -1,12 +1,12 @@
 'use strict'
 // StreamingCache: the public API over the native addon. Argument checks, body adapters
-// and error conversion live here; storage, eviction and integrity live in Rust.
+// live here (the addon's errors arrive coded); storage, eviction and integrity live in Rust.
 const { NativeCache } = require('./native')
 const { CacheBodyReadable } = require('./body-readable')
 const { CacheWriteStream } = require('./write-stream')
 const { writeStream } = require('./body-stream')
 const { inMemoryBody, checkBody } = require('./body-source')
-const { callNative, fromNative, invalidArgType, outOfRange, withCode } = require('./errors')
+const { invalidArgType, outOfRange, withCode } = require('./errors')
 const { makeTempDir, retainTempDir, releaseTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
@@ -143,9 +143,9 @@ class StreamingCache {
     const maxSize = validateCount(options?.maxSize, 'options.maxSize', { min: 1 })
     const memory = memoryOptions(options?.memory)
     if (options?.remote !== undefined) remoteOptions(options.remote, 'options.remote')
-    this.#native = callNative(() => new NativeCache(dir, {
+    this.#native = new NativeCache(dir, {
       maxEntries, maxBodySize, maxSize, memoryMaxSize: memory.maxSize, memoryMaxEntrySize: memory.maxEntrySize,
-    }))
+    })
     if (memory.maxSize > 0) this.#hot = new HotRecords(memory.maxSize)
     diagnostics.watchEvictions(this, this.#native)
     if (options?.remote !== undefined) this.#remote = new RemoteLink(this, this.#native, options.remote)
@@ -186,12 +186,11 @@ class StreamingCache {
         this.#remote?.stored(key, entry, info)
         return info
       } catch (err) {
-        const error = fromNative(err)
-        diagnostics.publishStoreError(this, key, error)
-        throw error
+        diagnostics.publishStoreError(this, key, err)
+        throw err
       }
     }
-    const writer = callNative(() => this.#open().beginPut(key, fields))
+    const writer = this.#open().beginPut(key, fields)
     try {
       await writeStream(entry.body, writer)
       const info = await writer.commit()
@@ -200,16 +199,15 @@ class StreamingCache {
       return info
     } catch (err) {
       writer.abort()
-      const error = fromNative(err)
-      diagnostics.publishStoreError(this, key, error)
-      throw error
+      diagnostics.publishStoreError(this, key, err)
+      throw err
     }
   }
 
   createWriteStream (key, entry) {
     validateKey(key)
     const fields = entryJson(entry)
-    const stream = new CacheWriteStream(callNative(() => this.#open().beginPut(key, fields)))
+    const stream = new CacheWriteStream(this.#open().beginPut(key, fields))
     stream.committed.then(
       (info) => {
         diagnostics.publishStore(this, key, info)
@@ -264,7 +262,7 @@ class StreamingCache {
         hot.forget(key)
       }
     }
-    const native = callNative(() => range === null ? cache.get(key) : cache.getRange(key, range[0], range[1]))
+    const native = range === null ? cache.get(key) : cache.getRange(key, range[0], range[1])
     const hit = native === null ? null : toHit(native, this.#policies, hot, key, range)
     diagnostics.publishLookup(this, key, hit)
     return hit
@@ -294,18 +292,18 @@ class StreamingCache {
 
   peek (key) {
     validateKey(key)
-    const json = callNative(() => this.#open().peek(key))
+    const json = this.#open().peek(key)
     return json === null ? null : toFields(json, this.#policies)
   }
 
   keys (prefix = '') {
     validateString(prefix, 'prefix')
-    return callNative(() => this.#open().keys(prefix))
+    return this.#open().keys(prefix)
   }
 
   has (key) {
     validateKey(key)
-    return callNative(() => this.#open().has(key))
+    return this.#open().has(key)
   }
 
   /**
@@ -328,16 +326,7 @@ class StreamingCache {
     }
     // Applied by the core only while the key still holds the body these fields were merged
     // for: a put landing in between (here or in another process) makes this a miss instead.
-    return this.#await(() => this.#open().updateMetadata(key, entryJson(merged), current.integrity))
-  }
-
-  /** Awaits a native promise, converting its errors as every other method does. */
-  async #await (call) {
-    try {
-      return await call()
-    } catch (err) {
-      throw fromNative(err)
-    }
+    return this.#open().updateMetadata(key, entryJson(merged), current.integrity)
   }
 
   /** Removes `key` here and, with a `remote` tier, its metadata there (invalidation). */
@@ -357,13 +346,13 @@ class StreamingCache {
   async [kDeleteLocal] (key) {
     validateKey(key)
     this.#hot?.forget(key)
-    const deleted = await this.#await(() => this.#open().delete(key))
+    const deleted = await this.#open().delete(key)
     diagnostics.publishDelete(this, key, deleted)
     return deleted
   }
 
   entryCount () {
-    return callNative(() => this.#open().entryCount())
+    return this.#open().entryCount()
   }
 
   /**
@@ -379,7 +368,7 @@ class StreamingCache {
 
   async clear () {
     this.#hot?.clear()
-    await Promise.all([this.#await(() => this.#open().clear()), this.#remote?.purge()])
+    await Promise.all([this.#open().clear(), this.#remote?.purge()])
   }
 
   /**
@@ -388,7 +377,7 @@ class StreamingCache {
    * directory (then only files untouched for a minute count as garbage).
    */
   async verify () {
-    return this.#await(() => this.#open().verify())
+    return this.#open().verify()
   }
 
   /**
@@ -402,12 +391,12 @@ class StreamingCache {
     validateObject(options, 'options')
     const { dryRun = false } = options
     if (typeof dryRun !== 'boolean') throw invalidArgType('options.dryRun', 'of type boolean', dryRun)
-    return this.#await(() => this.#open().collectGarbage(dryRun))
+    return this.#open().collectGarbage(dryRun)
   }
 
   /** Re-reads the disk index, picking up entries other processes stored or deleted. */
   async refresh () {
-    await this.#await(() => this.#open().refresh())
+    await this.#open().refresh()
   }
 
   /**
@@ -419,13 +408,13 @@ class StreamingCache {
     this.#closed = true
     // Uploads already queued read the local files; they get a moment to finish.
     await this.#remote?.close(REMOTE_CLOSE_WAIT)
-    await this.#await(() => this.#native.close())
+    await this.#native.close()
     // A withTempDir directory goes with the last cache of this process using it.
     await releaseTempDir(this.dir)
   }
 
   async runPendingTasks () {
-    await this.#await(() => this.#open().runPendingTasks())
+    await this.#open().runPendingTasks()
   }
 }
 

@@ -2,7 +2,6 @@
 // A Writable that streams chunks into a native writer; the entry is committed in _final, so
 // 'finish' means the entry is in the cache. Destroying it discards everything written.
 const { Writable } = require('node:stream')
-const { fromNative } = require('./errors')
 
 class CacheWriteStream extends Writable {
   #native
@@ -19,11 +18,11 @@ class CacheWriteStream extends Writable {
   }
 
   _write (chunk, encoding, callback) {
-    this.#native.write([chunk]).then(() => callback(), (err) => callback(fromNative(err)))
+    this.#native.write([chunk]).then(() => callback(), callback)
   }
 
   _writev (chunks, callback) {
-    this.#native.write(chunks.map((c) => c.chunk)).then(() => callback(), (err) => callback(fromNative(err)))
+    this.#native.write(chunks.map((c) => c.chunk)).then(() => callback(), callback)
   }
 
   _final (callback) {
@@ -31,7 +30,6 @@ class CacheWriteStream extends Writable {
       this.#settle.resolve(info)
       callback()
     }, (err) => {
-      err = fromNative(err)
       this.#settle.reject(err)
       callback(err)
     })

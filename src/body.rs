@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice};
-use napi::{Env, Task};
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, ToNapiValue, TypeName};
+use napi::{sys, Env, ValueType};
 use napi_derive::napi;
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -13,7 +13,8 @@ use streaming_cache_core::{
     BodyReader, CacheError, HeaderMap, HotBody, StoredEntry, StreamingCache,
 };
 
-use crate::errors::guard;
+use crate::errors::{guard, guard_infallible};
+use crate::job::Job;
 
 #[napi]
 pub struct NativeBody {
@@ -69,8 +70,8 @@ impl NativeBody {
 #[napi]
 impl NativeBody {
     #[napi(getter)]
-    pub fn entry(&self) -> napi::Result<String> {
-        crate::errors::guard_infallible(|| entry_json(&self.entry))
+    pub fn entry(&self, env: &Env) -> napi::Result<String> {
+        guard_infallible(env, || entry_json(&self.entry))
     }
 
     #[napi(getter)]
@@ -81,30 +82,38 @@ impl NativeBody {
     /// Fills `buffer` with the next bytes on a libuv thread; resolves with the count.
     /// The call that reaches the end resolves only after the whole body's hash checked out.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn read(&self, buffer: Buffer) -> AsyncTask<ReadTask> {
-        AsyncTask::new(ReadTask {
-            reader: self.reader.clone(),
-            buffer,
-        })
+    pub fn read(&self, mut buffer: Buffer) -> AsyncTask<Job<u32>> {
+        let reader = self.reader.clone();
+        Job::spawn(move || reader.lock().read(buffer.as_mut()).map(|n| n as u32))
     }
 
     /// `read` into several buffers in one trip to the thread pool, each filled in turn; resolves
     /// with the total count. Lets JS hand out chunks it allocates small (under the allocator's
     /// mmap threshold) while paying one pool round trip per several of them.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn read_batch(&self, buffers: Vec<Buffer>) -> AsyncTask<ReadBatchTask> {
-        AsyncTask::new(ReadBatchTask {
-            reader: self.reader.clone(),
-            buffers,
+    pub fn read_batch(&self, mut buffers: Vec<Buffer>) -> AsyncTask<Job<u32>> {
+        let reader = self.reader.clone();
+        Job::spawn(move || {
+            let mut reader = reader.lock();
+            let mut total = 0u32;
+            for buffer in buffers.iter_mut() {
+                let n = reader.read(buffer.as_mut())?;
+                total += n as u32;
+                if n < buffer.len() {
+                    break;
+                }
+            }
+            Ok::<_, CacheError>(total)
         })
     }
 
     /// `read` on the calling thread: for small bodies (one chunk), where the hop to the
     /// thread pool and back costs far more than reading a page-cached file.
     #[napi]
-    pub fn read_sync(&self, mut buffer: Buffer) -> napi::Result<u32> {
-        let reader = &self.reader;
-        guard(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
+    pub fn read_sync(&self, env: &Env, mut buffer: Buffer) -> napi::Result<u32> {
+        guard(env, || {
+            self.reader.lock().read(buffer.as_mut()).map(|n| n as u32)
+        })
     }
 
     /// Whether `readWhole` would offer this body to the RAM tier (it is on and the body fits).
@@ -122,23 +131,21 @@ impl NativeBody {
     /// The whole body (none of it read yet) in one read sized to it, on a libuv thread, its
     /// hash checked; offered to the RAM tier. The Buffer shares the bytes the tier keeps.
     #[napi(ts_return_type = "Promise<Buffer>")]
-    pub fn read_whole(&self) -> AsyncTask<ReadWholeTask> {
-        AsyncTask::new(ReadWholeTask {
-            whole: self.whole_read(),
-        })
+    pub fn read_whole(&self) -> AsyncTask<Job<SharedBytes>> {
+        let whole = self.whole_read();
+        Job::spawn(move || whole.run().map(SharedBytes))
     }
 
     /// `readWhole` on the calling thread, for bodies small enough that the pool hop costs more.
-    #[napi]
-    pub fn read_whole_sync<'env>(&self, env: &'env Env) -> napi::Result<BufferSlice<'env>> {
-        let bytes = self.whole_read().run()?;
-        shared_buffer(env, bytes)
+    #[napi(ts_return_type = "Buffer")]
+    pub fn read_whole_sync(&self, env: &Env) -> napi::Result<SharedBytes> {
+        guard(env, || self.whole_read().run().map(SharedBytes))
     }
 
     /// Releases the file handle (the consumer stopped early).
     #[napi]
-    pub fn close(&self) -> napi::Result<()> {
-        crate::errors::guard_infallible(|| self.reader.lock().close())
+    pub fn close(&self, env: &Env) -> napi::Result<()> {
+        guard_infallible(env, || self.reader.lock().close())
     }
 }
 
@@ -162,42 +169,62 @@ struct WholeRead {
 }
 
 impl WholeRead {
-    fn run(&self) -> napi::Result<Bytes> {
-        guard(|| {
-            let mut reader = self.reader.lock();
-            if reader.position() != 0 {
-                return Err(CacheError::internal(
-                    "readWhole on a body already read from",
-                ));
+    fn run(&self) -> Result<Bytes, CacheError> {
+        let mut reader = self.reader.lock();
+        if reader.position() != 0 {
+            return Err(CacheError::internal(
+                "readWhole on a body already read from",
+            ));
+        }
+        let size = usize::try_from(reader.size())
+            .map_err(|_| CacheError::out_of_range("the body is too large to read whole"))?;
+        let mut data = vec![0u8; size];
+        let mut filled = 0;
+        while filled < size {
+            match reader.read(&mut data[filled..])? {
+                0 => return Err(CacheError::integrity("the cached body ended early")),
+                n => filled += n,
             }
-            let size = usize::try_from(reader.size())
-                .map_err(|_| CacheError::out_of_range("the body is too large to read whole"))?;
-            let mut data = vec![0u8; size];
-            let mut filled = 0;
-            while filled < size {
-                match reader.read(&mut data[filled..])? {
-                    0 => return Err(CacheError::integrity("the cached body ended early")),
-                    n => filled += n,
-                }
-            }
-            if size == 0 {
-                // The zero-length read is what checks an empty body's hash.
-                reader.read(&mut [])?;
-            }
-            // A range is not the body: only whole bodies go to the RAM tier.
-            let whole = !reader.is_range();
-            drop(reader);
-            let bytes = Bytes::from(data);
-            if !whole {
-                return Ok(bytes);
-            }
-            if let Some(hot) = self.cache.offer_hot(&self.entry, bytes.clone()) {
-                // This Buffer is the tier's one uncopied export (see `HotBody::take_export`).
-                hot.take_export();
-                self.generation.store(hot.generation(), Ordering::Release);
-            }
-            Ok(bytes)
-        })
+        }
+        if size == 0 {
+            // The zero-length read is what checks an empty body's hash.
+            reader.read(&mut [])?;
+        }
+        // A range is not the body: only whole bodies go to the RAM tier.
+        let whole = !reader.is_range();
+        drop(reader);
+        let bytes = Bytes::from(data);
+        if !whole {
+            return Ok(bytes);
+        }
+        if let Some(hot) = self.cache.offer_hot(&self.entry, bytes.clone()) {
+            // This Buffer is the tier's one uncopied export (see `HotBody::take_export`).
+            hot.take_export();
+            self.generation.store(hot.generation(), Ordering::Release);
+        }
+        Ok(bytes)
+    }
+}
+
+/// Bytes that become a JS Buffer over them, uncopied (`shared_buffer`), once they reach JS.
+pub struct SharedBytes(pub Bytes);
+
+impl TypeName for SharedBytes {
+    fn type_name() -> &'static str {
+        "Buffer"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for SharedBytes {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let env = Env::from_raw(env);
+        let buffer = shared_buffer(&env, val.0)?;
+        // SAFETY: `buffer` was created in `env` just now, on this thread.
+        unsafe { ToNapiValue::to_napi_value(env.raw(), &buffer) }
     }
 }
 
@@ -217,74 +244,5 @@ pub fn hot_buffer<'env>(env: &'env Env, hot: &HotBody) -> napi::Result<BufferSli
         shared_buffer(env, hot.body().clone())
     } else {
         BufferSlice::copy_from(env, hot.body())
-    }
-}
-
-pub struct ReadWholeTask {
-    whole: WholeRead,
-}
-
-impl Task for ReadWholeTask {
-    type Output = Bytes;
-    type JsValue = BufferSlice<'static>;
-
-    fn compute(&mut self) -> napi::Result<Bytes> {
-        self.whole.run()
-    }
-
-    fn resolve(&mut self, env: Env, bytes: Bytes) -> napi::Result<BufferSlice<'static>> {
-        let buffer = shared_buffer(&env, bytes)?;
-        // SAFETY: the slice holds raw handles only; it is turned into a JS value right away,
-        // inside the scope `env` belongs to.
-        Ok(unsafe { std::mem::transmute::<BufferSlice<'_>, BufferSlice<'static>>(buffer) })
-    }
-}
-
-pub struct ReadBatchTask {
-    reader: Arc<Mutex<BodyReader>>,
-    buffers: Vec<Buffer>,
-}
-
-impl Task for ReadBatchTask {
-    type Output = u32;
-    type JsValue = u32;
-
-    fn compute(&mut self) -> napi::Result<u32> {
-        let (reader, buffers) = (&self.reader, &mut self.buffers);
-        guard(|| {
-            let mut reader = reader.lock();
-            let mut total = 0u32;
-            for buffer in buffers.iter_mut() {
-                let n = reader.read(buffer.as_mut())?;
-                total += n as u32;
-                if n < buffer.len() {
-                    break;
-                }
-            }
-            Ok(total)
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: u32) -> napi::Result<u32> {
-        Ok(output)
-    }
-}
-
-pub struct ReadTask {
-    reader: Arc<Mutex<BodyReader>>,
-    buffer: Buffer,
-}
-
-impl Task for ReadTask {
-    type Output = u32;
-    type JsValue = u32;
-
-    fn compute(&mut self) -> napi::Result<u32> {
-        let (reader, buffer) = (&self.reader, &mut self.buffer);
-        guard(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
-    }
-
-    fn resolve(&mut self, _env: Env, output: u32) -> napi::Result<u32> {
-        Ok(output)
     }
 }

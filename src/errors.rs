@@ -1,23 +1,28 @@
-//! Core errors to JS errors. The reason is `CODE: message`; the JS shim turns it back into
-//! a `TypeError`/`RangeError`/`Error` with `err.code` set.
+//! Core errors and panics at the boundary. `catch` runs work and keeps its failure as a
+//! `Failure` (code, message, JS class); `guard` does the same for a sync method and turns the
+//! failure into the JS error `js_error` builds, so `err.code` is set natively everywhere.
 //!
-//! Panics never reach Node: every exported method runs its work inside `guard`, and the panic
-//! hook installed at module init stays silent for panics `guard` catches (they become
-//! `ERR_CACHE_INTERNAL` errors; nothing is printed to stderr).
+//! Panics never reach Node: every exported method runs its work inside `guard` (or a `Job`,
+//! which uses `catch`), and the panic hook installed at module init stays silent for panics
+//! they catch (they become `ERR_CACHE_INTERNAL` errors; nothing is printed to stderr).
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use napi::{Error, Status};
-use streaming_cache_core::remote::RemoteError;
-use streaming_cache_core::CacheError;
+use napi::Env;
+use streaming_cache_core::remote::{RemoteError, RemoteErrorKind};
+use streaming_cache_core::{CacheError, ErrorKind};
 
-/// An error of the core with a stable code (`ERR_...`) and a message: the cache's and the
-/// shared tier's, converted the same way.
+use crate::js_error::{ErrorClass, Failure};
+
+/// An error of the core with a stable code (`ERR_...`, or an errno name such as `ENOENT`), a
+/// message and the JS class it is reported as: the cache's and the shared tier's errors,
+/// converted the same way.
 pub trait CodedError {
     fn code(&self) -> &str;
     fn message(&self) -> &str;
+    fn class(&self) -> ErrorClass;
 }
 
 impl CodedError for CacheError {
@@ -26,6 +31,13 @@ impl CodedError for CacheError {
     }
     fn message(&self) -> &str {
         CacheError::message(self)
+    }
+    fn class(&self) -> ErrorClass {
+        match self.kind() {
+            ErrorKind::InvalidArgument => ErrorClass::TypeError,
+            ErrorKind::OutOfRange => ErrorClass::RangeError,
+            _ => ErrorClass::Error,
+        }
     }
 }
 
@@ -36,21 +48,27 @@ impl CodedError for RemoteError {
     fn message(&self) -> &str {
         RemoteError::message(self)
     }
+    fn class(&self) -> ErrorClass {
+        match self.kind() {
+            RemoteErrorKind::InvalidArgument => ErrorClass::TypeError,
+            RemoteErrorKind::OutOfRange => ErrorClass::RangeError,
+            _ => ErrorClass::Error,
+        }
+    }
+}
+
+impl<E: CodedError> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure::new(err.class(), err.code(), err.message())
+    }
 }
 
 thread_local! {
-    /// How many `guard` calls are running on this thread (they may nest).
+    /// How many `catch` calls are running on this thread (they may nest).
     static GUARDED: Cell<u32> = const { Cell::new(0) };
 }
 
-pub fn to_napi<E: CodedError>(err: E) -> Error {
-    Error::new(
-        Status::GenericFailure,
-        format!("{}: {}", err.code(), err.message()),
-    )
-}
-
-/// Replaces the panic hook with one that prints nothing for panics `guard` will catch and
+/// Replaces the panic hook with one that prints nothing for panics `catch` will catch and
 /// defers to the previous hook for any other (a bug outside every guard still reports).
 pub fn install_silent_panic_hook() {
     static ONCE: Once = Once::new();
@@ -64,32 +82,39 @@ pub fn install_silent_panic_hook() {
     });
 }
 
-/// Runs `f`, turning core errors and panics into JS errors: a panic must never reach Node.
-pub fn guard<T>(f: impl FnOnce() -> Result<T, CacheError>) -> napi::Result<T> {
-    guard_coded(f)
-}
-
-/// `guard` for work that fails with any core error type (the shared tier's `RemoteError`).
-pub fn guard_coded<T, E: CodedError>(f: impl FnOnce() -> Result<T, E>) -> napi::Result<T> {
+/// Runs `f`, keeping a core error or a panic as a `Failure`: a panic must never reach Node.
+/// Needs no env, so libuv threads use it too.
+pub fn catch<T, E: CodedError>(f: impl FnOnce() -> Result<T, E>) -> Result<T, Failure> {
     GUARDED.with(|g| g.set(g.get() + 1));
     let outcome = catch_unwind(AssertUnwindSafe(f));
     GUARDED.with(|g| g.set(g.get() - 1));
     match outcome {
-        Ok(result) => result.map_err(to_napi),
+        Ok(result) => result.map_err(Failure::from),
         Err(payload) => {
             let what = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(to_napi(CacheError::internal(format!(
-                "internal error (panic): {what}"
-            ))))
+            Err(CacheError::internal(format!("internal error (panic): {what}")).into())
         }
     }
 }
 
+/// `catch` for a sync method: the failure is thrown as the coded JS error.
+pub fn guard<T>(env: &Env, f: impl FnOnce() -> Result<T, CacheError>) -> napi::Result<T> {
+    guard_coded(env, f)
+}
+
+/// `guard` for work that fails with another core error type (the shared tier's `RemoteError`).
+pub fn guard_coded<T, E: CodedError>(
+    env: &Env,
+    f: impl FnOnce() -> Result<T, E>,
+) -> napi::Result<T> {
+    catch(f).map_err(|failure| failure.into_napi(env))
+}
+
 /// `guard` for work that cannot fail except by panicking.
-pub fn guard_infallible<T>(f: impl FnOnce() -> T) -> napi::Result<T> {
-    guard(|| Ok(f()))
+pub fn guard_infallible<T>(env: &Env, f: impl FnOnce() -> T) -> napi::Result<T> {
+    guard(env, || Ok::<T, CacheError>(f()))
 }

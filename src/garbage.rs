@@ -1,14 +1,12 @@
-//! `collectGarbage()`: the core's garbage pass alone (no hashing) as a libuv task, with a dry
+//! `collectGarbage()`: the core's garbage pass alone (no hashing) as a libuv job, with a dry
 //! run that only counts.
 
 use napi::bindgen_prelude::AsyncTask;
-use napi::{Env, Task};
 use napi_derive::napi;
-use streaming_cache_core::garbage::{Collected, Pass, Reclaimed};
-use streaming_cache_core::StreamingCache;
+use streaming_cache_core::garbage::{Pass, Reclaimed};
 
 use crate::cache::NativeCache;
-use crate::errors::guard;
+use crate::job::Job;
 
 #[napi(object)]
 pub struct NativeReclaimed {
@@ -29,45 +27,22 @@ pub struct NativeGarbageReport {
 impl NativeCache {
     /// Removes (or with `dry_run` only counts) temp files and unreferenced content.
     #[napi(ts_return_type = "Promise<NativeGarbageReport>")]
-    pub fn collect_garbage(&self, dry_run: bool) -> AsyncTask<GarbageTask> {
-        AsyncTask::new(GarbageTask {
-            cache: self.cache.clone(),
-            dry_run,
+    pub fn collect_garbage(&self, dry_run: bool) -> AsyncTask<Job<NativeGarbageReport>> {
+        let cache = self.cache.clone();
+        let pass = if dry_run { Pass::DryRun } else { Pass::Remove };
+        Job::spawn(move || {
+            cache.collect_garbage(pass).map(|c| NativeGarbageReport {
+                dry_run,
+                content: to_js(c.content),
+                temp: to_js(c.temp),
+            })
         })
     }
-}
-
-pub struct GarbageTask {
-    cache: StreamingCache,
-    dry_run: bool,
 }
 
 fn to_js(r: Reclaimed) -> NativeReclaimed {
     NativeReclaimed {
         files: r.files as f64,
         bytes: r.bytes as f64,
-    }
-}
-
-impl Task for GarbageTask {
-    type Output = Collected;
-    type JsValue = NativeGarbageReport;
-
-    fn compute(&mut self) -> napi::Result<Collected> {
-        let pass = if self.dry_run {
-            Pass::DryRun
-        } else {
-            Pass::Remove
-        };
-        let cache = &self.cache;
-        guard(|| cache.collect_garbage(pass))
-    }
-
-    fn resolve(&mut self, _env: Env, c: Collected) -> napi::Result<NativeGarbageReport> {
-        Ok(NativeGarbageReport {
-            dry_run: self.dry_run,
-            content: to_js(c.content),
-            temp: to_js(c.temp),
-        })
     }
 }

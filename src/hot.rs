@@ -9,6 +9,7 @@ use streaming_cache_core::MemoryTierOptions;
 
 use crate::body::{entry_json, hot_buffer};
 use crate::cache::NativeCache;
+use crate::errors::guard_infallible;
 
 /// The tier's options from the binding's (the JS shim checked them): missing means default,
 /// a size of 0 turns the tier off.
@@ -30,10 +31,12 @@ impl NativeCache {
     /// The RAM tier's generation of `key`'s body if it holds a current one, else 0. Memory
     /// only plus one `stat` of the key's index bucket (other processes' changes).
     #[napi]
-    pub fn hot_generation(&self, key: String) -> f64 {
-        self.cache
-            .hot_body(&key)
-            .map_or(0.0, |hot| hot.generation() as f64)
+    pub fn hot_generation(&self, env: &Env, key: String) -> napi::Result<f64> {
+        guard_infallible(env, || {
+            self.cache
+                .hot_body(&key)
+                .map_or(0.0, |hot| hot.generation() as f64)
+        })
     }
 
     /// For lookups of a key that may have variants (keys starting with `variant_prefix`):
@@ -42,18 +45,23 @@ impl NativeCache {
     /// among the variants, and that lookup counts). One call for the common case of a URL
     /// without variants whose body is hot.
     #[napi]
-    pub fn sole_hot_generation(&self, key: String, variant_prefix: String) -> f64 {
-        if self.cache.has_keys_with_prefix(&variant_prefix) {
-            return 0.0;
+    pub fn sole_hot_generation(
+        &self,
+        env: &Env,
+        key: String,
+        variant_prefix: String,
+    ) -> napi::Result<f64> {
+        if guard_infallible(env, || self.cache.has_keys_with_prefix(&variant_prefix))? {
+            return Ok(0.0);
         }
-        self.hot_generation(key)
+        self.hot_generation(env, key)
     }
 
     /// `key`'s hot body as `{ generation, entry, body }` (`entry`: the fields as JSON, `body`:
     /// the whole body in one Buffer), or null when the tier holds no current one.
     #[napi(ts_return_type = "{ generation: number, entry: string, body: Buffer } | null")]
     pub fn hot_hit<'env>(&self, env: &'env Env, key: String) -> napi::Result<Option<Object<'env>>> {
-        let Some(hot) = self.cache.hot_body(&key) else {
+        let Some(hot) = guard_infallible(env, || self.cache.hot_body(&key))? else {
             return Ok(None);
         };
         let mut hit = Object::new(env)?;
@@ -65,9 +73,9 @@ impl NativeCache {
 
     /// Bytes and bodies the RAM tier holds (after pending admissions and evictions).
     #[napi]
-    pub fn memory_usage(&self) -> Vec<f64> {
-        let (bytes, entries) = self.cache.hot_usage();
-        vec![bytes as f64, entries as f64]
+    pub fn memory_usage(&self, env: &Env) -> napi::Result<Vec<f64>> {
+        let (bytes, entries) = guard_infallible(env, || self.cache.hot_usage())?;
+        Ok(vec![bytes as f64, entries as f64])
     }
 
     #[napi(getter)]

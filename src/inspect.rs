@@ -13,6 +13,8 @@ use streaming_cache_core::inspect::{check_content, inspect, ContentProblem, File
 use streaming_cache_core::layout;
 use streaming_cache_core::{CacheError, StoredEntry};
 
+use napi::Env;
+
 use crate::errors::guard;
 
 fn stats(s: FileStats) -> Value {
@@ -36,8 +38,8 @@ fn entry(e: &StoredEntry) -> Value {
 /// `{ entries: [...], skippedIndexLines, content, unreferenced, temp, missingContent,
 /// logicalBytes, dedupSavedBytes, unreadable: [{ path, error }] }` for the cache in `dir`.
 #[napi]
-pub fn inspect_cache_dir(dir: String) -> napi::Result<String> {
-    guard(|| {
+pub fn inspect_cache_dir(env: &Env, dir: String) -> napi::Result<String> {
+    guard(env, || {
         let seen = inspect(Path::new(&dir))?;
         Ok(json!({
             "entries": seen.entries.iter().map(entry).collect::<Vec<_>>(),
@@ -60,8 +62,8 @@ pub fn inspect_cache_dir(dir: String) -> napi::Result<String> {
 
 /// Hashes every live entry's content; `{ entries, problems: [{ key, integrity, problem, detail }] }`.
 #[napi]
-pub fn check_cache_dir_content(dir: String) -> napi::Result<String> {
-    guard(|| {
+pub fn check_cache_dir_content(env: &Env, dir: String) -> napi::Result<String> {
+    guard(env, || {
         let dir = Path::new(&dir);
         let seen = inspect(dir)?;
         let problems = check_content(dir, &seen.entries);
@@ -89,8 +91,8 @@ pub fn check_cache_dir_content(dir: String) -> napi::Result<String> {
 /// Where the body with `integrity` (an SRI string) lives under `dir`: the core's layout, so
 /// tools and tests never restate the formula.
 #[napi]
-pub fn content_path(dir: String, integrity: String) -> napi::Result<String> {
-    guard(|| {
+pub fn content_path(env: &Env, dir: String, integrity: String) -> napi::Result<String> {
+    guard(env, || {
         let parsed = parse_integrity(&integrity).ok_or_else(|| {
             CacheError::invalid_value(format!("{integrity:?} is not an SRI integrity string"))
         })?;

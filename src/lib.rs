@@ -9,6 +9,8 @@ mod floor;
 mod garbage;
 mod hot;
 mod inspect;
+mod job;
+mod js_error;
 mod policy;
 mod remote;
 mod stats;

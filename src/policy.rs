@@ -1,8 +1,7 @@
 //! `NativePolicy`: the core's HTTP caching policy for JS. Requests and headers cross as JSON;
 //! times are milliseconds since the epoch, like `Date.now()`. Every method runs inside
 //! `guard`: whatever a stored policy or an origin's headers contain, a panic becomes an
-//! `ERR_CACHE_INTERNAL` error, never an abort. Errors carry their code natively (`err.code`,
-//! the message without a `CODE: ` prefix); lib/cache-policy.js picks the error class by it.
+//! `ERR_CACHE_INTERNAL` error, never an abort; bad input a coded `TypeError`/`RangeError`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,38 +14,10 @@ use streaming_cache_core::{
 };
 
 use crate::errors::guard;
+use napi::Env;
 
 /// The latest time a JS `Date` can hold (8.64e15 ms): later values are taken as that.
 const MAX_JS_TIME_MS: f64 = 8.64e15;
-
-/// `guard`, with the error's code set on the JS error (`napi::Error<String>`: its status
-/// becomes `err.code`) rather than written into its message.
-fn guarded<T>(f: impl FnOnce() -> Result<T, CacheError>) -> napi::Result<T, String> {
-    let mut failure = None;
-    let outcome = guard(|| Ok(f().map_err(|err| failure = Some(err)).ok()));
-    let internal = || CacheError::internal("").code().to_owned();
-    match (outcome, failure) {
-        (Ok(Some(value)), _) => Ok(value),
-        (_, Some(err)) => Err(napi::Error::new(
-            err.code().to_owned(),
-            err.message().to_owned(),
-        )),
-        // A panic `guard` caught: its reason reads `ERR_CACHE_INTERNAL: ...`.
-        (Err(panicked), None) => {
-            let code = internal();
-            let reason = panicked
-                .reason
-                .strip_prefix(&format!("{code}: "))
-                .unwrap_or(&panicked.reason)
-                .to_owned();
-            Err(napi::Error::new(code, reason))
-        }
-        (Ok(None), None) => Err(napi::Error::new(
-            internal(),
-            "internal error: no result".to_owned(),
-        )),
-    }
-}
 
 #[napi]
 pub struct NativePolicy {
@@ -138,7 +109,10 @@ struct RevalidatedView<'a> {
 #[napi]
 impl NativePolicy {
     #[napi(factory)]
+    // Seven of them come from JS; `env` is napi-rs's, for the coded error.
+    #[allow(clippy::too_many_arguments)]
     pub fn from_response(
+        env: &Env,
         request_json: String,
         status_code: u32,
         headers_json: String,
@@ -146,8 +120,8 @@ impl NativePolicy {
         response_time: f64,
         request_time: Option<f64>,
         heuristic: Option<HeuristicArg>,
-    ) -> napi::Result<Self, String> {
-        guarded(|| {
+    ) -> napi::Result<Self> {
+        guard(env, || {
             let mut options = PolicyOptions {
                 shared,
                 request_time: request_time.map(time),
@@ -168,8 +142,8 @@ impl NativePolicy {
     }
 
     #[napi(factory)]
-    pub fn from_json(json: String) -> napi::Result<Self, String> {
-        guarded(|| {
+    pub fn from_json(env: &Env, json: String) -> napi::Result<Self> {
+        guard(env, || {
             Ok(NativePolicy {
                 policy: Policy::from_json(&parse_json(&json, "policy")?)?,
             })
@@ -178,64 +152,73 @@ impl NativePolicy {
 
     /// JSON of a request's own `Cache-Control` directives (see `RequestDirectives`).
     #[napi]
-    pub fn request_directives(headers_json: String) -> napi::Result<String, String> {
-        guarded(|| to_json(&RequestDirectives::parse(&headers(&headers_json)?)))
+    pub fn request_directives(env: &Env, headers_json: String) -> napi::Result<String> {
+        guard(env, || {
+            to_json(&RequestDirectives::parse(&headers(&headers_json)?))
+        })
     }
 
     #[napi]
-    pub fn to_json(&self) -> napi::Result<String, String> {
-        guarded(|| Ok(self.policy.to_json().to_string()))
+    pub fn to_json(&self, env: &Env) -> napi::Result<String> {
+        guard(env, || Ok(self.policy.to_json().to_string()))
     }
 
     #[napi]
-    pub fn is_storable(&self) -> napi::Result<bool, String> {
-        guarded(|| Ok(self.policy.is_storable()))
+    pub fn is_storable(&self, env: &Env) -> napi::Result<bool> {
+        guard(env, || Ok(self.policy.is_storable()))
     }
 
     #[napi]
-    pub fn is_stale(&self, now: f64) -> napi::Result<bool, String> {
-        guarded(|| Ok(self.policy.is_stale(time(now))))
+    pub fn is_stale(&self, env: &Env, now: f64) -> napi::Result<bool> {
+        guard(env, || Ok(self.policy.is_stale(time(now))))
     }
 
     #[napi]
-    pub fn time_to_live(&self, now: f64) -> napi::Result<f64, String> {
-        guarded(|| Ok(millis(self.policy.time_to_live(time(now)))))
+    pub fn time_to_live(&self, env: &Env, now: f64) -> napi::Result<f64> {
+        guard(env, || Ok(millis(self.policy.time_to_live(time(now)))))
     }
 
     /// Seconds, as the `Age` header gives it.
     #[napi]
-    pub fn age(&self, now: f64) -> napi::Result<f64, String> {
-        guarded(|| Ok(self.policy.age(time(now)).as_secs() as f64))
+    pub fn age(&self, env: &Env, now: f64) -> napi::Result<f64> {
+        guard(env, || Ok(self.policy.age(time(now)).as_secs() as f64))
     }
 
     #[napi]
-    pub fn freshness_lifetime(&self) -> napi::Result<f64, String> {
-        guarded(|| Ok(millis(self.policy.freshness_lifetime())))
+    pub fn freshness_lifetime(&self, env: &Env) -> napi::Result<f64> {
+        guard(env, || Ok(millis(self.policy.freshness_lifetime())))
     }
 
     #[napi]
-    pub fn staleness(&self, now: f64) -> napi::Result<f64, String> {
-        guarded(|| Ok(millis(self.policy.staleness(time(now)))))
+    pub fn staleness(&self, env: &Env, now: f64) -> napi::Result<f64> {
+        guard(env, || Ok(millis(self.policy.staleness(time(now)))))
     }
 
     #[napi]
-    pub fn has_explicit_freshness(&self) -> napi::Result<bool, String> {
-        guarded(|| Ok(self.policy.has_explicit_freshness()))
+    pub fn has_explicit_freshness(&self, env: &Env) -> napi::Result<bool> {
+        guard(env, || Ok(self.policy.has_explicit_freshness()))
     }
 
     #[napi]
-    pub fn may_serve_stale(&self) -> napi::Result<bool, String> {
-        guarded(|| Ok(self.policy.may_serve_stale()))
+    pub fn may_serve_stale(&self, env: &Env) -> napi::Result<bool> {
+        guard(env, || Ok(self.policy.may_serve_stale()))
     }
 
     #[napi]
-    pub fn can_stale_while_revalidate(&self, now: f64) -> napi::Result<bool, String> {
-        guarded(|| Ok(self.policy.can_stale_while_revalidate(time(now))))
+    pub fn can_stale_while_revalidate(&self, env: &Env, now: f64) -> napi::Result<bool> {
+        guard(env, || {
+            Ok(self.policy.can_stale_while_revalidate(time(now)))
+        })
     }
 
     #[napi]
-    pub fn can_stale_if_error(&self, request_json: String, now: f64) -> napi::Result<bool, String> {
-        guarded(|| {
+    pub fn can_stale_if_error(
+        &self,
+        env: &Env,
+        request_json: String,
+        now: f64,
+    ) -> napi::Result<bool> {
+        guard(env, || {
             Ok(self
                 .policy
                 .can_stale_if_error(&request(&request_json)?, time(now)))
@@ -243,23 +226,23 @@ impl NativePolicy {
     }
 
     #[napi]
-    pub fn status(&self) -> napi::Result<u32, String> {
-        guarded(|| Ok(u32::from(self.policy.status())))
+    pub fn status(&self, env: &Env) -> napi::Result<u32> {
+        guard(env, || Ok(u32::from(self.policy.status())))
     }
 
     #[napi]
-    pub fn url(&self) -> napi::Result<String, String> {
-        guarded(|| Ok(self.policy.url().to_owned()))
+    pub fn url(&self, env: &Env) -> napi::Result<String> {
+        guard(env, || Ok(self.policy.url().to_owned()))
     }
 
     #[napi]
-    pub fn method(&self) -> napi::Result<String, String> {
-        guarded(|| Ok(self.policy.method().to_owned()))
+    pub fn method(&self, env: &Env) -> napi::Result<String> {
+        guard(env, || Ok(self.policy.method().to_owned()))
     }
 
     #[napi]
-    pub fn response_time(&self) -> napi::Result<f64, String> {
-        guarded(|| {
+    pub fn response_time(&self, env: &Env) -> napi::Result<f64> {
+        guard(env, || {
             Ok(millis(
                 self.policy
                     .response_time()
@@ -271,43 +254,52 @@ impl NativePolicy {
 
     /// JSON of the response's fields as stored.
     #[napi]
-    pub fn response_headers(&self) -> napi::Result<String, String> {
-        guarded(|| to_json(self.policy.response_headers()))
+    pub fn response_headers(&self, env: &Env) -> napi::Result<String> {
+        guard(env, || to_json(self.policy.response_headers()))
     }
 
     /// JSON of the headers to serve the stored response with at `now`.
     #[napi]
-    pub fn served_headers(&self, now: f64) -> napi::Result<String, String> {
-        guarded(|| to_json(&self.policy.served_headers(time(now))))
+    pub fn served_headers(&self, env: &Env, now: f64) -> napi::Result<String> {
+        guard(env, || to_json(&self.policy.served_headers(time(now))))
     }
 
     #[napi]
-    pub fn response_directives(&self) -> napi::Result<String, String> {
-        guarded(|| to_json(&self.policy.response_directives()))
+    pub fn response_directives(&self, env: &Env) -> napi::Result<String> {
+        guard(env, || to_json(&self.policy.response_directives()))
     }
 
     #[napi]
-    pub fn matches(&self, request_json: String) -> napi::Result<bool, String> {
-        guarded(|| Ok(self.policy.matches(&request(&request_json)?)))
+    pub fn matches(&self, env: &Env, request_json: String) -> napi::Result<bool> {
+        guard(env, || Ok(self.policy.matches(&request(&request_json)?)))
     }
 
     /// Whether the request's own conditional headers match the stored response (answer 304).
     #[napi]
-    pub fn not_modified_for(&self, request_json: String) -> napi::Result<bool, String> {
-        guarded(|| Ok(self.policy.not_modified_for(&request(&request_json)?)))
+    pub fn not_modified_for(&self, env: &Env, request_json: String) -> napi::Result<bool> {
+        guard(env, || {
+            Ok(self.policy.not_modified_for(&request(&request_json)?))
+        })
     }
 
     /// JSON of the request headers for revalidating the stored response.
     #[napi]
-    pub fn revalidation_headers(&self, request_json: String) -> napi::Result<String, String> {
-        guarded(|| to_json(&self.policy.revalidation_headers(&request(&request_json)?)))
+    pub fn revalidation_headers(&self, env: &Env, request_json: String) -> napi::Result<String> {
+        guard(env, || {
+            to_json(&self.policy.revalidation_headers(&request(&request_json)?))
+        })
     }
 
     /// JSON `{ fresh, matches, headers }`: response headers to serve when fresh, otherwise
     /// the request headers to send to the origin (with validators added).
     #[napi]
-    pub fn before_request(&self, request_json: String, now: f64) -> napi::Result<String, String> {
-        guarded(|| {
+    pub fn before_request(
+        &self,
+        env: &Env,
+        request_json: String,
+        now: f64,
+    ) -> napi::Result<String> {
+        guard(env, || {
             match self
                 .policy
                 .before_request(&request(&request_json)?, time(now))?
@@ -330,12 +322,13 @@ impl NativePolicy {
     #[napi]
     pub fn after_response(
         &self,
+        env: &Env,
         request_json: String,
         status_code: u32,
         headers_json: String,
         now: f64,
-    ) -> napi::Result<String, String> {
-        guarded(|| {
+    ) -> napi::Result<String> {
+        guard(env, || {
             let after = self.policy.after_response(
                 &request(&request_json)?,
                 status(status_code)?,

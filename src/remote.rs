@@ -1,23 +1,24 @@
 //! The shared second tier (core `remote`) as JS classes: `NativeRemoteTier`, bodies pulled
 //! chunk by chunk (`NativeRemoteBody`), bodies pushed chunk by chunk (`NativeRemoteWriter`),
-//! fetch locks (`NativeRemoteLock`). Every call that talks to Redis runs as a libuv task.
+//! fetch locks (`NativeRemoteLock`). Every call that talks to Redis runs as a libuv `Job`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{AsyncTask, Buffer};
-use napi::{Env, Task};
+use napi::Env;
 use napi_derive::napi;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use streaming_cache_core::remote::{
-    LockAttempt, RemoteBodyReader, RemoteEntry, RemoteError, RemoteLock, RemoteOptions, RemoteTier,
-    RemoteWriter, WaitOutcome,
+    LockAttempt, RemoteBodyReader, RemoteEntry, RemoteError, RemoteErrorKind, RemoteLock,
+    RemoteOptions, RemoteTier, RemoteWriter, WaitOutcome,
 };
 
 use crate::cache::NativeCache;
 use crate::convert::{set_from, FromJsNumber};
 use crate::errors::{guard_coded, guard_infallible};
+use crate::job::Job;
 
 /// Options as the JS shim checked them: durations in milliseconds, sizes in bytes.
 #[napi(object)]
@@ -56,7 +57,7 @@ pub struct NativeRemoteTier {
 #[napi]
 impl NativeRemoteTier {
     #[napi(constructor)]
-    pub fn new(options: NativeRemoteOptions) -> napi::Result<Self> {
+    pub fn new(env: &Env, options: NativeRemoteOptions) -> napi::Result<Self> {
         let mut opts = RemoteOptions::new(options.url);
         if let Some(prefix) = options.prefix {
             opts.prefix = prefix;
@@ -72,72 +73,88 @@ impl NativeRemoteTier {
         set_from(&mut opts.breaker_cooldown, options.breaker_cooldown);
         set_from(&mut opts.revalidation_grace, options.revalidation_grace);
         set_from(&mut opts.lock_ttl, options.lock_ttl);
-        let tier = guard_coded(|| RemoteTier::connect(opts))?;
+        let tier = guard_coded(env, || RemoteTier::connect(opts))?;
         Ok(NativeRemoteTier { tier })
     }
 
     /// The body of `key`, opened, or null (a miss, or any failure: counted in `stats()`).
     #[napi(ts_return_type = "Promise<NativeRemoteBody | null>")]
-    pub fn get(&self, key: String) -> AsyncTask<GetTask> {
-        AsyncTask::new(GetTask {
-            tier: self.tier.clone(),
-            key,
-            found: None,
+    pub fn get(&self, key: String) -> AsyncTask<Job<Option<NativeRemoteBody>>> {
+        let tier = self.tier.clone();
+        Job::spawn_infallible(move || {
+            tier.get(&key).map(|reader| NativeRemoteBody {
+                entry: entry_json(reader.entry()),
+                size: reader.size(),
+                reader: Arc::new(Mutex::new(reader)),
+            })
         })
     }
 
     /// The metadata of `key` as JSON, or null.
     #[napi(ts_return_type = "Promise<string | null>")]
-    pub fn lookup(&self, key: String) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask {
-            tier: self.tier.clone(),
-            op: TierOp::Lookup(key),
+    pub fn lookup(&self, key: String) -> AsyncTask<Job<String>> {
+        let tier = self.tier.clone();
+        Job::spawn_infallible(move || {
+            tier.lookup(&key)
+                .map_or_else(|| "null".into(), |e| entry_json(&e))
         })
     }
 
     /// Removes the metadata of `key`; resolves with whether there was any.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn remove(&self, key: String) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask {
-            tier: self.tier.clone(),
-            op: TierOp::Remove(key),
-        })
+    pub fn remove(&self, key: String) -> AsyncTask<Job<String>> {
+        let tier = self.tier.clone();
+        Job::spawn(move || tier.remove(&key).map(|removed| removed.to_string()))
     }
 
     /// Removes the metadata of every key under the prefix; resolves with the count.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn purge(&self) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask {
-            tier: self.tier.clone(),
-            op: TierOp::Purge,
-        })
+    pub fn purge(&self) -> AsyncTask<Job<String>> {
+        let tier = self.tier.clone();
+        Job::spawn(move || tier.purge().map(|count| count.to_string()))
     }
 
     /// Waits up to `max_wait` ms for a lock holder to store `key`; resolves with
     /// `{"outcome":"stored"|"released"|"timedOut"|"unavailable","entry":...}` as JSON.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn wait_for(&self, key: String, max_wait: f64) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask {
-            tier: self.tier.clone(),
-            op: TierOp::WaitFor(key, Duration::from_js(max_wait)),
+    pub fn wait_for(&self, key: String, max_wait: f64) -> AsyncTask<Job<String>> {
+        let tier = self.tier.clone();
+        let max_wait = Duration::from_js(max_wait);
+        Job::spawn_infallible(move || {
+            let (outcome, entry) = match tier.wait_for(&key, max_wait) {
+                WaitOutcome::Stored(entry) => ("stored", Some(entry)),
+                WaitOutcome::Released => ("released", None),
+                WaitOutcome::TimedOut => ("timedOut", None),
+                WaitOutcome::Unavailable => ("unavailable", None),
+            };
+            let entry: Value = entry.map_or(Value::Null, |e| {
+                serde_json::from_str(&entry_json(&e)).unwrap_or(Value::Null)
+            });
+            json!({ "outcome": outcome, "entry": entry }).to_string()
         })
     }
 
     /// Waits until queued uploads finished (or `timeout` ms); resolves with whether they did.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn flush(&self, timeout: f64) -> AsyncTask<TierTask> {
-        AsyncTask::new(TierTask {
-            tier: self.tier.clone(),
-            op: TierOp::Flush(Duration::from_js(timeout)),
-        })
+    pub fn flush(&self, timeout: f64) -> AsyncTask<Job<String>> {
+        let tier = self.tier.clone();
+        let timeout = Duration::from_js(timeout);
+        Job::spawn_infallible(move || tier.flush(timeout).to_string())
     }
 
     #[napi(ts_return_type = "Promise<NativeRemoteLock>")]
-    pub fn try_lock(&self, key: String) -> AsyncTask<LockTask> {
-        AsyncTask::new(LockTask {
-            tier: self.tier.clone(),
-            key,
-            attempt: None,
+    pub fn try_lock(&self, key: String) -> AsyncTask<Job<NativeRemoteLock>> {
+        let tier = self.tier.clone();
+        Job::spawn_infallible(move || {
+            let (state, lock) = match tier.try_lock(&key) {
+                LockAttempt::Acquired(lock) => ("acquired", Some(lock)),
+                LockAttempt::Busy => ("busy", None),
+                _ => ("unavailable", None),
+            };
+            NativeRemoteLock {
+                state: state.into(),
+                lock: Arc::new(Mutex::new(lock)),
+            }
         })
     }
 
@@ -146,8 +163,11 @@ impl NativeRemoteTier {
     /// process holds, is released once the upload finished. Never waits for Redis: false when
     /// there was nothing to upload, or the queue was full or the breaker open (counted).
     #[napi]
+    // Seven of them come from JS; `env` is napi-rs's, for the error a panic becomes.
+    #[allow(clippy::too_many_arguments)]
     pub fn enqueue_local(
         &self,
+        env: &Env,
         cache: &NativeCache,
         key: String,
         remote_key: String,
@@ -155,7 +175,7 @@ impl NativeRemoteTier {
         fresh_for: f64,
         lock: Option<&NativeRemoteLock>,
     ) -> napi::Result<bool> {
-        guard_infallible(|| {
+        guard_infallible(env, || {
             let held = lock.and_then(|l| l.lock.lock().take());
             self.tier.enqueue_local(
                 &cache.cache,
@@ -169,128 +189,26 @@ impl NativeRemoteTier {
     }
 
     #[napi]
-    pub fn writer(&self) -> NativeRemoteWriter {
-        NativeRemoteWriter {
+    pub fn writer(&self, env: &Env) -> napi::Result<NativeRemoteWriter> {
+        guard_infallible(env, || NativeRemoteWriter {
             writer: Arc::new(Mutex::new(Some(self.tier.writer()))),
-        }
+        })
     }
 
     /// Counters as JSON.
     #[napi]
-    pub fn stats(&self) -> String {
-        let s = self.tier.stats();
-        json!({
-            "hits": s.hits, "misses": s.misses, "errors": s.errors, "evicted": s.evicted,
-            "bytesRead": s.bytes_read, "bytesWritten": s.bytes_written,
-            "uploads": s.uploads, "uploadsDeduplicated": s.uploads_deduplicated,
-            "uploadsDropped": s.uploads_dropped, "uploadsFailed": s.uploads_failed,
-            "breakerOpened": s.breaker_opened, "breakerOpen": s.breaker_open,
-            "locksAcquired": s.locks_acquired, "locksBusy": s.locks_busy, "queued": s.queued,
-        })
-        .to_string()
-    }
-}
-
-pub struct GetTask {
-    tier: RemoteTier,
-    key: String,
-    found: Option<RemoteBodyReader>,
-}
-
-impl Task for GetTask {
-    type Output = bool;
-    type JsValue = Option<NativeRemoteBody>;
-
-    fn compute(&mut self) -> napi::Result<bool> {
-        let (tier, key) = (&self.tier, &self.key);
-        let found = guard_infallible(|| tier.get(key))?;
-        self.found = found;
-        Ok(self.found.is_some())
-    }
-
-    fn resolve(&mut self, _env: Env, _found: bool) -> napi::Result<Option<NativeRemoteBody>> {
-        Ok(self.found.take().map(|reader| NativeRemoteBody {
-            entry: entry_json(reader.entry()),
-            size: reader.size(),
-            reader: Arc::new(Mutex::new(reader)),
-        }))
-    }
-}
-
-pub enum TierOp {
-    Lookup(String),
-    Remove(String),
-    WaitFor(String, Duration),
-    Flush(Duration),
-    Purge,
-}
-
-pub struct TierTask {
-    tier: RemoteTier,
-    op: TierOp,
-}
-
-impl Task for TierTask {
-    type Output = String;
-    type JsValue = String;
-
-    fn compute(&mut self) -> napi::Result<String> {
-        let (tier, op) = (&self.tier, &self.op);
-        guard_coded(|| {
-            Ok::<_, RemoteError>(match op {
-                TierOp::Lookup(key) => tier
-                    .lookup(key)
-                    .map_or_else(|| "null".into(), |e| entry_json(&e)),
-                TierOp::Remove(key) => tier.remove(key)?.to_string(),
-                TierOp::Flush(timeout) => tier.flush(*timeout).to_string(),
-                TierOp::Purge => tier.purge()?.to_string(),
-                TierOp::WaitFor(key, max_wait) => {
-                    let (outcome, entry) = match tier.wait_for(key, *max_wait) {
-                        WaitOutcome::Stored(entry) => ("stored", Some(entry)),
-                        WaitOutcome::Released => ("released", None),
-                        WaitOutcome::TimedOut => ("timedOut", None),
-                        WaitOutcome::Unavailable => ("unavailable", None),
-                    };
-                    let entry: Value = entry.map_or(Value::Null, |e| {
-                        serde_json::from_str(&entry_json(&e)).unwrap_or(Value::Null)
-                    });
-                    json!({ "outcome": outcome, "entry": entry }).to_string()
-                }
+    pub fn stats(&self, env: &Env) -> napi::Result<String> {
+        guard_infallible(env, || {
+            let s = self.tier.stats();
+            json!({
+                "hits": s.hits, "misses": s.misses, "errors": s.errors, "evicted": s.evicted,
+                "bytesRead": s.bytes_read, "bytesWritten": s.bytes_written,
+                "uploads": s.uploads, "uploadsDeduplicated": s.uploads_deduplicated,
+                "uploadsDropped": s.uploads_dropped, "uploadsFailed": s.uploads_failed,
+                "breakerOpened": s.breaker_opened, "breakerOpen": s.breaker_open,
+                "locksAcquired": s.locks_acquired, "locksBusy": s.locks_busy, "queued": s.queued,
             })
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
-        Ok(output)
-    }
-}
-
-pub struct LockTask {
-    tier: RemoteTier,
-    key: String,
-    attempt: Option<LockAttempt>,
-}
-
-impl Task for LockTask {
-    type Output = ();
-    type JsValue = NativeRemoteLock;
-
-    fn compute(&mut self) -> napi::Result<()> {
-        let (tier, key) = (&self.tier, &self.key);
-        let attempt = guard_infallible(|| tier.try_lock(key))?;
-        self.attempt = Some(attempt);
-        Ok(())
-    }
-
-    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<NativeRemoteLock> {
-        let (state, lock) = match self.attempt.take() {
-            Some(LockAttempt::Acquired(lock)) => ("acquired", Some(lock)),
-            Some(LockAttempt::Busy) => ("busy", None),
-            _ => ("unavailable", None),
-        };
-        Ok(NativeRemoteLock {
-            state: state.into(),
-            lock: Arc::new(Mutex::new(lock)),
+            .to_string()
         })
     }
 }
@@ -311,31 +229,12 @@ impl NativeRemoteLock {
 
     /// Releases the lock if this process holds it; resolves with whether it still did.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn release(&self) -> AsyncTask<ReleaseTask> {
-        AsyncTask::new(ReleaseTask {
-            lock: self.lock.clone(),
-        })
-    }
-}
-
-pub struct ReleaseTask {
-    lock: Arc<Mutex<Option<RemoteLock>>>,
-}
-
-impl Task for ReleaseTask {
-    type Output = String;
-    type JsValue = String;
-
-    fn compute(&mut self) -> napi::Result<String> {
-        let lock = &self.lock;
-        guard_coded(|| match lock.lock().take() {
+    pub fn release(&self) -> AsyncTask<Job<String>> {
+        let lock = self.lock.clone();
+        Job::spawn(move || match lock.lock().take() {
             Some(held) => held.release().map(|released| released.to_string()),
             None => Ok("false".into()),
         })
-    }
-
-    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
-        Ok(output)
     }
 }
 
@@ -367,11 +266,9 @@ impl NativeRemoteBody {
     /// promptly) with the next bytes; resolves with the count, 0 at the end. The call that
     /// reaches the end resolves only after the whole body's checksum matched.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn read(&self, buffer: Buffer) -> AsyncTask<RemoteReadTask> {
-        AsyncTask::new(RemoteReadTask {
-            reader: self.reader.clone(),
-            buffer,
-        })
+    pub fn read(&self, mut buffer: Buffer) -> AsyncTask<Job<u32>> {
+        let reader = self.reader.clone();
+        Job::spawn(move || reader.lock().read(buffer.as_mut()).map(|n| n as u32))
     }
 
     /// Whether `readSync` can answer without waiting for the network.
@@ -383,13 +280,12 @@ impl NativeRemoteBody {
     /// `read` on the calling thread, for a chunk already in memory (`ready`): most bodies are
     /// one chunk, and the hop to the thread pool and back costs more than the read.
     #[napi]
-    pub fn read_sync(&self, mut buffer: Buffer) -> napi::Result<u32> {
-        let reader = &self.reader;
-        guard_coded(|| {
-            let mut reader = reader.lock();
+    pub fn read_sync(&self, env: &Env, mut buffer: Buffer) -> napi::Result<u32> {
+        guard_coded(env, || {
+            let mut reader = self.reader.lock();
             if !reader.is_ready() {
                 return Err(RemoteError::new(
-                    streaming_cache_core::remote::RemoteErrorKind::Closed,
+                    RemoteErrorKind::Closed,
                     "readSync needs a chunk already in memory (check `ready`)",
                 ));
             }
@@ -398,27 +294,8 @@ impl NativeRemoteBody {
     }
 
     #[napi]
-    pub fn close(&self) {
-        self.reader.lock().close();
-    }
-}
-
-pub struct RemoteReadTask {
-    reader: Arc<Mutex<RemoteBodyReader>>,
-    buffer: Buffer,
-}
-
-impl Task for RemoteReadTask {
-    type Output = u32;
-    type JsValue = u32;
-
-    fn compute(&mut self) -> napi::Result<u32> {
-        let (reader, buffer) = (&self.reader, &mut self.buffer);
-        guard_coded(|| reader.lock().read(buffer.as_mut()).map(|n| n as u32))
-    }
-
-    fn resolve(&mut self, _env: Env, output: u32) -> napi::Result<u32> {
-        Ok(output)
+    pub fn close(&self, env: &Env) -> napi::Result<()> {
+        guard_infallible(env, || self.reader.lock().close())
     }
 }
 
@@ -430,48 +307,14 @@ pub struct NativeRemoteWriter {
 #[napi]
 impl NativeRemoteWriter {
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn write(&self, chunks: Vec<Buffer>) -> AsyncTask<RemoteWriteTask> {
-        AsyncTask::new(RemoteWriteTask {
-            writer: self.writer.clone(),
-            chunks,
-        })
-    }
-
-    /// Stores the body and points `key` at it for `fresh_for` ms plus the revalidation grace;
-    /// resolves with the entry as JSON.
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn commit(&self, key: String, meta: String, fresh_for: f64) -> AsyncTask<RemoteCommitTask> {
-        AsyncTask::new(RemoteCommitTask {
-            writer: self.writer.clone(),
-            key,
-            meta,
-            fresh_for: Duration::from_js(fresh_for),
-        })
-    }
-
-    #[napi]
-    pub fn abort(&self) {
-        self.writer.lock().take();
-    }
-}
-
-pub struct RemoteWriteTask {
-    writer: Arc<Mutex<Option<RemoteWriter>>>,
-    chunks: Vec<Buffer>,
-}
-
-impl Task for RemoteWriteTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> napi::Result<()> {
-        let (writer, chunks) = (&self.writer, &self.chunks);
-        guard_coded(|| {
+    pub fn write(&self, chunks: Vec<Buffer>) -> AsyncTask<Job<()>> {
+        let writer = self.writer.clone();
+        Job::spawn(move || {
             let mut slot = writer.lock();
             let Some(w) = slot.as_mut() else {
                 return Err(closed());
             };
-            for chunk in chunks {
+            for chunk in &chunks {
                 if let Err(err) = w.write(chunk) {
                     slot.take();
                     return Err(err);
@@ -481,45 +324,36 @@ impl Task for RemoteWriteTask {
         })
     }
 
-    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
-        Ok(())
-    }
-}
-
-pub struct RemoteCommitTask {
-    writer: Arc<Mutex<Option<RemoteWriter>>>,
-    key: String,
-    meta: String,
-    fresh_for: Duration,
-}
-
-impl Task for RemoteCommitTask {
-    type Output = String;
-    type JsValue = String;
-
-    fn compute(&mut self) -> napi::Result<String> {
-        let (writer, key, meta, fresh_for) = (&self.writer, &self.key, &self.meta, self.fresh_for);
-        guard_coded(|| {
+    /// Stores the body and points `key` at it for `fresh_for` ms plus the revalidation grace;
+    /// resolves with the entry as JSON.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn commit(&self, key: String, meta: String, fresh_for: f64) -> AsyncTask<Job<String>> {
+        let writer = self.writer.clone();
+        let fresh_for = Duration::from_js(fresh_for);
+        Job::spawn(move || {
             let w = writer.lock().take().ok_or_else(closed)?;
-            let meta: Value = serde_json::from_str(meta).map_err(|e| {
+            let meta: Value = serde_json::from_str(&meta).map_err(|e| {
                 RemoteError::new(
-                    streaming_cache_core::remote::RemoteErrorKind::InvalidArgument,
+                    RemoteErrorKind::InvalidArgument,
                     format!("meta is not JSON: {e}"),
                 )
             })?;
-            w.finish(key, meta, fresh_for)
+            w.finish(&key, meta, fresh_for)
                 .map(|entry| entry_json(&entry))
         })
     }
 
-    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
-        Ok(output)
+    #[napi]
+    pub fn abort(&self, env: &Env) -> napi::Result<()> {
+        guard_infallible(env, || {
+            self.writer.lock().take();
+        })
     }
 }
 
 fn closed() -> RemoteError {
     RemoteError::new(
-        streaming_cache_core::remote::RemoteErrorKind::Closed,
+        RemoteErrorKind::Closed,
         "the remote write was aborted or committed",
     )
 }

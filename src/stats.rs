@@ -1,72 +1,49 @@
 //! `stats()`: the core's counters and sizes as a plain JS object (numbers are f64: exact up
 //! to 2^53, more bytes than any disk holds).
 
+use napi::Env;
 use napi_derive::napi;
 use streaming_cache_core::{Evictions, Stats};
 
 use crate::cache::NativeCache;
+use crate::errors::guard_infallible;
 
-#[napi(object)]
-pub struct NativeEvictions {
-    pub size: f64,
-    pub shared_budget: f64,
-    pub corrupt: f64,
-    pub missing: f64,
+/// A `#[napi(object)]` of numbers mirroring a core struct of `u64` counters, and the `From`
+/// that fills it: each counter is named once here, not once to declare and once to copy.
+/// `nested` fields hold another such object.
+macro_rules! counters_object {
+    ($js:ident from $core:ident { $($field:ident),* $(,)? } $(nested { $($inner:ident: $inner_js:ident),* })?) => {
+        #[napi(object)]
+        pub struct $js {
+            $(pub $field: f64,)*
+            $($(pub $inner: $inner_js,)*)?
+        }
+
+        impl From<$core> for $js {
+            fn from(core: $core) -> Self {
+                $js {
+                    $($field: core.$field as f64,)*
+                    $($($inner: core.$inner.into(),)*)?
+                }
+            }
+        }
+    };
 }
 
-#[napi(object)]
-pub struct NativeStats {
-    pub hits: f64,
-    pub misses: f64,
-    pub stores: f64,
-    pub deduplicated_stores: f64,
-    pub bytes_written: f64,
-    pub bytes_read: f64,
-    pub evictions: NativeEvictions,
-    pub integrity_failures: f64,
-    pub entries: f64,
-    pub bytes: f64,
-    pub max_size: f64,
-    pub max_entries: f64,
-    pub dedup_saved_bytes: f64,
-}
+counters_object!(NativeEvictions from Evictions { size, shared_budget, corrupt, missing });
+
+counters_object!(NativeStats from Stats {
+    hits, misses, stores, deduplicated_stores, bytes_written, bytes_read, integrity_failures,
+    entries, bytes, max_size, max_entries, dedup_saved_bytes,
+} nested { evictions: NativeEvictions });
 
 #[napi]
 impl NativeCache {
     /// Counters since open and the sizes they relate to. Reads the shared usage record (one
     /// small locked read) and applies moka's pending work for an exact entry count.
     #[napi]
-    pub fn stats(&self) -> NativeStats {
-        to_js(self.cache.stats())
-    }
-}
-
-fn to_js(s: Stats) -> NativeStats {
-    let Evictions {
-        size,
-        shared_budget,
-        corrupt,
-        missing,
-    } = s.evictions;
-    NativeStats {
-        hits: s.hits as f64,
-        misses: s.misses as f64,
-        stores: s.stores as f64,
-        deduplicated_stores: s.deduplicated_stores as f64,
-        bytes_written: s.bytes_written as f64,
-        bytes_read: s.bytes_read as f64,
-        evictions: NativeEvictions {
-            size: size as f64,
-            shared_budget: shared_budget as f64,
-            corrupt: corrupt as f64,
-            missing: missing as f64,
-        },
-        integrity_failures: s.integrity_failures as f64,
-        entries: s.entries as f64,
-        bytes: s.bytes as f64,
-        max_size: s.max_size as f64,
-        max_entries: s.max_entries as f64,
-        dedup_saved_bytes: s.dedup_saved_bytes as f64,
+    pub fn stats(&self, env: &Env) -> napi::Result<NativeStats> {
+        guard_infallible(env, || self.cache.stats().into())
     }
 }
 
@@ -82,15 +59,17 @@ pub struct NativeEviction {
 impl NativeCache {
     /// Evictions since the last call, oldest first (the core keeps the latest 1024).
     #[napi]
-    pub fn take_evictions(&self) -> Vec<NativeEviction> {
-        self.cache
-            .take_evictions()
-            .into_iter()
-            .map(|r| NativeEviction {
-                key: r.key,
-                size: r.size as f64,
-                cause: r.cause.name().to_owned(),
-            })
-            .collect()
+    pub fn take_evictions(&self, env: &Env) -> napi::Result<Vec<NativeEviction>> {
+        guard_infallible(env, || {
+            self.cache
+                .take_evictions()
+                .into_iter()
+                .map(|r| NativeEviction {
+                    key: r.key,
+                    size: r.size as f64,
+                    cause: r.cause.name().to_owned(),
+                })
+                .collect()
+        })
     }
 }
