@@ -114,11 +114,11 @@ async function withCache (): Promise<void> {
   const agent = new undici.Agent().compose(cacheInterceptor({ cache, mode: 'default', shared: true, methods: ['GET'] }))
   const store = new StreamingCacheStore({ location: cache.dir, maxEntries: 100 })
   // Heuristic freshness bounds (or none) on both fronts and on CachePolicy.
-  new undici.Agent().compose(cacheInterceptor({ cache, heuristic: { fraction: 0.1, min: 10_000, max: 86_400_000 } }))
-  new undici.Agent().compose(undici.interceptors.cache({ store: new StreamingCacheStore({ heuristic: false }) }))
-  new CachePolicy({ url: 'http://a.test/' }, { status: 200, headers: {} }, { heuristic: { min: 0 } })
+  const bounded = new undici.Agent().compose(cacheInterceptor({ cache, heuristic: { fraction: 0.1, min: 10_000, max: 86_400_000 } }))
+  const noHeuristic = new undici.Agent().compose(undici.interceptors.cache({ store: new StreamingCacheStore({ heuristic: false }) }))
+  const floorless = new CachePolicy({ url: 'http://a.test/' }, { status: 200, headers: {} }, { heuristic: { min: 0 } })
   const viaStore = new undici.Agent().compose(undici.interceptors.cache({ store }))
-  void [agent, viaStore, store.cache.entryCount()]
+  void [agent, viaStore, store.cache.entryCount(), bounded, noHeuristic, floorless]
 }
 
 void [withNode, withUndici, withCache]
