@@ -316,3 +316,28 @@ test('CLI: a native failure is reported as its message and code, exit status 2',
   t.regex(stderr, /\(EEXIST\)/)
   t.notRegex(stderr, /EEXIST: /, 'the message carries no code prefix')
 })
+
+test('a panic inside the guards becomes ERR_CACHE_INTERNAL, on the JS thread and on a libuv thread, and prints nothing (issue 10 item 1)', (t) => {
+  // A child process: an uncaught panic would abort it (SIGABRT), and the default panic hook
+  // would print to its stderr.
+  const script = `
+    const native = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'native.js'))})
+    const seen = (err) => ({ name: err.constructor.name, code: err.code, message: err.message })
+    let sync = null
+    try { native.__panicInsideGuardSync() } catch (err) { sync = seen(err) }
+    native.__panicInsideGuardAsync().then(
+      () => console.log(JSON.stringify({ sync, job: 'resolved' })),
+      (err) => console.log(JSON.stringify({ sync, job: seen(err) })))
+  `
+  const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 })
+  t.is(res.signal, null, res.stderr)
+  t.is(res.status, 0, res.stderr)
+  t.is(res.stderr, '')
+  const { sync, job } = JSON.parse(res.stdout.trim())
+  for (const err of [sync, job]) {
+    t.is(err.name, 'Error')
+    t.is(err.code, 'ERR_CACHE_INTERNAL')
+    t.regex(err.message, /deliberate panic/)
+    t.notRegex(err.message, /^ERR_/)
+  }
+})

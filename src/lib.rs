@@ -13,6 +13,7 @@ mod job;
 mod js_error;
 mod policy;
 mod remote;
+mod self_test;
 mod stats;
 mod writer;
 
