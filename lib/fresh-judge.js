@@ -4,9 +4,10 @@
 // selects the stored response and finds it fresh. Then the answer is `{ fresh: true, matches:
 // true, headers }` with the stored fields and a current `age`, exactly what the native policy
 // returns; everything else (stale, not matching, request directives, headers the native side
-// would reject) is left to the native policy. No rule is re-implemented here: what the answer
-// depends on is asked of the native policy once (lifetime, age when received, the headers to
-// serve) or once per distinct request (whether it selects the response), and kept.
+// would reject) is left to the native policy. No caching rule is re-implemented here: what the
+// answer depends on is asked of the native policy once (how long it stays fresh after it was
+// received, the headers to serve) or once per distinct value of the headers that select it
+// (`matches`), and kept; the only arithmetic is the age (age when received + time since).
 // __test__/fresh-judge.spec.js compares both over generated responses, requests and times.
 
 /**
