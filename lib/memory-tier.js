@@ -13,6 +13,7 @@ const { validateCount } = require('./validate')
 const { invalidArgType, outOfRange } = require('./errors')
 const { CacheBodyReadable } = require('./body-readable')
 const { CachePolicy } = require('./cache-policy')
+const { FreshJudge, kFreshJudge } = require('./fresh-judge')
 
 /**
  * Internal, for the HTTP engine: `cache[kSoleHotHit](key, variantPrefix)` is `{ fields, whole }`
@@ -79,7 +80,7 @@ class HotRecords {
     this.forget(key)
     const cost = buffer.length + ENTRY_OVERHEAD
     if (cost > this.#maxBytes) return undefined
-    const record = { generation, fields, buffer, policy: undefined, cost, shared: undefined }
+    const record = { generation, fields, buffer, policy: undefined, judge: undefined, cost, shared: undefined }
     while (this.#bytes + cost > this.#maxBytes) {
       const [oldest, old] = this.#records.entries().next().value
       this.#records.delete(oldest)
@@ -102,6 +103,20 @@ function recordPolicy (record) {
   return (record.policy ??= CachePolicy.fromJSON(record.fields.policy))
 }
 
+/** The record's FreshJudge (built once, on first use), or null. */
+function recordJudge (record) {
+  if (record.judge !== undefined) return record.judge
+  const policy = recordPolicy(record)
+  let judge = null
+  try {
+    judge = policy === null ? null : FreshJudge.of(policy)
+  } catch {
+    judge = null
+  }
+  record.judge = judge
+  return judge
+}
+
 /** The fields a lookup returns of a hot record's stored `fields` (no policy, no body). */
 function lookupFields (f) {
   return {
@@ -118,12 +133,14 @@ function lookupFields (f) {
 
 /**
  * The stored fields of a hot record as a lookup returns them (without `body`), built once per
- * record and shared by its hits: read-only. `policy` is built on first use.
+ * record and shared by its hits: read-only. `policy` (and its FreshJudge) is built on first use.
  */
 function sharedFields (record) {
   if (record.shared !== undefined) return record.shared
   const shared = lookupFields(record.fields)
   Object.defineProperty(shared, 'policy', { enumerable: true, get: () => recordPolicy(record) })
+  // The policy's common answer in JS, kept with the record and gone with it (lib/fresh-judge.js).
+  Object.defineProperty(shared, kFreshJudge, { get: () => recordJudge(record) })
   record.shared = shared
   return shared
 }

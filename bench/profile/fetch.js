@@ -1,6 +1,6 @@
 'use strict'
 // Profile target: undici fetch of a cached response (origin in-process, hit only once).
-//   node --cpu-prof bench/profile/fetch.js [interceptor|interceptor-off|store|store-off|memory] [KiB=1024] [reqs=2000]
+//   node --cpu-prof bench/profile/fetch.js [interceptor|interceptor-off|store|store-off|memory] [KiB=1024] [reqs=2000] [inFlight=1]
 const http = require('node:http')
 const { Agent, fetch, interceptors, cacheStores } = require('undici')
 const { bodyBuffer, KiB } = require('../lib/data')
@@ -8,7 +8,7 @@ const { tempDir, removeDir } = require('../lib/io')
 const { makeStore, makeInterceptor } = require('../lib/undici-ours')
 const { StreamingCache } = require('../..')
 
-const [which = 'interceptor', kib = '1024', reqs = '2000'] = process.argv.slice(2)
+const [which = 'interceptor', kib = '1024', reqs = '2000', inFlight = '1'] = process.argv.slice(2)
 const body = bodyBuffer(Number(kib) * KiB)
 
 async function main () {
@@ -37,7 +37,11 @@ async function main () {
   for (let i = 0; i < 50; i++) { await get(); await new Promise((resolve) => setTimeout(resolve, 2)) }
   const start = process.hrtime.bigint()
   const cpu0 = process.cpuUsage()
-  for (let i = 0; i < Number(reqs); i++) await get()
+  let left = Number(reqs)
+  const worker = async () => {
+    while (left-- > 0) await get()
+  }
+  await Promise.all(Array.from({ length: Number(inFlight) }, worker))
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   const cpu = process.cpuUsage(cpu0)
   console.log(`${which} fetch ${kib} KiB: ${(reqs / seconds).toFixed(0)} req/s, ${(seconds * 1e6 / reqs).toFixed(0)} us/req, ${((cpu.user + cpu.system) / reqs).toFixed(1)} us CPU/req`)

@@ -26,50 +26,108 @@ function abortError () {
   }
 }
 
+/** What the caller's controller asks of its Downstream (module-private names). */
+const kPause = Symbol('pause')
+const kResume = Symbol('resume')
+const kAbort = Symbol('abort')
+const kState = Symbol('state')
+
+/**
+ * The controller the caller's handler gets: one per request, its methods on the prototype.
+ * `rawHeaders` and `rawTrailers` (undici's raw form, Buffers) are built when first read:
+ * fetch and most handlers use the headers object and never do.
+ */
+class DownstreamController {
+  #downstream
+  #rawHeaders = null
+  #rawTrailers = null
+  /** Headers (or trailers) whose raw form is built on first read. */
+  #headers = null
+  #trailers = null
+
+  constructor (downstream) {
+    this.#downstream = downstream
+  }
+
+  pause () { this.#downstream[kPause]() }
+  resume () { this.#downstream[kResume]() }
+  abort (reason) { this.#downstream[kAbort](reason) }
+  get paused () { return this.#downstream[kState].paused }
+  get aborted () { return this.#downstream[kState].aborted }
+  get reason () { return this.#downstream[kState].reason }
+
+  get rawHeaders () {
+    if (this.#headers !== null) {
+      this.#rawHeaders = toRawHeaders(this.#headers)
+      this.#headers = null
+    }
+    return this.#rawHeaders
+  }
+
+  set rawHeaders (value) {
+    this.#rawHeaders = value
+    this.#headers = null
+  }
+
+  get rawTrailers () {
+    if (this.#trailers !== null) {
+      this.#rawTrailers = toRawHeaders(this.#trailers)
+      this.#trailers = null
+    }
+    return this.#rawTrailers
+  }
+
+  set rawTrailers (value) {
+    this.#rawTrailers = value
+    this.#trailers = null
+  }
+
+  /** The response's headers: `rawHeaders` is their raw form from now on. */
+  headersAre (headers) {
+    this.#rawHeaders = null
+    this.#headers = headers
+  }
+
+  trailersAre (trailers) {
+    this.#rawTrailers = null
+    this.#trailers = trailers
+  }
+}
+
 class Downstream {
   #handler
   #source = null
   #started = false
   #finished = false
-  #paused = false
-  #aborted = false
-  #reason = null
   controller
 
   constructor (handler) {
     this.#handler = handler
-    const self = this
-    this.controller = {
-      rawHeaders: null,
-      rawTrailers: null,
-      pause () { self.#pause() },
-      resume () { self.#resume() },
-      abort (reason) { self.#abort(reason) },
-      get paused () { return self.#paused },
-      get aborted () { return self.#aborted },
-      get reason () { return self.#reason },
-    }
+    /** What the controller reports: `paused`, `aborted` and the abort `reason`. */
+    this[kState] = { paused: false, aborted: false, reason: null }
+    this.controller = new DownstreamController(this)
   }
 
-  get aborted () { return this.#aborted }
-  get reason () { return this.#reason }
+  get aborted () { return this[kState].aborted }
+  get reason () { return this[kState].reason }
   get finished () { return this.#finished }
   get handler () { return this.#handler }
 
   /** Makes `source` ({ pause, resume, abort }) the one the caller's controller drives. */
   attach (source, context) {
     this.#source = source
-    if (this.#aborted) {
-      source.abort(this.#reason)
+    const state = this[kState]
+    if (state.aborted) {
+      source.abort(state.reason)
       return
     }
-    if (this.#paused) source.pause()
+    if (state.paused) source.pause()
     if (this.#started) return
     this.#started = true
     try {
       this.#handler.onRequestStart?.(this.controller, context ?? {})
     } catch (err) {
-      this.#abort(err)
+      this[kAbort](err)
     }
   }
 
@@ -80,7 +138,7 @@ class Downstream {
 
   responseStart (statusCode, headers, statusMessage = STATUS_CODES[statusCode] ?? '') {
     if (this.#finished) return
-    this.controller.rawHeaders = toRawHeaders(headers)
+    this.controller.headersAre(headers)
     return this.#handler.onResponseStart?.(this.controller, statusCode, headers, statusMessage)
   }
 
@@ -92,14 +150,14 @@ class Downstream {
   data (chunk) {
     if (this.#finished) return false
     this.#handler.onResponseData?.(this.controller, chunk)
-    return !this.#paused
+    return !this[kState].paused
   }
 
   end (trailers = {}) {
     if (this.#finished) return
     this.#finished = true
     this.#source = null
-    this.controller.rawTrailers = toRawHeaders(trailers)
+    this.controller.trailersAre(trailers)
     this.#handler.onResponseEnd?.(this.controller, trailers)
   }
 
@@ -110,22 +168,24 @@ class Downstream {
     this.#handler.onResponseError?.(this.controller, err)
   }
 
-  #pause () {
-    this.#paused = true
+  [kPause] () {
+    this[kState].paused = true
     this.#source?.pause()
   }
 
-  #resume () {
-    if (!this.#paused) return
-    this.#paused = false
+  [kResume] () {
+    const state = this[kState]
+    if (!state.paused) return
+    state.paused = false
     this.#source?.resume()
   }
 
-  #abort (reason) {
-    if (this.#aborted || this.#finished) return
-    this.#aborted = true
-    this.#reason = reason ?? abortError()
-    this.#source?.abort(this.#reason)
+  [kAbort] (reason) {
+    const state = this[kState]
+    if (state.aborted || this.#finished) return
+    state.aborted = true
+    state.reason = reason ?? abortError()
+    this.#source?.abort(state.reason)
   }
 }
 

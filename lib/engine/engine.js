@@ -65,6 +65,20 @@ class Found {
   }
 }
 
+/** A body `openBody` took from the RAM tier: the whole Buffer, and a stream over it only if someone asks. */
+class OpenedWhole {
+  #body = null
+
+  constructor (whole) {
+    this.whole = whole
+    this.size = whole.length
+  }
+
+  get body () {
+    return (this.#body ??= hotBody(this.whole))
+  }
+}
+
 /**
  * A miss on its way from the origin. `landed` resolves (never rejects) once the response was
  * stored or is known not to be: then the requests waiting for it look the entry up again.
@@ -269,11 +283,7 @@ class HttpCacheEngine {
    */
   openBody (found) {
     const whole = found.takeWhole()
-    if (whole !== null) {
-      // The stream over it only if someone asks for one.
-      let body = null
-      return { whole, size: whole.length, get body () { return (body ??= hotBody(whole)) } }
-    }
+    if (whole !== null) return new OpenedWhole(whole)
     const opened = found.takeBody()
     if (opened !== null) return { body: opened, size: found.fields.size, whole: null }
     let hit

@@ -13,9 +13,20 @@ const crypto = require('node:crypto')
  * @typedef {Record<string, string | string[] | null> | null} VaryMap
  */
 
+/** Origins parsed lately (a dispatcher sends to a few): parsing a URL per request is not free. */
+const origins = new Map()
+const ORIGINS_KEPT = 64
+
 function originOf (origin) {
   if (origin instanceof URL) return origin.origin
-  return new URL(String(origin)).origin
+  const text = String(origin)
+  let parsed = origins.get(text)
+  if (parsed === undefined) {
+    parsed = new URL(text).origin
+    if (origins.size >= ORIGINS_KEPT) origins.delete(origins.keys().next().value)
+    origins.set(text, parsed)
+  }
+  return parsed
 }
 
 function serializeQuery (query) {

@@ -3,6 +3,7 @@
 // base key whose stored request matches (method, Vary) and `policy.beforeRequest` judges them
 // (fresh or not, the headers to serve or revalidate with). A fresh one is preferred, then the
 // newest. A HEAD request may be answered by its own stored HEAD response or by a stored GET.
+const { kFreshJudge } = require('../fresh-judge')
 
 /**
  * What `policy.beforeRequest` said about an entry, with the policy and the request asked.
@@ -42,7 +43,8 @@ function judgeFor (req, now) {
     // Requests with the same key are the same resource (a custom cacheKey may merge URLs):
     // the policy is asked about the URL the entry was stored for.
     const asked = { ...req, url: fields.url || req.url, headers: withStoredVary(req.headers, fields.metadata.vary) }
-    const result = policy.beforeRequest(asked, now)
+    // A RAM-tier entry answers a common request in JS, exactly as the policy would.
+    const result = fields[kFreshJudge]?.judge(asked, now) ?? policy.beforeRequest(asked, now)
     if (!result.matches) return null
     return { policy, result, req: asked }
   }
