@@ -16,6 +16,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { once } = require('node:events')
+const { connectChild } = require('../lib/ipc-child')
 const { pipeline } = require('node:stream/promises')
 const { patternStream, formatSize, MiB, GiB } = require('../lib/data')
 const { tempDir, removeDir, contentPath } = require('../lib/io')
@@ -52,15 +53,7 @@ function forkRole (...args) {
 
 async function startChild (system, cacheDir, originUrl) {
   const child = forkRole('child', system, cacheDir, originUrl)
-  const [ready] = await once(child, 'message')
-  if (!ready.ready) throw new Error(`${system}: child did not start`)
-  const ask = async (msg) => {
-    child.send(msg)
-    const [reply] = await once(child, 'message')
-    if (reply.error) throw new Error(`${system}: ${reply.error}`)
-    return reply
-  }
-  return { ask, close: () => child.kill() }
+  return connectChild(child, system)
 }
 
 async function setup ({ quick }) {

@@ -8,6 +8,7 @@
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { once } = require('node:events')
+const { connectChild } = require('../lib/ipc-child')
 const { formatSize, KiB, MiB } = require('../lib/data')
 const { tempDir, removeDir } = require('../lib/io')
 const { load } = require('../lib/undici-ours')
@@ -35,15 +36,7 @@ async function startChild (system, dir, origin) {
   const child = fork(path.join(__dirname, '../lib/fetch-child.js'), [system, dir, origin], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
-  const [ready] = await once(child, 'message')
-  if (!ready.ready) throw new Error(`${system}: child did not start`)
-  const ask = async (msg) => {
-    child.send(msg)
-    const [reply] = await once(child, 'message')
-    if (reply.error) throw new Error(`${system}: ${reply.error}`)
-    return reply
-  }
-  return { ask, close: () => child.kill() }
+  return connectChild(child, system)
 }
 
 module.exports = {
