@@ -172,12 +172,16 @@ function truncate (dir, integrity, size) {
 
 for (const size of [1000, 200 * KiB, 3 * MiB]) {
   for (const [via, read] of Object.entries(READS)) {
-    test(`a ${size}-byte body cut short after it was opened fails its ${via} read with ERR_CACHE_INTEGRITY`, async (t) => {
+    // A body of up to 64 KiB is read and verified by the lookup itself (lib/small-hits.js):
+    // damage after it is not seen (the bytes served were verified), so it is cut short before.
+    const when = size <= 64 * KiB ? 'before the lookup' : 'after it was opened'
+    test(`a ${size}-byte body cut short ${when} fails its ${via} read with ERR_CACHE_INTEGRITY`, async (t) => {
       const cache = new StreamingCache(await tempDir(t), { memory: 0 })
       t.teardown(() => cache.close())
       const { integrity } = await cache.put('k', { status: 200, body: seededBytes(size, size) })
+      if (size <= 64 * KiB) truncate(cache.dir, integrity, size - 10)
       const hit = cache.getSync('k')
-      truncate(cache.dir, integrity, size - 10)
+      if (size > 64 * KiB) truncate(cache.dir, integrity, size - 10)
       const err = await t.throwsAsync(read(hit))
       t.true(err instanceof Error)
       t.is(err.code, 'ERR_CACHE_INTEGRITY')

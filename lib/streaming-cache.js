@@ -12,6 +12,7 @@ const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
 const { memoryOptions, HotRecords, kSoleHotHit, sharedFields, lookupFields, recordPolicy } = require('./memory-tier')
+const { SmallHits } = require('./small-hits')
 const { rangeOption, rangeWithin, rangeOfBuffer, rangeOfNative } = require('./range-read')
 const { RemoteLink, kRemoteLink, kDeleteLocal } = require('./remote-link')
 const { nativeOptions: remoteOptions } = require('./remote')
@@ -131,6 +132,8 @@ class StreamingCache {
   #policies = new Map()
   /** The JS half of the RAM tier (null when it is off). */
   #hot = null
+  /** Small disk hits without a native object or JSON per hit (lib/small-hits.js). */
+  #small = new SmallHits((native, key) => toHit(native, this.#policies, null, key))
   /** The shared second tier (lib/remote-link.js), or null. */
   #remote = null
 
@@ -262,6 +265,13 @@ class StreamingCache {
         hot.forget(key)
       }
     }
+    // With the RAM tier on, bodies read from disk go through `get`, whose reads offer them
+    // to the tier.
+    if (range === null && hot === null) {
+      const hit = this.#small.get(cache, key)
+      diagnostics.publishLookup(this, key, hit)
+      return hit
+    }
     const native = range === null ? cache.get(key) : cache.getRange(key, range[0], range[1])
     const hit = native === null ? null : toHit(native, this.#policies, hot, key, range)
     diagnostics.publishLookup(this, key, hit)
@@ -346,6 +356,7 @@ class StreamingCache {
   async [kDeleteLocal] (key) {
     validateKey(key)
     this.#hot?.forget(key)
+    this.#small.forget(key)
     const deleted = await this.#open().delete(key)
     diagnostics.publishDelete(this, key, deleted)
     return deleted
@@ -368,6 +379,7 @@ class StreamingCache {
 
   async clear () {
     this.#hot?.clear()
+    this.#small.clear()
     await Promise.all([this.#open().clear(), this.#remote?.purge()])
   }
 

@@ -15,6 +15,7 @@ use streaming_cache_core::{
 
 use crate::errors::{guard, guard_infallible};
 use crate::job::Job;
+use crate::small_hit::read_exactly;
 
 #[napi]
 pub struct NativeBody {
@@ -179,17 +180,7 @@ impl WholeRead {
         let size = usize::try_from(reader.size())
             .map_err(|_| CacheError::out_of_range("the body is too large to read whole"))?;
         let mut data = vec![0u8; size];
-        let mut filled = 0;
-        while filled < size {
-            match reader.read(&mut data[filled..])? {
-                0 => return Err(CacheError::integrity("the cached body ended early")),
-                n => filled += n,
-            }
-        }
-        if size == 0 {
-            // The zero-length read is what checks an empty body's hash.
-            reader.read(&mut [])?;
-        }
+        read_exactly(&mut reader, &mut data)?;
         // A range is not the body: only whole bodies go to the RAM tier.
         let whole = !reader.is_range();
         drop(reader);

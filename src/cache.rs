@@ -2,10 +2,13 @@
 //! only plus one `open`); anything that writes or waits runs as a libuv `Job`.
 
 use napi::bindgen_prelude::{AsyncTask, Buffer};
+use std::sync::Arc;
+
 use napi::Env;
 use napi_derive::napi;
+use parking_lot::Mutex;
 use streaming_cache_core::{
-    options::validate_key, CacheOptions, EntryMeta, StreamingCache, VerifyReport,
+    options::validate_key, CacheOptions, EntryMeta, StoredEntry, StreamingCache, VerifyReport,
 };
 
 use crate::body::{entry_json, NativeBody};
@@ -48,6 +51,8 @@ impl From<VerifyReport> for NativeVerifyReport {
 #[napi]
 pub struct NativeCache {
     pub(crate) cache: StreamingCache,
+    /// The entry the last `getSmall` read (src/small_hit.rs), for JS to ask its fields.
+    pub(crate) last_small: Mutex<Option<Arc<StoredEntry>>>,
 }
 
 #[napi]
@@ -70,7 +75,10 @@ impl NativeCache {
             options.memory_max_entry_size,
         ));
         let cache = guard(env, || StreamingCache::open(&dir, opts))?;
-        Ok(NativeCache { cache })
+        Ok(NativeCache {
+            cache,
+            last_small: Mutex::new(None),
+        })
     }
 
     #[napi(getter)]

@@ -14,6 +14,7 @@ mod js_error;
 mod policy;
 mod remote;
 mod self_test;
+mod small_hit;
 mod stats;
 mod writer;
 

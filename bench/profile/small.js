@@ -1,6 +1,7 @@
 'use strict'
 // Profile target: get + read a small cached body, one after another.
-//   node --cpu-prof bench/profile/small.js [ours|cacache] [KiB=16] [ops=20000]
+//   node --cpu-prof bench/profile/small.js [ours|ours-off|cacache] [KiB=16] [ops=20000]
+// (ours-off: the RAM tier off, `memory: 0`, so every hit is a disk hit)
 const path = require('node:path')
 const cacache = require('cacache')
 const { StreamingCache } = require('../..')
@@ -12,7 +13,7 @@ const size = Number(kib) * KiB
 
 async function main () {
   const dir = tempDir('prof-small')
-  const cache = new StreamingCache(path.join(dir, 'ours'))
+  const cache = new StreamingCache(path.join(dir, 'ours'), which === 'ours-off' ? { memory: 0 } : undefined)
   await cache.put('k', { status: 200, body: bodyBuffer(size) })
   await cacache.put(path.join(dir, 'cacache'), 'k', bodyBuffer(size))
   const op = which === 'cacache'

@@ -36,8 +36,16 @@ async function withCpu (measure) {
 }
 
 /**
+ * Operations of the untimed stretch at the least. The slow stretch after a full GC lasts a
+ * number of allocating operations (~3 000, bench/profile/after-gc.js), not a time: a stretch
+ * of `warm` seconds alone left a system at 20-50 µs per op inside it for its whole window
+ * while one at 5 µs got out of it, so the ratio measured the GC's aftermath, not the hit.
+ */
+const WARM_OPS = 5000
+
+/**
  * `op`'s rate and CPU per op in a window of `seconds`, after an untimed stretch of `warm`
- * seconds of the same op. The runner collects garbage before every case (a full GC): for the
+ * seconds and at least WARM_OPS operations of the same op. The runner collects garbage before every case (a full GC): for the
  * next few thousand operations that allocate (any Readable, ours or Node's own), V8 runs 3-4x
  * slower, its helper threads busy meanwhile (CPU about twice the wall time):
  * bench/profile/after-gc.js measures 16-20 µs per op instead of 4-7 for a plain Node Readable
@@ -45,6 +53,7 @@ async function withCpu (measure) {
  * Every system gets the same stretch; the floor, which allocates next to nothing, is unchanged.
  */
 async function steadyRate (op, { seconds, warm }) {
+  for (let i = 0; i < WARM_OPS; i++) await op()
   await opsPerSecond(op, { seconds: warm })
   return withCpu(() => opsPerSecond(op, { seconds }))
 }

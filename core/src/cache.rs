@@ -258,11 +258,13 @@ impl StreamingCache {
                 counters.hit();
                 let reader = reader.metered(counters.read_meter());
                 let weak = Arc::downgrade(&self.shared);
-                let (key, integrity, size) =
-                    (entry.key.clone(), entry.integrity_string(), entry.size);
+                // The entry itself, not its key and integrity string: copying and encoding
+                // those on every hit cost more than the rest of the hook, which rarely runs.
+                let corrupt = entry.clone();
                 let reader = reader.on_corrupt(Box::new(move || {
                     if let Some(shared) = weak.upgrade() {
-                        shared.drop_corrupt(&key, &integrity, size);
+                        let integrity = corrupt.integrity_string();
+                        shared.drop_corrupt(&corrupt.key, &integrity, corrupt.size);
                     }
                 }));
                 Ok(Opened::Found(entry, reader))
