@@ -138,6 +138,24 @@ function directivesOf (value) {
  * @param {StoredFields} fields
  */
 function cacheValueOf (fields) {
+  let value = parsedValues.get(fields)
+  if (value === undefined) {
+    value = parseCacheValue(fields)
+    parsedValues.set(fields, value)
+  }
+  // A copy per lookup: the caller sets `body` on it. What it shares with other lookups of the
+  // same stored fields (headers, vary, directives) is only read, by undici and by range.js.
+  return { ...value }
+}
+
+/**
+ * The undici value of stored `fields`, parsed once per fields object: hits of one RAM-tier or
+ * small-hit record share their fields object, so its JSON is parsed once, not per hit (it was
+ * 7% of a 1 KiB hit's cost through undici's interceptor).
+ */
+const parsedValues = new WeakMap()
+
+function parseCacheValue (fields) {
   const meta = fields.metadata
   if (typeof meta.undici === 'string') {
     const value = JSON.parse(meta.undici)
