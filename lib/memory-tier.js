@@ -132,6 +132,25 @@ function lookupFields (f) {
 }
 
 /**
+ * A hit of its own for a record (RAM tier or small disk hit): the record's fields, its policy
+ * (the record's, built on first read) and `body`.
+ */
+function recordHit (record, body) {
+  const f = record.fields
+  const hit = lookupFields(f)
+  hit.policy = null
+  hit.body = body
+  if (f.policy != null) {
+    if (record.policy !== undefined) {
+      hit.policy = record.policy
+    } else {
+      Object.defineProperty(hit, 'policy', { enumerable: true, get: () => recordPolicy(record) })
+    }
+  }
+  return hit
+}
+
+/**
  * The stored fields of a hot record as a lookup returns them (without `body`), built once per
  * record and shared by its hits: read-only. `policy` (and its FreshJudge) is built on first use.
  */
@@ -151,5 +170,5 @@ function hotBody (whole) {
 }
 
 module.exports = {
-  memoryOptions, HotRecords, DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRY_SIZE, kSoleHotHit, sharedFields, lookupFields, recordPolicy, hotBody,
+  memoryOptions, HotRecords, DEFAULT_MAX_SIZE, DEFAULT_MAX_ENTRY_SIZE, kSoleHotHit, sharedFields, recordHit, recordPolicy, hotBody,
 }

@@ -11,7 +11,7 @@
 // disk index if the file went away), exactly as `get`. A record is used only while the native
 // lookup names its entry, so a replaced or updated entry is never served with old fields.
 const { CacheBodyReadable, CHUNK_SIZE } = require('./body-readable')
-const { recordPolicy } = require('./memory-tier')
+const { recordHit } = require('./memory-tier')
 
 /**
  * Bodies up to this size are read whole on the JS thread (one read of a page-cached file: a
@@ -21,31 +21,6 @@ const { recordPolicy } = require('./memory-tier')
 const SMALL_MAX = CHUNK_SIZE
 /** Stored entries whose fields are kept (about 1 KiB each with typical headers). */
 const MAX_RECORDS = 16384
-
-/** The fields a lookup returns of a record's stored `fields`, with `body` (policy: on first use). */
-function recordHit (record, body) {
-  const f = record.fields
-  const hit = {
-    key: f.key,
-    status: f.status,
-    headers: f.headers,
-    url: f.url,
-    metadata: f.metadata,
-    size: f.size,
-    integrity: f.integrity,
-    storedAt: f.storedAt,
-    policy: null,
-    body,
-  }
-  if (f.policy != null) {
-    if (record.policy !== undefined) {
-      hit.policy = record.policy
-    } else {
-      Object.defineProperty(hit, 'policy', { enumerable: true, get: () => recordPolicy(record) })
-    }
-  }
-  return hit
-}
 
 /** A native body stand-in whose only read fails with `error` (what the real read threw). */
 function failedBody (error) {

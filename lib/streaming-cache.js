@@ -11,7 +11,7 @@ const { makeTempDir, retainTempDir, releaseTempDir } = require('./temp-dirs')
 const { CachePolicy } = require('./cache-policy')
 const diagnostics = require('./diagnostics')
 const { validateKey, validateString, validateObject, validateOptionalObject, validateCount } = require('./validate')
-const { memoryOptions, HotRecords, kSoleHotHit, sharedFields, lookupFields, recordPolicy } = require('./memory-tier')
+const { memoryOptions, HotRecords, kSoleHotHit, sharedFields, recordHit } = require('./memory-tier')
 const { SmallHits } = require('./small-hits')
 const { rangeOption, rangeWithin, rangeOfBuffer, rangeOfNative } = require('./range-read')
 const { RemoteLink, kRemoteLink, kDeleteLocal } = require('./remote-link')
@@ -107,20 +107,10 @@ function toHit (native, memo, hot, key, range = null) {
 
 /** A hit from the RAM tier: the record's fields (shared: read-only) and a stream over its body. */
 function toHotHit (record, range = null) {
-  const f = record.fields
-  const hit = lookupFields(f)
-  hit.policy = null
-  hit.body = range === null ? new CacheBodyReadable(null, f.size, record.buffer) : null
+  const hit = recordHit(record, range === null ? new CacheBodyReadable(null, record.fields.size, record.buffer) : null)
   if (range !== null) {
-    hit.range = rangeWithin(range, f.size)
+    hit.range = rangeWithin(range, record.fields.size)
     hit.body = rangeOfBuffer(record.buffer, hit.range)
-  }
-  if (f.policy != null) {
-    if (record.policy !== undefined) {
-      hit.policy = record.policy
-    } else {
-      Object.defineProperty(hit, 'policy', { enumerable: true, get: () => recordPolicy(record) })
-    }
   }
   return hit
 }
