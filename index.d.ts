@@ -117,7 +117,10 @@ export interface CacheEvictions {
 
 /** `cache.stats()`: counters since the cache was opened, and sizes now. */
 export interface CacheStats {
+  /** Lookups that found the key, from disk or from the RAM tier. */
   hits: number
+  /** Of `hits`, those served from the RAM tier (no disk read). */
+  memoryHits: number
   misses: number
   /** Puts that committed. */
   stores: number
@@ -125,7 +128,7 @@ export interface CacheStats {
   deduplicatedStores: number
   /** Body bytes of committed puts. */
   bytesWritten: number
-  /** Body bytes handed out by reads. */
+  /** Body bytes read from disk (RAM hits read none). */
   bytesRead: number
   evictions: CacheEvictions
   /** Reads that found content not matching its hash. */

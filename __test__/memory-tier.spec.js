@@ -17,8 +17,13 @@ async function read (hit) {
   return { body, sizes, stores }
 }
 
-/** Two hits in a row; whether the second was served from the same memory as the first. */
+/**
+ * Two hits in a row after a first read (which may come from disk: a small body read from disk
+ * is copied out of a scratch Buffer, and admitted to the tier by that read); whether the second
+ * was served from the same memory as the first.
+ */
 async function twoHits (cache, key) {
+  await read(cache.getSync(key))
   const first = await read(cache.getSync(key))
   const second = await read(cache.getSync(key))
   const shared = [...second.stores].every((s) => first.stores.has(s))

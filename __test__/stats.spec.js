@@ -36,6 +36,7 @@ test('stats() counts lookups, stores, bytes and dedup', async (t) => {
   const stats = cache.stats()
   t.like(stats, {
     hits: 2,
+    memoryHits: 0,
     misses: 1,
     stores: 3,
     deduplicatedStores: 1,
@@ -52,6 +53,26 @@ test('stats() counts lookups, stores, bytes and dedup', async (t) => {
   t.is(cache.maxSize, 1024 * KiB)
   await cache.close()
   t.throws(() => cache.stats(), { code: 'ERR_CACHE_CLOSED' })
+})
+
+test('hits from the RAM tier count as hits and as memoryHits, without disk bytes read', async (t) => {
+  const cache = await tempCache(t)
+  const small = seededBytes('s', KiB)
+  const large = seededBytes('l', 200 * KiB)
+  await cache.put('small', { status: 200, body: small })
+  await cache.put('large', { status: 200, body: large })
+  // The first read of each is from disk (and admits the body); the next two from RAM.
+  for (let i = 0; i < 3; i++) {
+    t.deepEqual(await readBody(cache.getSync('small')), small)
+    t.deepEqual(await readBody(cache.getSync('large')), large)
+  }
+  t.like(cache.stats(), { hits: 6, memoryHits: 4, misses: 0, bytesRead: KiB + 200 * KiB })
+  t.is(cache.memoryUsage().entries, 2)
+
+  const off = await tempCache(t, { memory: 0 })
+  await off.put('small', { status: 200, body: small })
+  for (let i = 0; i < 3; i++) t.deepEqual(await readBody(off.getSync('small')), small)
+  t.like(off.stats(), { hits: 3, memoryHits: 0, bytesRead: 3 * KiB })
 })
 
 test('evictions by size are counted and bytes follow the disk', async (t) => {

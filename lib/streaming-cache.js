@@ -123,7 +123,7 @@ class StreamingCache {
   /** The JS half of the RAM tier (null when it is off). */
   #hot = null
   /** Small disk hits without a native object or JSON per hit (lib/small-hits.js). */
-  #small = new SmallHits((native, key) => toHit(native, this.#policies, null, key))
+  #small = new SmallHits((native, key) => toHit(native, this.#policies, this.#hot, key))
   /** The shared second tier (lib/remote-link.js), or null. */
   #remote = null
 
@@ -255,9 +255,9 @@ class StreamingCache {
         hot.forget(key)
       }
     }
-    // With the RAM tier on, bodies read from disk go through `get`, whose reads offer them
-    // to the tier.
-    if (range === null && hot === null) {
+    // Whole bodies from disk: small ones in one call (getSmall offers them to the RAM tier,
+    // as a whole read of a larger body does).
+    if (range === null) {
       const hit = this.#small.get(cache, key)
       diagnostics.publishLookup(this, key, hit)
       return hit

@@ -29,12 +29,14 @@ pub fn memory_options(max_size: Option<f64>, max_entry_size: Option<f64>) -> Mem
 #[napi]
 impl NativeCache {
     /// The RAM tier's generation of `key`'s body if it holds a current one, else 0. Memory
-    /// only plus one `stat` of the key's index bucket (other processes' changes).
+    /// only plus one `stat` of the key's index bucket (other processes' changes). A hit is
+    /// counted in `stats()` here: `hotHit`, which follows for a generation JS has no record of,
+    /// is the same lookup.
     #[napi]
     pub fn hot_generation(&self, env: &Env, key: String) -> napi::Result<f64> {
         guard_infallible(env, || {
             self.cache
-                .hot_body(&key)
+                .hot_lookup(&key)
                 .map_or(0.0, |hot| hot.generation() as f64)
         })
     }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use napi::bindgen_prelude::{BufferSlice, Either};
 use napi::Env;
 use napi_derive::napi;
@@ -70,8 +71,9 @@ impl NativeEntry {
 impl NativeCache {
     /// Looks `key` up as `get` does. A miss is null; a body larger than `scratch` is returned
     /// open and unread (a `NativeBody`, as `get` gives it); a body that fits is read whole into
-    /// `scratch`, its hash checked, and the result is the entry's number (0: none; see
-    /// `smallEntry`). If that read fails, the error is thrown and `smallEntry` names the entry.
+    /// `scratch`, its hash checked, offered to the RAM tier (when it is on and takes bodies of
+    /// that size), and the result is the entry's number (0: none; see `smallEntry`). If that
+    /// read fails, the error is thrown and `smallEntry` names the entry.
     #[napi(ts_return_type = "number | NativeBody | null")]
     pub fn get_small(
         &self,
@@ -91,8 +93,17 @@ impl NativeCache {
             }
         };
         let id = entry_id(&entry);
-        *self.last_small.lock() = Some(entry);
-        guard(env, || read_exactly(&mut reader, &mut scratch[..size]))?;
+        *self.last_small.lock() = Some(entry.clone());
+        guard(env, || {
+            read_exactly(&mut reader, &mut scratch[..size])?;
+            // As `readWhole` does: a body read whole from disk is offered to the RAM tier, so
+            // its next hits come from RAM. The tier keeps a copy; the scratch Buffer is lent.
+            if self.cache.fits_hot(entry.size) {
+                let body = Bytes::copy_from_slice(&scratch[..size]);
+                self.cache.offer_hot(&entry, body);
+            }
+            Ok(())
+        })?;
         Ok(Some(Either::A(id)))
     }
 

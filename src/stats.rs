@@ -33,7 +33,7 @@ macro_rules! counters_object {
 counters_object!(NativeEvictions from Evictions { size, shared_budget, corrupt, missing });
 
 counters_object!(NativeStats from Stats {
-    hits, misses, stores, deduplicated_stores, bytes_written, bytes_read, integrity_failures,
+    hits, memory_hits, misses, stores, deduplicated_stores, bytes_written, bytes_read, integrity_failures,
     entries, bytes, max_size, max_entries, dedup_saved_bytes,
 } nested { evictions: NativeEvictions });
 

@@ -291,8 +291,16 @@ impl StreamingCache {
         }
     }
 
+    /// `hot_body`, counted as a lookup when it finds the body (a hit from RAM; a miss here is
+    /// not counted: the caller goes on to the disk lookup, which counts).
+    pub fn hot_lookup(&self, key: &str) -> Option<Arc<HotBody>> {
+        let hot = self.hot_body(key)?;
+        self.shared.counters.memory_hit();
+        Some(hot)
+    }
+
     /// The body of `key` from the RAM tier, if it holds the one this process's index names and
-    /// no process changed the key on disk since (see `memory_tier`). Memory only.
+    /// no process changed the key on disk since (see `memory_tier`). Memory only; not counted.
     pub fn hot_body(&self, key: &str) -> Option<Arc<HotBody>> {
         self.shared.hot.get(key, || {
             self.shared.index.get(key).and_then(|slot| slot.held())

@@ -9,6 +9,7 @@ use crate::eviction_log::{EvictionCause, EvictionLog, EvictionRecord};
 #[derive(Default, Debug)]
 pub(crate) struct Counters {
     hits: AtomicU64,
+    memory_hits: AtomicU64,
     misses: AtomicU64,
     stores: AtomicU64,
     deduplicated_stores: AtomicU64,
@@ -40,7 +41,10 @@ pub struct Evictions {
 /// A snapshot of the counters and the sizes they relate to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Lookups that found the key: on disk or in the RAM tier.
     pub hits: u64,
+    /// Of `hits`, those served from the RAM tier (no disk read).
+    pub memory_hits: u64,
     pub misses: u64,
     /// Bodies committed (each `put`).
     pub stores: u64,
@@ -67,6 +71,11 @@ pub struct Stats {
 impl Counters {
     pub fn hit(&self) {
         self.hits.fetch_add(1, Relaxed);
+    }
+
+    pub fn memory_hit(&self) {
+        self.hits.fetch_add(1, Relaxed);
+        self.memory_hits.fetch_add(1, Relaxed);
     }
 
     pub fn miss(&self) {
@@ -117,6 +126,7 @@ impl Counters {
     pub fn snapshot(&self) -> Stats {
         Stats {
             hits: self.hits.load(Relaxed),
+            memory_hits: self.memory_hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
             stores: self.stores.load(Relaxed),
             deduplicated_stores: self.deduplicated_stores.load(Relaxed),
