@@ -35,6 +35,10 @@ const kReadChunks = Symbol('streaming-cache.readChunks')
 const NO_NATIVE = {
   close () {},
 }
+/** #pending of a body read whole (most hits): shared, never added to. */
+const NO_CHUNKS = Object.freeze([])
+/** Two chunks of read-ahead keep the disk busy while the consumer handles the last one. */
+const STREAM_OPTIONS = Object.freeze({ highWaterMark: 2 * CHUNK_SIZE })
 
 /** A body shorter than its recorded size: damaged content, as a failed hash check is. */
 function endedEarly () {
@@ -49,8 +53,8 @@ class CacheBodyReadable extends Readable {
   #whole = null
   /** Called with the native body once it has been read whole (the cache remembers hot ones). */
   #onWhole
-  /** Chunks read but not pushed yet: one push per _read keeps them apart. */
-  #pending = []
+  /** Chunks read but not pushed yet: one push per _read keeps them apart (chunked reads only). */
+  #pending = NO_CHUNKS
   /** A batch read is on the thread pool. */
   #inflight = false
   /** _read asked for a chunk while none was pending: push when the batch lands. */
@@ -66,8 +70,7 @@ class CacheBodyReadable extends Readable {
    * verified) is given. `onWhole(native, buffer)` is called after a whole read from disk.
    */
   constructor (native, size, whole = null, onWhole = null, syncMax = SYNC_READ_MAX) {
-    // Two chunks of read-ahead keep the disk busy while the consumer handles the last one.
-    super({ highWaterMark: 2 * CHUNK_SIZE })
+    super(STREAM_OPTIONS)
     this.#native = native ?? NO_NATIVE
     this.#size = size
     this.#whole = whole
@@ -141,6 +144,7 @@ class CacheBodyReadable extends Readable {
 
   /** Reads up to CHUNKS_PER_READ chunks in one trip to the thread pool, into #pending. */
   #readBatch () {
+    if (this.#pending === NO_CHUNKS) this.#pending = []
     const batch = []
     for (let left = this.#size - this.#position; left > 0 && batch.length < CHUNKS_PER_READ; left -= CHUNK_SIZE) {
       batch.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))

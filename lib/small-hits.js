@@ -44,9 +44,14 @@ class SmallHits {
 
   /** The hit for `key` (body open or read), or null: what `getSync` returns without a range. */
   get (cache, key) {
+    // A key seen before is read straight into a Buffer of its known size, which becomes the
+    // body: no copy out of the scratch Buffer. A body that no longer fits comes back open,
+    // as a large one does, and the key's record is dropped so its next hit uses the scratch.
+    const known = this.#records.get(key)
+    const into = known === undefined ? this.#scratch : Buffer.allocUnsafe(known.fields.size)
     let got
     try {
-      got = cache.getSmall(key, this.#scratch)
+      got = cache.getSmall(key, into)
     } catch (err) {
       const entry = cache.smallEntry()
       // The lookup itself failed: no hit to hand over, as with `get`.
@@ -61,17 +66,24 @@ class SmallHits {
       this.forget(key)
       return null
     }
-    if (typeof got !== 'number') return this.#largeHit(got, key)
-    const record = this.#record(cache, key, got)
+    if (typeof got !== 'number') {
+      if (known !== undefined) this.forget(key)
+      return this.#largeHit(got, key)
+    }
+    const record = this.#record(cache, key, got, known)
     const size = record.fields.size
-    const body = Buffer.allocUnsafe(size)
-    this.#scratch.copy(body, 0, 0, size)
+    let body
+    if (into !== this.#scratch) {
+      body = size === into.length ? into : into.subarray(0, size)
+    } else {
+      body = Buffer.allocUnsafe(size)
+      into.copy(body, 0, 0, size)
+    }
     return recordHit(record, new CacheBodyReadable(null, size, body))
   }
 
   /** The record of the entry `getSmall` just named `id` (kept when `id` is a number). */
-  #record (cache, key, id) {
-    const known = this.#records.get(key)
+  #record (cache, key, id, known) {
     if (known !== undefined && id !== 0 && known.id === id) return known
     const entry = cache.smallEntry()
     const record = { id, entry, fields: JSON.parse(entry.json), policy: undefined }

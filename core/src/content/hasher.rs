@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 
 use ssri::{Algorithm, Integrity, IntegrityChecker, IntegrityOpts};
 
+use super::xxh3_check::Xxh3Check;
+
 /// Chunks queued per hasher thread before senders wait.
 const QUEUE: usize = 8;
 
@@ -19,6 +21,8 @@ const QUEUE: usize = 8;
 pub enum HashState {
     Build(IntegrityOpts),
     Check(IntegrityChecker),
+    /// The common check (one xxh3 digest), without ssri's allocations (see `xxh3_check`).
+    CheckXxh3(Xxh3Check),
 }
 
 /// The result: the integrity built, or whether the check passed.
@@ -28,14 +32,19 @@ pub enum HashOutcome {
 }
 
 impl HashState {
-    pub fn check(integrity: Integrity) -> Self {
-        HashState::Check(IntegrityChecker::new(integrity))
+    /// A check against `integrity` of a body of `size` bytes, if known.
+    pub fn check(integrity: &Integrity, size: Option<u64>) -> Self {
+        match Xxh3Check::new(integrity, size) {
+            Some(fast) => HashState::CheckXxh3(fast),
+            None => HashState::Check(IntegrityChecker::new(integrity.clone())),
+        }
     }
 
     fn input(&mut self, bytes: &[u8]) {
         match self {
             HashState::Build(opts) => opts.input(bytes),
             HashState::Check(checker) => checker.input(bytes),
+            HashState::CheckXxh3(check) => check.input(bytes),
         }
     }
 
@@ -43,6 +52,7 @@ impl HashState {
         match self {
             HashState::Build(opts) => HashOutcome::Built(opts.result()),
             HashState::Check(checker) => HashOutcome::Checked(checker.result()),
+            HashState::CheckXxh3(check) => HashOutcome::Checked(check.finish()),
         }
     }
 }
@@ -71,11 +81,12 @@ impl IncrementalHash {
         }
     }
 
-    /// A check against `integrity`, in line when its algorithm is cheap.
-    pub fn checking(integrity: Integrity) -> Self {
+    /// A check against `integrity` of a body of `size` bytes, in line when its algorithm is
+    /// cheap.
+    pub fn checking(integrity: &Integrity, size: u64) -> Self {
         let always_inline = integrity.pick_algorithm() == Algorithm::Xxh3;
         IncrementalHash {
-            inline: Some(HashState::check(integrity)),
+            inline: Some(HashState::check(integrity, Some(size))),
             offloaded: None,
             always_inline,
         }
@@ -204,7 +215,7 @@ mod tests {
         };
         assert_eq!(got, expected);
 
-        let mut check = IncrementalHash::new(HashState::check(expected));
+        let mut check = IncrementalHash::new(HashState::check(&expected, None));
         for (i, chunk) in data.chunks(65536).enumerate() {
             check.input(if i == 2 { b"tampered" } else { chunk }, i == 0);
         }

@@ -5,6 +5,7 @@ mod hasher;
 pub mod range_reader;
 pub mod reader;
 pub mod writer;
+mod xxh3_check;
 
 use std::path::Path;
 

@@ -216,7 +216,7 @@ impl RangeReader {
     /// Reads the whole body in chunks, handing each to `visit`, and checks it against the
     /// entry's checksum; a mismatch or a short file is corruption.
     fn pass_over_whole(&mut self, mut visit: impl FnMut(&[u8])) -> Result<()> {
-        let mut hash = IncrementalHash::checking(self.verify_with.clone());
+        let mut hash = IncrementalHash::checking(&self.verify_with, self.size);
         let mut chunk = vec![0u8; super::CHUNK_SIZE];
         let mut at = 0u64;
         while at < self.size {

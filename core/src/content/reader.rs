@@ -62,7 +62,7 @@ impl BodyReader {
         let file = open_regular(&content_path(dir, address))?;
         Ok(BodyReader {
             file: Some(file),
-            hash: Some(IncrementalHash::checking(verify_with.clone())),
+            hash: Some(IncrementalHash::checking(verify_with, size)),
             size,
             position: 0,
             on_corrupt: None,
