@@ -125,7 +125,7 @@ class BodyWriter {
     }
     // Errors and a premature close of the writable; with `end`, also its 'finish'.
     this.#stopWatching = finished(writable, { readable: false }, (err) => {
-      if (err) this.#fail(err)
+      if (err) this.#failedWritable(err)
       else if (!this.#ended) this.#fail(prematureClose())
       else {
         this.#finished = true
@@ -233,7 +233,7 @@ class BodyWriter {
     this.#inWritable--
     if (this.#settled) return
     if (err) {
-      this.#fail(err)
+      this.#failedWritable(err)
       return
     }
     this.#written += length
@@ -252,6 +252,18 @@ class BodyWriter {
     if (this.#settled) return
     this.#settled = true
     this.#unwatch()
+    this.#reject(err)
+  }
+
+  /**
+   * The writable failed with `err`: rejects with it. Its 'error' listener stays, because a
+   * Writable calls back with the error first and emits it afterwards: the error the promise
+   * reports must not also surface as an uncaught exception.
+   */
+  #failedWritable (err) {
+    if (this.#settled) return
+    this.#settled = true
+    this.#writable.removeListener('drain', this.#onDrain)
     this.#reject(err)
   }
 
