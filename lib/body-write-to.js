@@ -24,18 +24,19 @@ const RING_SIZE = 8
  */
 let spareRing = null
 
-function newRing (chunkSize) {
-  return Array.from({ length: RING_SIZE }, () => Buffer.allocUnsafeSlow(chunkSize))
+function newRing (length, chunkSize) {
+  return Array.from({ length }, () => Buffer.allocUnsafeSlow(chunkSize))
 }
 
-function takeRing (chunkSize) {
+/** The spare ring if there is one, else a ring of `length` (no more Buffers than the body needs). */
+function takeRing (length, chunkSize) {
   const ring = spareRing
   spareRing = null
-  return ring !== null && ring[0].length === chunkSize ? ring : newRing(chunkSize)
+  return ring !== null && ring[0].length === chunkSize ? ring : newRing(length, chunkSize)
 }
 
 function giveBackRing (ring) {
-  spareRing = ring
+  if (ring.length === RING_SIZE) spareRing = ring
 }
 
 /**
@@ -137,7 +138,9 @@ class BodyWriter {
       this.#startWhole()
       return
     }
-    this.#ring = this.#reuse ? takeRing(this.#source.chunkSize) : newRing(this.#source.chunkSize)
+    const { size, chunkSize } = this.#source
+    const length = Math.min(RING_SIZE, Math.ceil(size / chunkSize))
+    this.#ring = this.#reuse ? takeRing(length, chunkSize) : newRing(length, chunkSize)
     this.#free = [...this.#ring]
     this.#pump()
   }
