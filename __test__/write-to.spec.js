@@ -271,14 +271,20 @@ test('the writable destroyed mid-way without an error: ERR_STREAM_PREMATURE_CLOS
   t.true(hit.body.destroyed)
 })
 
-test('a writable already ended: rejects, the body is closed', async (t) => {
+test('a writable already ended or destroyed: rejects, the body is closed', async (t) => {
   const { cache } = await cacheWith(t, 1 * MiB, { memory: 0 })
-  const out = new KeepingWritable()
-  out.end()
+  const ended = new KeepingWritable()
+  ended.end()
   const hit = await cache.get('key')
-  const err = await t.throwsAsync(hit.body.writeTo(out))
-  t.is(err.code, 'ERR_STREAM_DESTROYED')
+  const err = await t.throwsAsync(hit.body.writeTo(ended))
+  t.is(err.code, 'ERR_STREAM_WRITE_AFTER_END')
   t.true(hit.body.destroyed)
+
+  const destroyed = new KeepingWritable()
+  destroyed.destroy()
+  const again = await cache.get('key')
+  t.is((await t.throwsAsync(again.body.writeTo(destroyed))).code, 'ERR_STREAM_DESTROYED')
+  t.true(again.body.destroyed)
 })
 
 test('ERR_INVALID_STATE: a body already read through the stream, written twice, or read while written', async (t) => {

@@ -10,6 +10,8 @@
 // - chunked: larger bodies, read CHUNK_SIZE per native call into a fresh Buffer (the consumer
 //   owns what is pushed). 64 KiB stays under glibc's mmap threshold (128 KiB), so the memory
 //   is reused from the heap instead of being mapped and faulted in afresh for every read.
+// `body.writeTo(writable)` bypasses the stream: a Writable is done with a chunk at its callback,
+// so large bodies go through a ring of reused Buffers instead (lib/body-write-to.js).
 const { Readable } = require('node:stream')
 const { withCode } = require('./errors')
 const { writeBody, writeToOptions } = require('./body-write-to')

@@ -120,8 +120,12 @@ class BodyWriter {
 
   start () {
     const writable = this.#writable
-    if (writable.destroyed || writable.writableEnded || writable.writableFinished) {
-      this.#fail(withCode(Error, 'ERR_STREAM_DESTROYED', 'the writable is already ended or destroyed'))
+    if (writable.destroyed) {
+      this.#fail(withCode(Error, 'ERR_STREAM_DESTROYED', 'the writable is destroyed'))
+      return
+    }
+    if (writable.writableEnded || writable.writableFinished) {
+      this.#fail(withCode(Error, 'ERR_STREAM_WRITE_AFTER_END', 'the writable is already ended'))
       return
     }
     // Errors and a premature close of the writable; with `end`, also its 'finish'.
