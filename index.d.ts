@@ -332,6 +332,26 @@ export interface PutInfo {
   integrity: string
 }
 
+export interface WriteToOptions {
+  /** End the writable once the body is written, and wait for its 'finish' (as `pipe()` does). Default `true`. */
+  end?: boolean
+}
+
+/** The body of a hit: a Readable, which can also write itself into a Writable in constant memory. */
+export interface CacheBody extends Readable {
+  /**
+   * Writes the body to `writable` (a file, a socket, an `http.ServerResponse`) through a few
+   * reused 64 KiB Buffers, and resolves with the bytes written once `writable` called back for
+   * all of them (with `end`, after its 'finish'). A Buffer is read into again once `writable`
+   * called back for it, so `writable` must be done with a chunk at its callback (a Transform
+   * is given fresh Buffers). Only on a body not yet read through the stream, else
+   * `ERR_INVALID_STATE`. Rejects with `ERR_CACHE_INTEGRITY` on a corrupt body, before the final
+   * chunk is written, or with the writable's error (`ERR_STREAM_PREMATURE_CLOSE` if it closed
+   * early); `writable` is then neither ended nor destroyed.
+   */
+  writeTo (writable: Writable | NodeJS.WritableStream, options?: WriteToOptions): Promise<number>
+}
+
 export interface CacheHit {
   key: string
   status: number
@@ -350,7 +370,7 @@ export interface CacheHit {
    * With `GetOptions.range`, only the bytes of `range`, of which only the 64 KiB blocks they
    * touch are read and verified.
    */
-  body: Readable
+  body: CacheBody
   /**
    * Only for a `get` with `GetOptions.range`: the bytes `body` streams (`end` inclusive,
    * clamped to the last byte), or `null` when the range starts past the end of the body

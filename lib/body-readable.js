@@ -10,8 +10,11 @@
 // - chunked: larger bodies, read CHUNK_SIZE per native call into a fresh Buffer (the consumer
 //   owns what is pushed). 64 KiB stays under glibc's mmap threshold (128 KiB), so the memory
 //   is reused from the heap instead of being mapped and faulted in afresh for every read.
+// `body.writeTo(writable)` bypasses the stream: a Writable is done with a chunk at its callback,
+// so large bodies go through a ring of reused Buffers instead (lib/body-write-to.js).
 const { Readable } = require('node:stream')
 const { withCode } = require('./errors')
+const { writeBody, writeToOptions } = require('./body-write-to')
 
 const CHUNK_SIZE = 64 * 1024
 // Whole reads up to this size go on the JS thread: one read of a page-cached file costs a
@@ -40,6 +43,10 @@ const NO_CHUNKS = Object.freeze([])
 /** Two chunks of read-ahead keep the disk busy while the consumer handles the last one. */
 const STREAM_OPTIONS = Object.freeze({ highWaterMark: 2 * CHUNK_SIZE })
 
+function busyWriting () {
+  return withCode(Error, 'ERR_INVALID_STATE', 'the body is being written by writeTo')
+}
+
 /** A body shorter than its recorded size: damaged content, as a failed hash check is. */
 function endedEarly () {
   return withCode(Error, 'ERR_CACHE_INTEGRITY', 'the cached body ended early')
@@ -60,8 +67,10 @@ class CacheBodyReadable extends Readable {
   /** _read asked for a chunk while none was pending: push when the batch lands. */
   #waiting = false
   #started = false
-  /** Read through kReadAll / kReadChunk rather than the stream. */
+  /** Read through kReadAll / kReadChunk / writeTo rather than the stream. */
   #direct = false
+  /** writeTo is under way: the stream must not read beside it. */
+  #writing = false
   /** Whole reads up to this size run on the JS thread (0 for ranges: a first range may verify a whole body). */
   #syncMax
 
@@ -90,6 +99,10 @@ class CacheBodyReadable extends Readable {
   }
 
   _read () {
+    if (this.#writing) {
+      this.destroy(busyWriting())
+      return
+    }
     this.#started = true
     if (this.#readsWhole) {
       if (this.#whole !== null) {
@@ -279,6 +292,41 @@ class CacheBodyReadable extends Readable {
     const n = await this.#readInto(buffer)
     if (this.#position === this.#size) this.#native.close()
     return n === buffer.length ? buffer : buffer.subarray(0, n)
+  }
+
+  /**
+   * Writes the rest of the body to `writable` and resolves with the bytes written once the
+   * writable called back for all of them (with `end`, the default, after ending it and its
+   * 'finish'). Large bodies are read into a small ring of reused Buffers (see
+   * lib/body-write-to.js), so the writable must be done with a chunk when it calls back for
+   * it; bodies read whole are written as they are. Only on a body nobody has read from.
+   * Rejects (the body closed, the writable neither ended nor destroyed) on a read error, a
+   * corrupt or short body (ERR_CACHE_INTEGRITY, before the final chunk is written), or an
+   * error or early close of the writable. Afterwards the stream is empty (it ends).
+   */
+  writeTo (writable, options = undefined) {
+    let settings
+    try {
+      settings = writeToOptions(writable, options)
+      if (this.#started) throw withCode(Error, 'ERR_INVALID_STATE', 'the body is already being read')
+      this.#claim()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    this.#writing = true
+    const source = this.#readsWhole
+      ? { size: this.#size - this.#position, readWhole: () => this.#wholeBody() }
+      : { size: this.#size, chunkSize: CHUNK_SIZE, readBatch: (buffers) => this.#native.readBatch(buffers) }
+    return writeBody(source, writable, settings, endedEarly).then((written) => {
+      this.#writing = false
+      this.#position = this.#size
+      this.#native.close()
+      return written
+    }, (err) => {
+      this.#writing = false
+      this.destroy()
+      throw err
+    })
   }
 
   async #wholeBody () {

@@ -1,6 +1,7 @@
 // Type test (`npm run typecheck`, part of `npm test`): real usages of the public API,
 // CommonJS `require` style, compiled with `tsc --strict --noEmit`. Lines marked
 // `@ts-expect-error` must stay errors.
+import fs = require('node:fs')
 import http = require('node:http')
 import undici = require('undici')
 import cacheModule = require('http-streaming-cache')
@@ -100,6 +101,23 @@ async function withCache (): Promise<void> {
     hit.body.resume()
     void fresh
   }
+  // writeTo: a cached body into a file or a response, in constant memory.
+  const toFile = await cache.get('key')
+  if (toFile !== null) {
+    const written: number = await toFile.body.writeTo(fs.createWriteStream('/tmp/out'))
+    void written
+  }
+  http.createServer(async (_req, res) => {
+    const served = await cache.get('key')
+    if (served === null) return void res.writeHead(404).end()
+    const options: cacheModule.WriteToOptions = { end: false }
+    await served.body.writeTo(res, options)
+    res.end()
+    // @ts-expect-error end is a boolean
+    await served.body.writeTo(res, { end: 'yes' })
+    // @ts-expect-error a Writable is required
+    await served.body.writeTo('/tmp/out')
+  })
   const peeked = cache.peek('key')
   const keys: string[] = cache.keys('k')
   const ws = cache.createWriteStream('key2', { status: 200, policy: hit?.policy ?? undefined })

@@ -3,6 +3,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { Writable } = require('node:stream')
 
 /** Reads `readable` to the end, counting bytes; resolves with the count. */
 function drain (readable) {
@@ -12,6 +13,21 @@ function drain (readable) {
     readable.once('end', () => resolve(bytes))
     readable.once('error', reject)
   })
+}
+
+/**
+ * A Writable that counts the bytes it is given (`.bytes`) and is done with each chunk at its
+ * callback, which it calls at once: the sink for writeTo and its fs peer, pipeline.
+ */
+function countingWritable () {
+  const writable = new Writable({
+    write (chunk, encoding, callback) {
+      writable.bytes += chunk.length
+      callback()
+    },
+  })
+  writable.bytes = 0
+  return writable
 }
 
 /**
@@ -47,4 +63,4 @@ function removeDir (dir) {
   fs.rmSync(dir, { recursive: true, force: true })
 }
 
-module.exports = { drain, contentPath, tempDir, removeDir, setBaseDir, ramDir }
+module.exports = { drain, countingWritable, contentPath, tempDir, removeDir, setBaseDir, ramDir }

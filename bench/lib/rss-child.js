@@ -1,14 +1,16 @@
 'use strict'
-// Child process for the memory scenario: `node --expose-gc rss-child.js <system> <put|get> <bytes> <dir>`.
+// Child process for the memory scenario: `node --expose-gc rss-child.js <system> <put|get|write> <bytes> <dir>`.
 // Loads everything, settles, takes the idle RSS, resets the kernel's peak-RSS mark, runs one
 // put or get of a streamed body, and prints { idle, peak, aboveIdle, seconds } as JSON.
+// `get` reads the body as a stream to the end; `write` gets it into a counting Writable that
+// calls back at once (ours: `body.writeTo`; fs: `pipeline(fs.createReadStream, writable)`).
 // The body is generated as views of one 1 MiB pattern: no run ever holds the whole body in a
 // Buffer (except MemoryCacheStore, which keeps bodies in memory by design).
 const fs = require('node:fs')
 const path = require('node:path')
 const { pipeline } = require('node:stream/promises')
 const { patternStream, patternBuffer } = require('./data')
-const { drain } = require('./io')
+const { drain, countingWritable } = require('./io')
 const { bodyLength } = require('./body')
 
 const [system, op, sizeArg, dir] = process.argv.slice(2)
@@ -64,15 +66,23 @@ function plan () {
     case 'http-streaming-cache': {
       const { StreamingCache } = require('../..')
       const cache = new StreamingCache(dir, { maxBodySize: 2 * size })
-      return op === 'put'
-        ? { run: () => cache.put(KEY, { status: 200, body: patternStream(size) }) }
-        : { run: async () => drain((await cache.get(KEY)).body) }
+      if (op === 'put') return { run: () => cache.put(KEY, { status: 200, body: patternStream(size) }) }
+      if (op === 'write') return { run: async () => (await cache.get(KEY)).body.writeTo(countingWritable()) }
+      return { run: async () => drain((await cache.get(KEY)).body) }
     }
     case 'fs': {
       const file = path.join(dir, KEY)
-      return op === 'put'
-        ? { run: () => pipeline(patternStream(size), fs.createWriteStream(file, { highWaterMark: HWM })) }
-        : { run: () => drain(fs.createReadStream(file, { highWaterMark: HWM })) }
+      if (op === 'put') return { run: () => pipeline(patternStream(size), fs.createWriteStream(file, { highWaterMark: HWM })) }
+      if (op === 'write') {
+        return {
+          run: async () => {
+            const writable = countingWritable()
+            await pipeline(fs.createReadStream(file, { highWaterMark: HWM }), writable)
+            return writable.bytes
+          },
+        }
+      }
+      return { run: () => drain(fs.createReadStream(file, { highWaterMark: HWM })) }
     }
     case 'cacache': {
       const cacache = require('cacache')
@@ -103,7 +113,7 @@ async function main () {
   const result = await run()
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   const peak = peakOf()
-  if (op === 'get' && result !== size) throw new Error(`read ${result} of ${size} bytes`)
+  if (op !== 'put' && result !== size) throw new Error(`read ${result} of ${size} bytes`)
   process.stdout.write(JSON.stringify({ system, op, size, idle, peak, aboveIdle: peak - idle, seconds }) + '\n')
 }
 

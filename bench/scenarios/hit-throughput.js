@@ -5,11 +5,15 @@
 // body) and then come from the RAM tier; larger ones 256 KiB per native call (four 64 KiB
 // chunks per trip to the thread pool). fs at 64 KiB is kept as a labelled row. The raw floors
 // read the same file into one reused buffer, from Node (readSync) and from Rust (pread).
+// "into a Writable" rows: ours through body.writeTo (reused read Buffers) and fs through
+// pipeline(fs.createReadStream at our read size, the same Writable), a counting Writable that
+// calls back at once.
 const fs = require('node:fs')
+const { pipeline } = require('node:stream/promises')
 const { StreamingCache } = require('../..')
 const native = require('../../binding.js')
 const { patternStream, formatSize, MiB } = require('../lib/data')
-const { drain, contentPath, tempDir, removeDir } = require('../lib/io')
+const { drain, countingWritable, contentPath, tempDir, removeDir } = require('../lib/io')
 const { throughput } = require('../lib/measure')
 
 const SIZES = [1 * MiB, 10 * MiB, 100 * MiB]
@@ -75,6 +79,17 @@ module.exports = {
         })
       }
       cases.push(
+        { group, system: 'into a Writable: http-streaming-cache writeTo', run: () => throughput(async () => check(await cache.getSync(key).body.writeTo(countingWritable())), { minSeconds }) },
+        { group, system: 'into a Writable: http-streaming-cache writeTo, memory off', run: () => throughput(async () => check(await off.getSync(key).body.writeTo(countingWritable())), { minSeconds }) },
+        {
+          group,
+          system: `into a Writable: fs pipeline (${formatSize(readSize)})`,
+          run: () => throughput(async () => {
+            const writable = countingWritable()
+            await pipeline(fs.createReadStream(file, { highWaterMark: readSize }), writable)
+            return check(writable.bytes)
+          }, { minSeconds }),
+        },
         { group, system: 'floor: Node readSync, reused 64 KiB buffer', run: () => throughput(async () => check(readSyncFloor(file, buffer)), { minSeconds }) },
         { group, system: 'floor: Rust pread, reused 64 KiB buffer', run: async () => preadFloor(file, size, CHUNK, minSeconds) },
       )
@@ -88,6 +103,8 @@ module.exports = {
           { label: `hit ${g}: http-streaming-cache / ${fsAtOurReadSize(size)} (equal read size)`, value: m(g, 'http-streaming-cache'), base: m(g, fsAtOurReadSize(size)), min: 1 },
           { label: `hit ${g}: memory off / ${fsAtOurReadSize(size)} (equal read size)`, value: m(g, 'http-streaming-cache, memory off'), base: m(g, fsAtOurReadSize(size)), min: size > WHOLE_READ_MAX ? 1 : null },
           { label: `hit ${g}: memory off / floor: Node readSync`, value: m(g, 'http-streaming-cache, memory off'), base: m(g, 'floor: Node readSync, reused 64 KiB buffer'), min: null },
+          { label: `hit ${g} into a Writable: writeTo / fs pipeline (equal read size)`, value: m(g, 'into a Writable: http-streaming-cache writeTo'), base: m(g, `into a Writable: fs pipeline (${formatSize(readSizeOf(size))})`), min: null },
+          { label: `hit ${g} into a Writable: writeTo, memory off / fs pipeline (equal read size)`, value: m(g, 'into a Writable: http-streaming-cache writeTo, memory off'), base: m(g, `into a Writable: fs pipeline (${formatSize(readSizeOf(size))})`), min: null },
         ]
       }),
       teardown: async () => {
