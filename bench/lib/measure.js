@@ -7,8 +7,13 @@ const now = () => Number(process.hrtime.bigint()) / 1e9
 /**
  * Runs `op` (async, resolves with bytes handled) repeatedly for at least `minSeconds`, timing
  * only `op` (not `after`, which cleans up between repetitions). Resolves with MB/s (1 MB = 1e6 B).
+ * With `warm`, `op` first runs untimed for that many seconds.
  */
-async function throughput (op, { minSeconds, after }) {
+async function throughput (op, { minSeconds, after, warm = 0 }) {
+  for (const end = now() + warm; now() < end;) {
+    await op()
+    if (after) await after()
+  }
   let bytes = 0
   let busy = 0
   do {
