@@ -109,7 +109,10 @@ async function withCache (): Promise<void> {
   }
   http.createServer(async (_req, res) => {
     const served = await cache.get('key')
-    if (served === null) return void res.writeHead(404).end()
+    if (served === null) {
+      res.writeHead(404).end()
+      return
+    }
     const options: cacheModule.WriteToOptions = { end: false }
     await served.body.writeTo(res, options)
     res.end()
