@@ -2,7 +2,7 @@
 const test = require('ava')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
-const { KiB, MiB, CHUNK, sri, readBody, contentFiles, contentFileFor, tempCache } = require('./helpers/util')
+const { KiB, MiB, CHUNK, sri, readBody, contentFiles, contentFileFor, tempCache, flipByte } = require('./helpers/util')
 
 /** Reads `hit.body` expecting an integrity error; fails if the stream ever ends cleanly. */
 async function expectIntegrityError (t, hit) {
@@ -27,17 +27,6 @@ async function expectIntegrityError (t, hit) {
 function mutate (file, fn) {
   fs.chmodSync(file, 0o644)
   fn(file)
-}
-
-function flipByte (file, offset) {
-  mutate(file, () => {
-    const fd = fs.openSync(file, 'r+')
-    const b = Buffer.alloc(1)
-    fs.readSync(fd, b, 0, 1, offset)
-    b[0] ^= 0x01
-    fs.writeSync(fd, b, 0, 1, offset)
-    fs.closeSync(fd)
-  })
 }
 
 async function setup (t, size) {

@@ -11,7 +11,7 @@ const http = require('node:http')
 const path = require('node:path')
 const { PassThrough, Writable } = require('node:stream')
 const { request } = require('undici')
-const { KiB, MiB, CHUNK, sri, seededBytes, readAll, contentFileFor, tempCache, tempDir } = require('./helpers/util')
+const { KiB, MiB, CHUNK, sri, seededBytes, readAll, contentFileFor, tempCache, tempDir, flipByte } = require('./helpers/util')
 const { RING_SIZE } = require('../lib/body-write-to')
 
 const SIZES = [0, 1 * KiB, 1 * MiB, 5 * MiB + 7]
@@ -72,16 +72,6 @@ async function cacheWith (t, size, options, seed = size) {
   const body = seededBytes(seed, size)
   await cache.put('key', { status: 200, body })
   return { cache, body }
-}
-
-function flipByte (file, offset) {
-  fs.chmodSync(file, 0o644)
-  const fd = fs.openSync(file, 'r+')
-  const b = Buffer.alloc(1)
-  fs.readSync(fd, b, 0, 1, offset)
-  b[0] ^= 0x01
-  fs.writeSync(fd, b, 0, 1, offset)
-  fs.closeSync(fd)
 }
 
 for (const [tier, options] of TIERS) {

@@ -8,6 +8,7 @@ const { Agent } = require('undici')
 const { StreamingCache } = require('../..')
 const { cacheInterceptor } = require('../../undici')
 const { CONTENT_DIR, contentFileFor } = require('./layout')
+const { flipByte } = require('./util')
 
 /**
  * Starts an origin. `route(req, res, n)` answers each request; `n` counts requests to that
@@ -75,16 +76,6 @@ const contentFiles = (cache) => walk(path.join(cache.dir, CONTENT_DIR))
 
 /** The content file of `integrity` ('sha256-<base64>'), by the core's layout. */
 const contentFile = (cache, integrity) => contentFileFor(cache.dir, integrity)
-
-function flipByte (file, offset) {
-  fs.chmodSync(file, 0o644)
-  const fd = fs.openSync(file, 'r+')
-  const b = Buffer.alloc(1)
-  fs.readSync(fd, b, 0, 1, offset)
-  b[0] ^= 0xff
-  fs.writeSync(fd, b, 0, 1, offset)
-  fs.closeSync(fd)
-}
 
 /** Deterministic bytes of any size. */
 function bytes (size, seed = 1) {

@@ -161,7 +161,22 @@ function runFixture (name, args = [], { execArgv = [], timeout = 120_000 } = {})
 /** Resolves after `ms` milliseconds. */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Damages a content file in place: every bit of the byte at `offset` flipped. */
+function flipByte (file, offset) {
+  fs.chmodSync(file, 0o644)
+  const fd = fs.openSync(file, 'r+')
+  try {
+    const b = Buffer.alloc(1)
+    fs.readSync(fd, b, 0, 1, offset)
+    b[0] ^= 0xff
+    fs.writeSync(fd, b, 0, 1, offset)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 module.exports = {
+  flipByte,
   StreamingCache,
   ROOT,
   KiB,
