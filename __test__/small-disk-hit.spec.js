@@ -73,6 +73,27 @@ for (const [mode, options] of MODES) {
     await cache.close()
   })
 
+  // A key seen before is read straight into a Buffer of its last known size (small-hits.js):
+  // a replacement larger or smaller than that, by this process or another, is still served
+  // whole and exactly, hit after hit.
+  test(`${mode}: replacements larger and smaller than the body last read are served exactly`, async (t) => {
+    const dir = await tempDir(t)
+    const cache = new StreamingCache(dir, options)
+    const sizes = [KiB, 3 * KiB, 10, CHUNK, 0, CHUNK + 1, 500]
+    for (const [i, size] of sizes.entries()) {
+      const body = seededBytes(100 + i, size)
+      if (i === 3) inAnotherProcess(dir, `await cache.put('k', { status: 200, body: Buffer.from('${body.toString('base64')}', 'base64') })`)
+      else await cache.put('k', { status: 200, headers: { v: String(i) }, body })
+      for (let round = 0; round < 3; round++) {
+        const got = await hitBody(cache, 'k')
+        t.true(got.body.equals(body), `body ${i} (${size} B), round ${round}`)
+        t.is(got.hit.size, size)
+        t.true(got.sizes.every((n) => n <= CHUNK))
+      }
+    }
+    await cache.close()
+  })
+
   test(`${mode}: a key another process replaced is served with the replacement at the next lookup`, async (t) => {
     const dir = await tempDir(t)
     const cache = new StreamingCache(dir, options)
