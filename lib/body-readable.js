@@ -38,8 +38,6 @@ const kReadChunks = Symbol('streaming-cache.readChunks')
 const NO_NATIVE = {
   close () {},
 }
-/** #pending of a body read whole (most hits): shared, never added to. */
-const NO_CHUNKS = Object.freeze([])
 /** Two chunks of read-ahead keep the disk busy while the consumer handles the last one. */
 const STREAM_OPTIONS = Object.freeze({ highWaterMark: 2 * CHUNK_SIZE })
 
@@ -60,8 +58,8 @@ class CacheBodyReadable extends Readable {
   #whole = null
   /** Called with the native body once it has been read whole (the cache remembers hot ones). */
   #onWhole
-  /** Chunks read but not pushed yet: one push per _read keeps them apart (chunked reads only). */
-  #pending = NO_CHUNKS
+  /** Chunks read but not pushed yet: one push per _read keeps them apart. */
+  #pending = []
   /** A batch read is on the thread pool. */
   #inflight = false
   /** _read asked for a chunk while none was pending: push when the batch lands. */
@@ -157,7 +155,6 @@ class CacheBodyReadable extends Readable {
 
   /** Reads up to CHUNKS_PER_READ chunks in one trip to the thread pool, into #pending. */
   #readBatch () {
-    if (this.#pending === NO_CHUNKS) this.#pending = []
     const batch = []
     for (let left = this.#size - this.#position; left > 0 && batch.length < CHUNKS_PER_READ; left -= CHUNK_SIZE) {
       batch.push(Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, left)))
