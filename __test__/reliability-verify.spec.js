@@ -11,6 +11,7 @@ const { StreamingCache } = require('..')
 const {
   ROOT, startPeer, tempDir, tmpFiles, contentFiles, contentFileFor, seededBytes, sha256, readHit, sleep, KiB,
 } = require('./fixtures/reliability-common')
+const { flipByte } = require('./helpers/util')
 
 const CLI = path.join(ROOT, 'bin', 'http-streaming-cache.js')
 
@@ -24,18 +25,6 @@ function runCli (args) {
     child.once('error', reject)
     child.once('exit', (code) => resolve({ code, stdout, stderr }))
   })
-}
-
-function flipByte (file, offset) {
-  const fd = fs.openSync(file, 'r+')
-  try {
-    const byte = Buffer.alloc(1)
-    fs.readSync(fd, byte, 0, 1, offset)
-    byte[0] ^= 0xff
-    fs.writeSync(fd, byte, 0, 1, offset)
-  } finally {
-    fs.closeSync(fd)
-  }
 }
 
 /** A content file at the address of `data`, with no index entry pointing at it. */
